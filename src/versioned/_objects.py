@@ -1,0 +1,140 @@
+"""Behaviour shared by both layouts' public ``Artifact`` and ``Alias`` dataclasses.
+
+The dataclasses themselves live in the backend modules (their ``update_at`` types differ,
+as the seeds specify); everything they do is written once here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from typing import TYPE_CHECKING
+
+from . import _model, _s3
+from . import constants as C
+from ._paths import S3Path
+from .exc import ValidationError
+
+if TYPE_CHECKING:
+    from boto_session_manager import BotoSesManager
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ValidationError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+_UNKNOWN = _s3.Expectation(None)
+
+
+def _content(bsm: BotoSesManager, uri: str, expect: _s3.Expectation) -> bytes:
+    bucket, key = split_uri(uri)
+    return _s3.read_verified(_s3.client(bsm, "s3"), bucket, key, expect)
+
+
+def _download(
+    bsm: BotoSesManager,
+    uri: str,
+    expect: _s3.Expectation,
+    path: str | os.PathLike[str],
+    progress: _s3.Progress | None,
+) -> str:
+    bucket, key = split_uri(uri)
+    return _s3.download_verified(
+        _s3.client(bsm, "s3"), bucket, key, path, expect, progress=progress
+    )
+
+
+def _open(bsm: BotoSesManager, uri: str, expect: _s3.Expectation) -> io.BufferedReader:
+    bucket, key = split_uri(uri)
+    return _s3.open_verified(_s3.client(bsm, "s3"), bucket, key, expect)
+
+
+class ArtifactMethods:
+    """Methods of an artifact version; expects ``s3uri`` and ``sha256`` attributes."""
+
+    s3uri: str
+    sha256: str
+    version: str
+
+    @property
+    def _expect(self) -> _s3.Expectation:
+        return _s3.Expectation(self.sha256, mutable=self.version == C.LATEST_VERSION)
+
+    @property
+    def s3path(self) -> S3Path:
+        """The ``s3pathlib.S3Path`` of this version's bytes."""
+        return S3Path.from_s3_uri(self.s3uri)
+
+    def get_content(self, bsm: BotoSesManager) -> bytes:
+        """Download the bytes into memory, checking their sha256 (IntegrityError if off).
+        For large artifacts use :meth:`download` or :meth:`open`."""
+        return _content(bsm, self.s3uri, self._expect)
+
+    def download(
+        self,
+        bsm: BotoSesManager,
+        path: str | os.PathLike[str],
+        progress: _s3.Progress | None = None,
+    ) -> str:
+        """Stream the bytes to ``path`` (via a temporary file beside it, renamed into place
+        only when the sha256 matches). Returns the path. Raises IntegrityError on mismatch."""
+        return _download(bsm, self.s3uri, self._expect, path, progress)
+
+    def open(self, bsm: BotoSesManager) -> io.BufferedReader:
+        """A streaming binary reader (a context manager); the sha256 is checked at EOF."""
+        return _open(bsm, self.s3uri, self._expect)
+
+
+class AliasMethods:
+    """Methods of an alias; expects the Alias dataclass fields."""
+
+    version_s3uri: str
+    secondary_version_s3uri: str | None
+    secondary_version_weight: int | None
+
+    @property
+    def s3path_version(self) -> S3Path:
+        return S3Path.from_s3_uri(self.version_s3uri)
+
+    @property
+    def s3path_secondary_version(self) -> S3Path:
+        """Raises ValueError when the alias has no secondary version."""
+        return S3Path.from_s3_uri(self._secondary_uri())
+
+    def _secondary_uri(self) -> str:
+        if not self.secondary_version_s3uri:
+            raise ValidationError("this alias has no secondary version")
+        return self.secondary_version_s3uri
+
+    def get_version_content(self, bsm: BotoSesManager) -> bytes:
+        return _content(bsm, self.version_s3uri, _UNKNOWN)
+
+    def get_secondary_version_content(self, bsm: BotoSesManager) -> bytes:
+        return _content(bsm, self._secondary_uri(), _UNKNOWN)
+
+    def download_version(
+        self,
+        bsm: BotoSesManager,
+        path: str | os.PathLike[str],
+        progress: _s3.Progress | None = None,
+    ) -> str:
+        return _download(bsm, self.version_s3uri, _UNKNOWN, path, progress)
+
+    def download_secondary_version(
+        self,
+        bsm: BotoSesManager,
+        path: str | os.PathLike[str],
+        progress: _s3.Progress | None = None,
+    ) -> str:
+        return _download(bsm, self._secondary_uri(), _UNKNOWN, path, progress)
+
+    def random_artifact(self, rng: random.Random | None = None) -> str:
+        """The S3 URI to serve for one request: the secondary version with probability
+        ``secondary_version_weight``%, otherwise the primary version."""
+        return _model.choose_weighted(
+            self.version_s3uri, self.secondary_version_s3uri, self.secondary_version_weight, rng
+        )

@@ -1,0 +1,21 @@
+"""The public names, as the seeds spell them."""
+
+from . import exc, s3_and_dynamodb_backend, s3_only_backend
+from .constants import (
+    DYNAMODB_TABLE_NAME,
+    LATEST_VERSION,
+    METADATA_KEY_ARTIFACT_SHA256,
+    S3_PREFIX,
+    VERSION_ZFILL,
+)
+
+__all__ = [
+    "DYNAMODB_TABLE_NAME",
+    "LATEST_VERSION",
+    "METADATA_KEY_ARTIFACT_SHA256",
+    "S3_PREFIX",
+    "VERSION_ZFILL",
+    "exc",
+    "s3_and_dynamodb_backend",
+    "s3_only_backend",
+]

@@ -1,0 +1,712 @@
+"""The S3-only layout: bytes, metadata and aliases all live in S3.
+
+Layout under ``s3://{bucket}/{prefix}/{name}/``::
+
+    versions/000000_LATEST{suffix}     LATEST (mutable)
+    versions/999999_000001{suffix}     version 1 (newest versions list first)
+    aliases/{alias}.json               alias routing rule
+
+Every method takes the boto session (``bsm``) as its first argument. Writes that create a
+version are conditional (``If-None-Match: *``), so concurrent publishers never share a
+number; see docs/design.md for the request budget of each call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from . import _model, _s3
+from . import constants as C
+from ._model import decode_filename, encode_filename, validate_alias_name
+from ._objects import AliasMethods, ArtifactMethods
+from ._paths import S3Path
+from .exc import (
+    AliasNotFoundError,
+    ArtifactNotFoundError,
+    ConcurrentModificationError,
+    ContentionError,
+    IntegrityError,
+    ValidationError,
+    VersionInUseError,
+)
+from .verify import Problem, VerifyReport
+
+if TYPE_CHECKING:
+    from boto_session_manager import BotoSesManager
+
+__all__ = [
+    "Alias",
+    "Artifact",
+    "Repository",
+    "decode_filename",
+    "encode_filename",
+    "validate_alias_name",
+]
+
+OPT: Any = None  # the seed's "not given" default for content_type / metadata / tags
+PUBLISH_ATTEMPTS = 50
+
+
+@dataclasses.dataclass
+class Artifact(ArtifactMethods):
+    """One version of an artifact. ``version`` is "LATEST" or "1", "2", ...;
+    ``update_at`` is an ISO-8601 UTC string."""
+
+    name: str
+    version: str
+    update_at: str
+    s3uri: str
+    sha256: str
+
+    @property
+    def update_datetime(self) -> datetime:
+        return _model.parse_time(self.update_at)
+
+
+@dataclasses.dataclass
+class Alias(AliasMethods):
+    """A named pointer to a version, optionally sending ``secondary_version_weight``% of
+    traffic to ``secondary_version``. ``revision`` changes on every write (pass it back as
+    ``expected_revision`` for optimistic concurrency)."""
+
+    name: str
+    alias: str
+    update_at: str
+    version: str
+    secondary_version: str | None
+    secondary_version_weight: int | None
+    version_s3uri: str
+    secondary_version_s3uri: str | None
+    revision: str | None = None
+
+    @property
+    def update_datetime(self) -> datetime:
+        return _model.parse_time(self.update_at)
+
+
+@dataclasses.dataclass
+class Repository:
+    """An S3-only artifact repository rooted at ``s3://{s3_bucket}/{s3_prefix}/``.
+
+    ``multipart_threshold``, ``part_size`` and ``max_workers`` tune large transfers.
+    """
+
+    aws_region: str
+    s3_bucket: str
+    s3_prefix: str = C.S3_PREFIX
+    suffix: str = ""
+    _: dataclasses.KW_ONLY
+    multipart_threshold: int = 64 * _s3.MiB
+    part_size: int = 16 * _s3.MiB
+    max_workers: int = 8
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.s3_bucket, str) or not self.s3_bucket:
+            raise ValidationError("s3_bucket must be a non-empty str")
+        if not isinstance(self.s3_prefix, str):
+            raise TypeError("s3_prefix must be a str")
+        self.s3_prefix = self.s3_prefix.strip("/")
+        if not isinstance(self.suffix, str) or "/" in self.suffix:
+            raise ValidationError("suffix must be a str without '/'")
+        self._transfer = _s3.TransferSettings(
+            self.multipart_threshold, self.part_size, self.max_workers
+        )
+
+    # ------------------------------------------------------------ layout (one place)
+    @property
+    def _root(self) -> str:
+        return f"{self.s3_prefix}/" if self.s3_prefix else ""
+
+    def _artifact_dir(self, name: str) -> str:
+        return f"{self._root}{name}/"
+
+    def _versions_dir(self, name: str) -> str:
+        return f"{self._artifact_dir(name)}versions/"
+
+    def _version_key(self, name: str, version: int | str) -> str:
+        return f"{self._versions_dir(name)}{encode_filename(version)}{self.suffix}"
+
+    def _aliases_dir(self, name: str) -> str:
+        return f"{self._artifact_dir(name)}aliases/"
+
+    def _alias_key(self, name: str, alias: str) -> str:
+        return f"{self._aliases_dir(name)}{alias}.json"
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.s3_bucket}/{key}"
+
+    def _version_from_key(self, name: str, key: str) -> str | None:
+        rest = key[len(self._versions_dir(name)) :]
+        if "/" in rest or (self.suffix and not rest.endswith(self.suffix)):
+            return None
+        try:
+            return decode_filename(rest[: len(rest) - len(self.suffix)] if self.suffix else rest)
+        except ValidationError:
+            return None
+
+    @property
+    def s3dir_artifact_store(self) -> S3Path:
+        """The repository's root folder."""
+        return S3Path(self.s3_bucket, self._root) if self._root else S3Path(self.s3_bucket, "")
+
+    def _s3(self, bsm: BotoSesManager) -> Any:
+        return _s3.client(bsm, "s3")
+
+    def _artifact(self, name: str, version: str, info: _s3.ObjectInfo) -> Artifact:
+        update_at = info.metadata.get(C.METADATA_KEY_UPDATE_AT) or info.last_modified.isoformat()
+        return Artifact(
+            name=name,
+            version=version,
+            update_at=update_at,
+            s3uri=self._uri(info.key),
+            sha256=info.sha256 or "",
+        )
+
+    # ------------------------------------------------------------ bootstrap
+    def bootstrap(self, bsm: BotoSesManager) -> None:
+        """Create the bucket in ``aws_region`` if it does not exist. Idempotent."""
+        _s3.ensure_bucket(self._s3(bsm), self.s3_bucket, self.aws_region)
+
+    # ------------------------------------------------------------ artifacts
+    def put_artifact(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        content: Any,
+        content_type: str = OPT,
+        metadata: dict[str, str] = OPT,
+        tags: dict[str, str] = OPT,
+        progress: _s3.Progress | None = None,
+    ) -> Artifact:
+        """Write ``content`` (bytes-like, a path or a binary file) as LATEST.
+
+        Unchanged content (same sha256 as LATEST) writes nothing and returns LATEST as it
+        is. Requests: 1 (HEAD) when unchanged, 2 (HEAD, PUT) otherwise; multipart above
+        the repository's threshold.
+        """
+        _model.validate_artifact_name(name)
+        user_metadata = _model.check_user_metadata(metadata)
+        user_tags = _model.check_tags(tags)
+        if content_type is not None and not isinstance(content_type, str):
+            raise TypeError("content_type must be a str")
+        source = _s3.Source(content)
+        try:
+            s3 = self._s3(bsm)
+            key = self._version_key(name, C.LATEST_VERSION)
+            current = _s3.head(s3, self.s3_bucket, key)
+            if current is not None and current.sha256 == source.sha256:
+                if progress:
+                    progress(source.size, source.size)
+                return self._artifact(name, C.LATEST_VERSION, current)
+            update_at = _model.utc_now().isoformat()
+            full_metadata = {
+                **user_metadata,
+                C.METADATA_KEY_ARTIFACT_NAME: name,
+                C.METADATA_KEY_ARTIFACT_SHA256: source.sha256,
+                C.METADATA_KEY_UPDATE_AT: update_at,
+            }
+            try:
+                _s3.put_source(
+                    s3,
+                    self.s3_bucket,
+                    key,
+                    source,
+                    metadata=full_metadata,
+                    content_type=content_type,
+                    tags=user_tags,
+                    transfer=self._transfer,
+                    progress=progress,
+                )
+            except ClientError as error:
+                raise _s3.backend_error(error, "PUT", self.s3_bucket, key) from error
+        finally:
+            source.close()
+        return Artifact(name, C.LATEST_VERSION, update_at, self._uri(key), source.sha256)
+
+    def get_artifact_version(
+        self, bsm: BotoSesManager, name: str, version: int | str | None = None
+    ) -> Artifact:
+        """One version (LATEST by default). 1 request. Raises ArtifactNotFoundError."""
+        _model.validate_artifact_name(name)
+        parsed = _model.parse_version(version)
+        key = self._version_key(name, parsed)
+        info = _s3.head(self._s3(bsm), self.s3_bucket, key)
+        if info is None:
+            raise ArtifactNotFoundError(
+                f"artifact {name!r} has no version {_model.version_str(parsed)} "
+                f"in s3://{self.s3_bucket}/{self._root}"
+            )
+        return self._artifact(name, _model.version_str(parsed), info)
+
+    def _list_version_keys(
+        self, s3: Any, name: str, max_keys: int | None = None
+    ) -> list[tuple[str, _s3.ListedObject]]:
+        listed = _s3.list_objects(s3, self.s3_bucket, self._versions_dir(name), max_keys=max_keys)
+        pairs = []
+        for item in listed:
+            version = self._version_from_key(name, item.key)
+            if version is not None:
+                pairs.append((version, item))
+        return pairs
+
+    def list_artifact_versions(self, bsm: BotoSesManager, name: str) -> list[Artifact]:
+        """LATEST first, then published versions newest first. 1 LIST per 1000 versions plus
+        one HEAD per version, sent in parallel."""
+        _model.validate_artifact_name(name)
+        s3 = self._s3(bsm)
+        pairs = self._list_version_keys(s3, name)
+        infos = _s3.head_many(s3, self.s3_bucket, [item.key for _, item in pairs], self.max_workers)
+        return [
+            self._artifact(name, version, info)
+            for (version, _), info in zip(pairs, infos, strict=True)
+            if info is not None
+        ]
+
+    def get_latest_published_artifact_version_number(self, bsm: BotoSesManager, name: str) -> int:
+        """The newest published version number, 0 when none. 1 request."""
+        _model.validate_artifact_name(name)
+        for version, _ in self._list_version_keys(self._s3(bsm), name, max_keys=2):
+            if version != C.LATEST_VERSION:
+                return int(version)
+        return 0
+
+    def publish_artifact_version(self, bsm: BotoSesManager, name: str) -> Artifact:
+        """Snapshot LATEST as the next version number.
+
+        When LATEST's sha256 equals the newest version's, that version is returned and
+        nothing is written. The new version is created with a conditional write
+        (If-None-Match), so two publishers never get the same number: the loser re-reads
+        and retries. Requests: 2 when unchanged (LIST, HEAD), 3 when new (LIST, GET, PUT),
+        more for objects above the multipart threshold (server-side multipart copy).
+        Raises ArtifactNotFoundError without LATEST, ContentionError when retries run out.
+        """
+        _model.validate_artifact_name(name)
+        s3 = self._s3(bsm)
+        for attempt in range(PUBLISH_ATTEMPTS):
+            result = self._try_publish(s3, name)
+            if result is not None:
+                return result
+            time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+        raise ContentionError(
+            f"publishing {name!r} lost the race for a version number {PUBLISH_ATTEMPTS} times "
+            "to concurrent publishers; nothing was written. Retry later."
+        )
+
+    def _try_publish(self, s3: Any, name: str) -> Artifact | None:
+        listed = self._list_version_keys(s3, name, max_keys=2)
+        latest = next((item for v, item in listed if v == C.LATEST_VERSION), None)
+        if latest is None:
+            raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
+        newest = next(((int(v), item) for v, item in listed if v != C.LATEST_VERSION), None)
+        latest_info: _s3.ObjectInfo | None = None
+        if newest is not None:
+            number, item = newest
+            same_md5 = item.etag == latest.etag and "-" not in item.etag
+            if same_md5 or "-" in item.etag or "-" in latest.etag:
+                # Equal single-part ETags mean equal MD5s; confirm by sha256 all the same.
+                keys = [item.key] if same_md5 else [item.key, latest.key]
+                infos = _s3.head_many(s3, self.s3_bucket, keys, 2)
+                newest_info = infos[0]
+                latest_info = infos[1] if len(infos) > 1 else None
+                latest_sha = (
+                    latest_info.sha256 if latest_info else newest_info and newest_info.sha256
+                )
+                if (
+                    newest_info is not None
+                    and newest_info.sha256
+                    and (newest_info.sha256 == latest_sha)
+                ):
+                    return self._artifact(name, str(number), newest_info)
+        number = _model.next_version(newest[0] if newest else None)
+        key = self._version_key(name, number)
+        try:
+            if latest.size <= self.multipart_threshold:
+                return self._publish_small(s3, name, latest.key, key, number)
+            return self._publish_large(s3, name, latest, latest_info, key, number)
+        except ClientError as error:
+            if _s3.is_precondition_failed(error):
+                return None  # another publisher took this number: re-read and retry
+            if _s3.is_not_found(error):
+                return None  # LATEST vanished mid-way (concurrent purge): re-read
+            raise _s3.backend_error(error, "PUBLISH", self.s3_bucket, key) from error
+
+    def _publish_small(
+        self, s3: Any, name: str, latest_key: str, key: str, number: int
+    ) -> Artifact | None:
+        response = _s3.get_object(s3, self.s3_bucket, latest_key)
+        if response is None:
+            return None
+        with _s3.translate("GET", self.s3_bucket, latest_key):
+            data = response["Body"].read()
+        metadata = {k.lower(): v for k, v in (response.get("Metadata") or {}).items()}
+        sha = hashlib.sha256(data).hexdigest()
+        recorded = metadata.get(C.METADATA_KEY_ARTIFACT_SHA256)
+        if recorded and recorded != sha:
+            raise IntegrityError(
+                f"LATEST of {name!r} hashes to {sha[:12]}... but records {recorded[:12]}...: "
+                "it was changed outside versioned. Put the artifact again before publishing."
+            )
+        update_at = _model.utc_now().isoformat()
+        metadata.update(
+            {
+                C.METADATA_KEY_ARTIFACT_NAME: name,
+                C.METADATA_KEY_ARTIFACT_SHA256: sha,
+                C.METADATA_KEY_UPDATE_AT: update_at,
+            }
+        )
+        extra: dict[str, Any] = {}
+        if response.get("ContentType"):
+            extra["ContentType"] = response["ContentType"]
+        s3.put_object(
+            Bucket=self.s3_bucket, Key=key, Body=data, Metadata=metadata, IfNoneMatch="*", **extra
+        )
+        return Artifact(name, str(number), update_at, self._uri(key), sha)
+
+    def _publish_large(
+        self,
+        s3: Any,
+        name: str,
+        latest: _s3.ListedObject,
+        latest_info: _s3.ObjectInfo | None,
+        key: str,
+        number: int,
+    ) -> Artifact | None:
+        info = latest_info or _s3.head(s3, self.s3_bucket, latest.key)
+        if info is None or not info.sha256:
+            return None
+        update_at = _model.utc_now().isoformat()
+        metadata = {**info.metadata, C.METADATA_KEY_UPDATE_AT: update_at}
+        upload_id = None
+        del upload_id
+        etag = _s3._multipart_copy(
+            s3,
+            self.s3_bucket,
+            latest.key,
+            key,
+            info.size,
+            self._transfer,
+            info.etag,
+            {"Metadata": metadata, "ContentType": info.content_type}
+            if info.content_type
+            else {"Metadata": metadata},
+            True,
+        )
+        # CopySourceIfMatch protects the copy on AWS; re-check LATEST so that a store which
+        # ignores it (moto) cannot leave bytes that disagree with the recorded sha256.
+        after = _s3.head(s3, self.s3_bucket, latest.key)
+        if after is None or after.etag != info.etag:
+            _s3.delete(s3, self.s3_bucket, key, if_match=etag)
+            return None
+        return Artifact(name, str(number), update_at, self._uri(key), info.sha256)
+
+    def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
+        """Delete one published version's bytes. Deleting LATEST is refused, and so is a
+        version an alias points at (VersionInUseError: move the alias first). A version
+        that does not exist is fine."""
+        _model.validate_artifact_name(name)
+        parsed = _model.parse_version(version, allow_latest=False)
+        s3 = self._s3(bsm)
+        users = [
+            alias.alias
+            for alias in self.list_aliases(bsm, name)
+            if int(parsed) in _alias_numbers(alias)
+        ]
+        if users:
+            raise VersionInUseError(
+                f"version {parsed} of {name!r} is used by alias(es) {', '.join(users)}; "
+                "point them elsewhere before deleting it"
+            )
+        _s3.delete(s3, self.s3_bucket, self._version_key(name, parsed))
+
+    def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
+        """Every artifact name in the repository, sorted. 1 request per 1000 names."""
+        return sorted(_s3.list_folders(self._s3(bsm), self.s3_bucket, self._root))
+
+    # ------------------------------------------------------------ aliases
+    def _alias_from_body(
+        self, name: str, alias: str, body: bytes, etag: str, modified: datetime
+    ) -> Alias:
+        try:
+            data = json.loads(body)
+            version = _model.version_str(_model.parse_version(data["version"]))
+            secondary = data.get("secondary_version")
+            secondary_str = (
+                None
+                if secondary in (None, "")
+                else _model.version_str(_model.parse_version(secondary))
+            )
+            weight = data.get("secondary_version_weight")
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValidationError(
+                f"alias {alias!r} of {name!r} is not a valid alias document: {error}"
+            ) from error
+        return Alias(
+            name=name,
+            alias=alias,
+            update_at=data.get("update_at") or modified.isoformat(),
+            version=version,
+            secondary_version=secondary_str,
+            secondary_version_weight=None if secondary_str is None else weight,
+            version_s3uri=self._uri(self._version_key(name, version)),
+            secondary_version_s3uri=(
+                None if secondary_str is None else self._uri(self._version_key(name, secondary_str))
+            ),
+            revision=etag,
+        )
+
+    def put_alias(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        version: int | str | None = None,
+        secondary_version: int | str | None = None,
+        secondary_version_weight: int | None = None,
+        expected_revision: str | None = None,
+    ) -> Alias:
+        """Point ``alias`` at ``version`` (LATEST when None), optionally sending
+        ``secondary_version_weight``% (0..99) of traffic to ``secondary_version``.
+
+        Both versions must exist (ArtifactNotFoundError). With ``expected_revision``, the
+        write succeeds only if the alias is still at that revision (else
+        ConcurrentModificationError). Requests: 2 (HEAD, PUT), 3 with a split.
+        """
+        _model.validate_artifact_name(name)
+        validate_alias_name(alias)
+        target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
+        if expected_revision is not None and not isinstance(expected_revision, str):
+            raise TypeError("expected_revision must be a str")
+        s3 = self._s3(bsm)
+        wanted = [target.version] + (
+            [target.secondary_version] if target.secondary_version is not None else []
+        )
+        keys = [self._version_key(name, v) for v in wanted]
+        for wanted_version, info in zip(
+            wanted, _s3.head_many(s3, self.s3_bucket, keys, 2), strict=True
+        ):
+            if info is None:
+                raise ArtifactNotFoundError(
+                    f"artifact {name!r} has no version {_model.version_str(wanted_version)}; "
+                    f"alias {alias!r} was not changed"
+                )
+        update_at = _model.utc_now().isoformat()
+        document = {
+            "name": name,
+            "alias": alias,
+            "update_at": update_at,
+            "version": _model.version_str(target.version),
+            "secondary_version": (
+                None if target.secondary_version is None else str(target.secondary_version)
+            ),
+            "secondary_version_weight": target.secondary_version_weight,
+            "version_s3uri": self._uri(keys[0]),
+            "secondary_version_s3uri": self._uri(keys[1]) if len(keys) > 1 else None,
+        }
+        body = json.dumps(document).encode()
+        key = self._alias_key(name, alias)
+        condition = {"IfMatch": expected_revision} if expected_revision else {}
+        try:
+            response = s3.put_object(
+                Bucket=self.s3_bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                **condition,
+            )
+        except ClientError as error:
+            if expected_revision and (_s3.is_precondition_failed(error) or _s3.is_not_found(error)):
+                raise ConcurrentModificationError(
+                    f"alias {alias!r} of {name!r} changed since revision {expected_revision}; "
+                    "read it again and retry"
+                ) from error
+            raise _s3.backend_error(error, "PUT", self.s3_bucket, key) from error
+        return self._alias_from_body(name, alias, body, response["ETag"], _model.utc_now())
+
+    def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> Alias:
+        """One alias. 1 request. Raises AliasNotFoundError."""
+        _model.validate_artifact_name(name)
+        validate_alias_name(alias)
+        return self._read_alias(self._s3(bsm), name, alias)
+
+    def _read_alias(self, s3: Any, name: str, alias: str) -> Alias:
+        key = self._alias_key(name, alias)
+        response = _s3.get_object(s3, self.s3_bucket, key)
+        if response is None:
+            raise AliasNotFoundError(f"artifact {name!r} has no alias {alias!r}")
+        with _s3.translate("GET", self.s3_bucket, key):
+            body = response["Body"].read()
+        return self._alias_from_body(name, alias, body, response["ETag"], response["LastModified"])
+
+    def list_aliases(self, bsm: BotoSesManager, name: str) -> list[Alias]:
+        """Every alias of ``name``, sorted by alias name. 1 LIST + 1 GET per alias
+        (in parallel)."""
+        _model.validate_artifact_name(name)
+        s3 = self._s3(bsm)
+        directory = self._aliases_dir(name)
+        names = [
+            item.key[len(directory) : -len(".json")]
+            for item in _s3.list_objects(s3, self.s3_bucket, directory)
+            if item.key.endswith(".json") and "/" not in item.key[len(directory) :]
+        ]
+
+        def read(alias: str) -> Alias | None:
+            try:
+                return self._read_alias(s3, name, alias)
+            except (AliasNotFoundError, ValidationError):
+                return None
+
+        if len(names) <= 1:
+            found = [read(alias) for alias in names]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(names))) as pool:
+                found = list(pool.map(read, names))
+        return [alias for alias in found if alias is not None]
+
+    def delete_alias(
+        self, bsm: BotoSesManager, name: str, alias: str, expected_revision: str | None = None
+    ) -> None:
+        """Delete an alias; a missing alias is fine unless ``expected_revision`` is given
+        (then any change since that revision raises ConcurrentModificationError)."""
+        _model.validate_artifact_name(name)
+        validate_alias_name(alias)
+        key = self._alias_key(name, alias)
+        try:
+            _s3.delete(self._s3(bsm), self.s3_bucket, key, if_match=expected_revision)
+        except ClientError as error:
+            raise ConcurrentModificationError(
+                f"alias {alias!r} of {name!r} changed since revision {expected_revision}; "
+                "read it again and retry"
+            ) from error
+
+    # ------------------------------------------------------------ lifecycle
+    def purge_artifact_versions(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        keep_last_n: int = C.DEFAULT_KEEP_LAST_N,
+        purge_older_than_secs: int = C.DEFAULT_PURGE_OLDER_THAN_SECS,
+    ) -> tuple[datetime, list[Artifact]]:
+        """Delete published versions that are not among the newest ``keep_last_n``, are
+        older than ``purge_older_than_secs`` and are not an alias's target. LATEST always
+        stays. Returns (purge time, deleted versions). Reads run in parallel and deletes
+        are batched (1 request per 1000 versions)."""
+        _model.validate_artifact_name(name)
+        _model.check_retention_args(keep_last_n, purge_older_than_secs)
+        purge_time = _model.utc_now()
+        s3 = self._s3(bsm)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            versions_future = pool.submit(self.list_artifact_versions, bsm, name)
+            aliases_future = pool.submit(self.list_aliases, bsm, name)
+            versions, aliases = versions_future.result(), aliases_future.result()
+        published = {int(a.version): a for a in versions if a.version != C.LATEST_VERSION}
+        protected = [n for alias in aliases for n in _alias_numbers(alias)]
+        doomed = _model.select_versions_to_purge(
+            [(number, artifact.update_datetime) for number, artifact in published.items()],
+            keep_last_n=keep_last_n,
+            purge_older_than_secs=purge_older_than_secs,
+            now=purge_time,
+            protected=protected,
+        )
+        _s3.delete_many(s3, self.s3_bucket, [self._version_key(name, n) for n in doomed])
+        return purge_time, [published[n] for n in doomed]
+
+    def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
+        """Delete every version and alias of ``name``. Irreversible."""
+        _model.validate_artifact_name(name)
+        _s3.delete_prefix(self._s3(bsm), self.s3_bucket, self._artifact_dir(name))
+
+    def purge_all(self, bsm: BotoSesManager) -> None:
+        """Delete every artifact under the repository's prefix. Irreversible."""
+        _s3.delete_prefix(self._s3(bsm), self.s3_bucket, self._root)
+
+    # ------------------------------------------------------------ verification
+    def verify(self, bsm: BotoSesManager, name: str | None = None) -> VerifyReport:
+        """Walk the repository (or one artifact) and report every inconsistency: objects
+        that are not part of the layout, versions whose bytes do not hash to their recorded
+        sha256 (or record none), and aliases pointing at missing versions."""
+        s3 = self._s3(bsm)
+        names = [_model.validate_artifact_name(name)] if name else self.list_artifact_names(bsm)
+        report = VerifyReport()
+        for artifact_name in names:
+            self._verify_artifact(s3, bsm, artifact_name, report)
+        return report
+
+    def _verify_artifact(
+        self, s3: Any, bsm: BotoSesManager, name: str, report: VerifyReport
+    ) -> None:
+        base = self._artifact_dir(name)
+        aliases_dir = self._aliases_dir(name)
+        version_keys: list[tuple[str, str]] = []
+        for item in _s3.list_objects(s3, self.s3_bucket, base):
+            version = (
+                self._version_from_key(name, item.key)
+                if item.key.startswith(self._versions_dir(name))
+                else None
+            )
+            if version is not None:
+                version_keys.append((version, item.key))
+            elif not (
+                item.key.startswith(aliases_dir)
+                and item.key.endswith(".json")
+                and "/" not in item.key[len(aliases_dir) :]
+            ):
+                report.add(Problem("orphan_object", name, item.key, "not part of the layout"))
+
+        def check(pair: tuple[str, str]) -> Problem | None:
+            version, key = pair
+            response = _s3.get_object(s3, self.s3_bucket, key)
+            if response is None:
+                return None
+            digest = hashlib.sha256()
+            with _s3.translate("GET", self.s3_bucket, key):
+                for chunk in response["Body"].iter_chunks(_s3.CHUNK):
+                    digest.update(chunk)
+            recorded = _s3._object_sha(response)
+            if not recorded:
+                return Problem("missing_sha256", name, key, f"version {version} records no sha256")
+            if recorded != digest.hexdigest():
+                return Problem(
+                    "sha256_mismatch",
+                    name,
+                    key,
+                    f"version {version} records {recorded[:12]}..., bytes hash to "
+                    f"{digest.hexdigest()[:12]}...",
+                )
+            return None
+
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            for problem in pool.map(check, version_keys):
+                if problem:
+                    report.add(problem)
+        present = {version for version, _ in version_keys}
+        for alias in self.list_aliases(bsm, name):
+            for target in [alias.version] + (
+                [alias.secondary_version] if alias.secondary_version else []
+            ):
+                if target not in present:
+                    report.add(
+                        Problem(
+                            "dangling_alias",
+                            name,
+                            self._alias_key(name, alias.alias),
+                            f"alias {alias.alias!r} points at missing version {target}",
+                        )
+                    )
+
+
+def _alias_numbers(alias: Alias) -> list[int]:
+    """The published version numbers an alias routes to."""
+    return [
+        int(v)
+        for v in (alias.version, alias.secondary_version)
+        if v is not None and v != C.LATEST_VERSION
+    ]
