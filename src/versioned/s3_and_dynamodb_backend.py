@@ -1,1 +1,956 @@
-"""placeholder"""
+"""The S3 + DynamoDB layout: bytes in S3, metadata in DynamoDB (see :mod:`._dynamodb`).
+
+S3 keys: ``{prefix}/{name}/LATEST{suffix}`` and ``{prefix}/{name}/{n:06d}{suffix}``.
+Methods take the session as an optional last keyword ``bsm``; ``bootstrap`` remembers its
+session for later calls. Versions are soft-deleted (``is_deleted``); listing is served by
+DynamoDB alone. Version numbers come from an atomic counter on the LATEST item, alias
+writes and deletions are transactions, so concurrent writers never share a number and an
+alias never points at a deleted version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from . import _dynamodb as D
+from . import _model, _s3
+from . import constants as C
+from ._model import validate_alias_name
+from ._objects import AliasMethods, ArtifactMethods
+from ._paths import S3Path
+from .exc import (
+    AliasNotFoundError,
+    ArtifactNotFoundError,
+    ConcurrentModificationError,
+    ContentionError,
+    ValidationError,
+    VersionInUseError,
+)
+from .verify import Problem, VerifyReport
+
+if TYPE_CHECKING:
+    from boto_session_manager import BotoSesManager
+
+__all__ = ["Alias", "Artifact", "Repository"]
+
+OPT: Any = None
+ATTEMPTS = 60
+DEADLINE_SECS = 60.0
+
+
+@dataclasses.dataclass
+class Artifact(ArtifactMethods):
+    """One version of an artifact; ``update_at`` is a timezone-aware UTC datetime."""
+
+    name: str
+    version: str
+    update_at: datetime
+    s3uri: str
+    sha256: str
+
+    @property
+    def update_datetime(self) -> datetime:
+        return self.update_at
+
+
+@dataclasses.dataclass
+class Alias(AliasMethods):
+    """A named pointer to a version with optional weighted secondary version; ``revision``
+    changes on every write (pass it back as ``expected_revision``)."""
+
+    name: str
+    alias: str
+    update_at: datetime
+    version: str
+    secondary_version: str | None
+    secondary_version_weight: int | None
+    version_s3uri: str
+    secondary_version_s3uri: str | None
+    revision: str | None = None
+
+    @property
+    def update_datetime(self) -> datetime:
+        return self.update_at
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
+
+
+@dataclasses.dataclass
+class Repository:
+    """An artifact repository: bytes under ``s3://{s3_bucket}/{s3_prefix}/``, metadata in
+    the DynamoDB table ``dynamodb_table_name``."""
+
+    aws_region: str
+    s3_bucket: str
+    s3_prefix: str = C.S3_PREFIX
+    dynamodb_table_name: str = C.DYNAMODB_TABLE_NAME
+    suffix: str = ""
+    _: dataclasses.KW_ONLY
+    multipart_threshold: int = 64 * _s3.MiB
+    part_size: int = 16 * _s3.MiB
+    max_workers: int = 8
+    #: a publish that has held its version number longer than this is presumed dead and
+    #: its number is completed by the next publisher
+    publish_lease_secs: float = 30.0
+    _bsm: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.s3_bucket, str) or not self.s3_bucket:
+            raise ValidationError("s3_bucket must be a non-empty str")
+        if not isinstance(self.dynamodb_table_name, str) or not self.dynamodb_table_name:
+            raise ValidationError("dynamodb_table_name must be a non-empty str")
+        if not isinstance(self.s3_prefix, str):
+            raise TypeError("s3_prefix must be a str")
+        self.s3_prefix = self.s3_prefix.strip("/")
+        if not isinstance(self.suffix, str) or "/" in self.suffix:
+            raise ValidationError("suffix must be a str without '/'")
+        self._transfer = _s3.TransferSettings(
+            self.multipart_threshold, self.part_size, self.max_workers
+        )
+
+    # ------------------------------------------------------------ layout and sessions
+    @property
+    def _root(self) -> str:
+        return f"{self.s3_prefix}/" if self.s3_prefix else ""
+
+    def _artifact_dir(self, name: str) -> str:
+        return f"{self._root}{name}/"
+
+    def _key(self, name: str, version: int | str) -> str:
+        return f"{self._artifact_dir(name)}{_model.zfill_version(version)}{self.suffix}"
+
+    def _uri(self, name: str, version: int | str) -> str:
+        return f"s3://{self.s3_bucket}/{self._key(name, version)}"
+
+    @property
+    def s3dir_artifact_store(self) -> S3Path:
+        return S3Path(self.s3_bucket, self._root)
+
+    def get_artifact_s3path(self, name: str, version: int | str | None) -> S3Path:
+        """The S3 path of one version's bytes (no request)."""
+        _model.validate_artifact_name(name)
+        return S3Path.from_s3_uri(self._uri(name, _model.parse_version(version)))
+
+    def _session(self, bsm: BotoSesManager | None) -> BotoSesManager:
+        if bsm is not None:
+            return bsm
+        if self._bsm is None:
+            from boto_session_manager import BotoSesManager
+
+            self._bsm = BotoSesManager(region_name=self.aws_region)
+        return self._bsm  # type: ignore[no-any-return]
+
+    def _clients(self, bsm: BotoSesManager | None) -> tuple[Any, Any]:
+        session = self._session(bsm)
+        return _s3.client(session, "s3"), _s3.client(session, "dynamodb")
+
+    @property
+    def _table(self) -> str:
+        return self.dynamodb_table_name
+
+    def _artifact(self, name: str, item: dict[str, Any]) -> Artifact:
+        version = _model.version_str(_model.parse_version(item["sk"]))
+        return Artifact(
+            name=name,
+            version=version,
+            update_at=_model.parse_time(item["update_at"]),
+            s3uri=self._uri(name, version),
+            sha256=item.get("sha256", ""),
+        )
+
+    def _alias(self, name: str, item: dict[str, Any]) -> Alias:
+        version = _model.version_str(_model.parse_version(item.get("version")))
+        secondary = item.get("secondary_version")
+        secondary = (
+            None if secondary in (None, "") else _model.version_str(_model.parse_version(secondary))
+        )
+        weight = item.get("secondary_version_weight")
+        return Alias(
+            name=name,
+            alias=item["sk"],
+            update_at=_model.parse_time(item["update_at"]),
+            version=version,
+            secondary_version=secondary,
+            secondary_version_weight=None if secondary is None else weight,
+            version_s3uri=self._uri(name, version),
+            secondary_version_s3uri=None if secondary is None else self._uri(name, secondary),
+            revision=item.get("revision"),
+        )
+
+    # ------------------------------------------------------------ bootstrap
+    def bootstrap(
+        self,
+        bsm: BotoSesManager | None = None,
+        dynamodb_write_capacity_units: int | None = None,
+        dynamodb_read_capacity_units: int | None = None,
+    ) -> None:
+        """Create the bucket and the table (on-demand, or provisioned when both capacities
+        are given) unless they exist, wait until the table is active, and remember ``bsm``
+        as this repository's default session. Idempotent."""
+        if (dynamodb_write_capacity_units is None) != (dynamodb_read_capacity_units is None):
+            raise ValidationError(
+                "give both dynamodb_write_capacity_units and dynamodb_read_capacity_units "
+                "(provisioned) or neither (on-demand)"
+            )
+        session = self._session(bsm)
+        s3, dynamodb = self._clients(session)
+        _s3.ensure_bucket(s3, self.s3_bucket, self.aws_region)
+        D.ensure_table(
+            dynamodb, self._table, dynamodb_read_capacity_units, dynamodb_write_capacity_units
+        )
+        self._bsm = session
+
+    # ------------------------------------------------------------ artifacts
+    def put_artifact(
+        self,
+        name: str,
+        content: Any,
+        content_type: str = OPT,
+        metadata: dict[str, str] = OPT,
+        tags: dict[str, str] = OPT,
+        progress: _s3.Progress | None = None,
+        bsm: BotoSesManager | None = None,
+    ) -> Artifact:
+        """Write ``content`` (bytes-like, a path or a binary file) as LATEST.
+
+        Unchanged content writes nothing (1 request). Otherwise 3 requests: read the LATEST
+        item, write the bytes conditionally on the ETag that item records, then update the
+        item conditionally on that same ETag, so bytes and item never disagree for long and
+        concurrent writers serialise. A writer that finds the item lagging the bytes (a
+        writer died in between) repairs it from the object's own metadata first.
+        """
+        _model.validate_artifact_name(name)
+        user_metadata = _model.check_user_metadata(metadata)
+        user_tags = _model.check_tags(tags)
+        if content_type is not None and not isinstance(content_type, str):
+            raise TypeError("content_type must be a str")
+        source = _s3.Source(content)
+        try:
+            s3, dynamodb = self._clients(bsm)
+            deadline = time.monotonic() + DEADLINE_SECS
+            for attempt in range(ATTEMPTS):
+                result = self._try_put(
+                    s3, dynamodb, name, source, content_type, user_metadata, user_tags, progress
+                )
+                if result is not None:
+                    return result
+                if time.monotonic() > deadline:
+                    break
+                _backoff(attempt)
+        finally:
+            source.close()
+        raise ContentionError(
+            f"putting {name!r} kept conflicting with concurrent writers; retry later"
+        )
+
+    def _try_put(
+        self,
+        s3: Any,
+        dynamodb: Any,
+        name: str,
+        source: _s3.Source,
+        content_type: str | None,
+        user_metadata: dict[str, str],
+        user_tags: dict[str, str],
+        progress: _s3.Progress | None,
+    ) -> Artifact | None:
+        item = D.get(dynamodb, self._table, name, C.LATEST_VERSION)
+        if item and not item.get("is_deleted") and item.get("sha256") == source.sha256:
+            if progress:
+                progress(source.size, source.size)
+            return self._artifact(name, item)
+        key = self._key(name, C.LATEST_VERSION)
+        old_etag = item.get("etag") if item else None
+        now = _model.utc_now()
+        metadata = {
+            **user_metadata,
+            C.METADATA_KEY_ARTIFACT_NAME: name,
+            C.METADATA_KEY_ARTIFACT_SHA256: source.sha256,
+            C.METADATA_KEY_UPDATE_AT: D_time(now),
+        }
+        try:
+            etag = _s3.put_source(
+                s3,
+                self.s3_bucket,
+                key,
+                source,
+                metadata=metadata,
+                content_type=content_type,
+                tags=user_tags,
+                transfer=self._transfer,
+                if_match=old_etag,
+                if_none_match=item is None,
+                progress=progress,
+            )
+        except ClientError as error:
+            if _s3.is_precondition_failed(error) or _s3.is_not_found(error):
+                self._repair_latest(s3, dynamodb, name, item)
+                return None
+            raise _s3.backend_error(error, "PUT", self.s3_bucket, key) from error
+        self._commit_latest(dynamodb, name, item, source.sha256, etag, now, source.size)
+        return Artifact(
+            name, C.LATEST_VERSION, now, self._uri(name, C.LATEST_VERSION), source.sha256
+        )
+
+    def _commit_latest(
+        self,
+        dynamodb: Any,
+        name: str,
+        old: dict[str, Any] | None,
+        sha256: str,
+        etag: str,
+        moment: datetime,
+        size: int,
+    ) -> bool:
+        """Record LATEST = (sha256, etag) if the item still describes ``old``."""
+        expression = D.values(s=sha256, e=etag, t=D_time(moment), f=False, z=size, zero=0)
+        if old is None:
+            condition = "attribute_not_exists(pk)"
+        elif old.get("etag"):
+            condition = "etag = :old"
+            expression.update(D.values(old=old["etag"]))
+        else:  # an item written by another client, without our etag bookkeeping
+            condition = "attribute_not_exists(etag)"
+        try:
+            dynamodb.update_item(
+                TableName=self._table,
+                Key=D.key(name, C.LATEST_VERSION),
+                UpdateExpression=(
+                    "SET sha256 = :s, etag = :e, update_at = :t, is_deleted = :f, "
+                    "content_length = :z, "
+                    "latest_version = if_not_exists(latest_version, :zero)"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=expression,
+            )
+            return True
+        except ClientError as error:
+            if D.is_condition_failed(error):
+                return False  # a later writer (or a repair of our own write) got there first
+            raise D.backend_error(error, "UpdateItem", self._table) from error
+
+    def _repair_latest(
+        self, s3: Any, dynamodb: Any, name: str, item: dict[str, Any] | None
+    ) -> None:
+        """The LATEST object is not what the item says (a writer is mid-way, or died):
+        make the item describe the object, from the object's own metadata."""
+        info = _s3.head(s3, self.s3_bucket, self._key(name, C.LATEST_VERSION))
+        if info is None or not info.sha256 or (item and item.get("etag") == info.etag):
+            return
+        stamp = info.metadata.get(C.METADATA_KEY_UPDATE_AT)
+        moment = _model.parse_time(stamp) if stamp else info.last_modified
+        self._commit_latest(dynamodb, name, item, info.sha256, info.etag, moment, info.size)
+
+    def get_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: BotoSesManager | None = None
+    ) -> Artifact:
+        """One version (LATEST by default). 1 request. Raises ArtifactNotFoundError."""
+        _model.validate_artifact_name(name)
+        parsed = _model.parse_version(version)
+        _, dynamodb = self._clients(bsm)
+        item = D.get(dynamodb, self._table, name, _model.zfill_version(parsed))
+        if not item or item.get("is_deleted"):
+            raise ArtifactNotFoundError(
+                f"artifact {name!r} has no version {_model.version_str(parsed)}"
+            )
+        return self._artifact(name, item)
+
+    def _version_items(self, dynamodb: Any, name: str) -> list[dict[str, Any]]:
+        items = D.query(dynamodb, self._table, name)
+        return [item for item in items if _is_version_sk(item["sk"])]
+
+    def list_artifact_versions(
+        self, name: str, bsm: BotoSesManager | None = None
+    ) -> list[Artifact]:
+        """LATEST first, then versions newest first; soft-deleted ones left out.
+        One Query per MB of items, no S3 request."""
+        _model.validate_artifact_name(name)
+        _, dynamodb = self._clients(bsm)
+        return [
+            self._artifact(name, item)
+            for item in self._version_items(dynamodb, name)
+            if not item.get("is_deleted")
+        ]
+
+    def publish_artifact_version(self, name: str, bsm: BotoSesManager | None = None) -> Artifact:
+        """Snapshot LATEST as the next version number; an unchanged LATEST returns the newest
+        version instead (1 request). New: 3 requests — claim the number with an atomic
+        counter on the LATEST item, copy the bytes server-side (S3 reports the sha256 of
+        what it copied, which is what the version records), then write the version item and
+        release the claim in one transaction. Raises ArtifactNotFoundError without LATEST.
+        """
+        _model.validate_artifact_name(name)
+        s3, dynamodb = self._clients(bsm)
+        deadline = time.monotonic() + DEADLINE_SECS
+        for attempt in range(ATTEMPTS * 4):
+            result = self._try_publish(s3, dynamodb, name)
+            if result is not None:
+                return result
+            if time.monotonic() > deadline:
+                break
+            _backoff(attempt)
+        raise ContentionError(
+            f"publishing {name!r} waited too long for concurrent publishers; retry later"
+        )
+
+    def _try_publish(self, s3: Any, dynamodb: Any, name: str) -> Artifact | None:
+        now = _model.utc_now()
+        try:
+            response = dynamodb.update_item(
+                TableName=self._table,
+                Key=D.key(name, C.LATEST_VERSION),
+                UpdateExpression=(
+                    "SET latest_version = latest_version + :one, "
+                    "published_sha256 = sha256, pending_since = :now"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(latest_version) "
+                    "AND (attribute_not_exists(is_deleted) OR is_deleted = :f) "
+                    "AND attribute_not_exists(pending_since) AND "
+                    "(attribute_not_exists(published_sha256) OR published_sha256 <> sha256)"
+                ),
+                ExpressionAttributeValues=D.values(one=1, now=D_time(now), f=False),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not D.is_condition_failed(error):
+                raise D.backend_error(error, "UpdateItem", self._table) from error
+            old = D.decode(error.response.get("Item"))
+            return self._publish_blocked(s3, dynamodb, name, old)
+        claimed = D.decode(response["Attributes"]) or {}
+        return self._complete_publish(
+            s3,
+            dynamodb,
+            name,
+            int(claimed["latest_version"]),
+            claimed["pending_since"],
+            claimed.get("content_length"),
+        )
+
+    def _publish_blocked(
+        self, s3: Any, dynamodb: Any, name: str, old: dict[str, Any] | None
+    ) -> Artifact | None:
+        if not old or old.get("is_deleted"):
+            raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
+        if "latest_version" not in old:
+            self._init_counter(dynamodb, name)
+            return None
+        if "pending_since" in old:
+            since = _model.parse_time(old["pending_since"])
+            if _model.utc_now() - since < timedelta(seconds=self.publish_lease_secs):
+                return None  # another publish is in flight: wait for it
+            return self._take_over(
+                s3, dynamodb, name, int(old["latest_version"]), old["pending_since"]
+            )
+        number = int(old["latest_version"])
+        return Artifact(
+            name=name,
+            version=str(number),
+            update_at=_model.parse_time(old.get("published_update_at") or old["update_at"]),
+            s3uri=self._uri(name, number),
+            sha256=old["published_sha256"],
+        )
+
+    def _init_counter(self, dynamodb: Any, name: str) -> None:
+        """Start the version counter of an artifact written by another client."""
+        newest = D.query(dynamodb, self._table, name, limit=1, sk_between=("000000", "999999"))
+        number = int(newest[0]["sk"]) if newest else 0
+        assignments = ["latest_version = :n"]
+        expression = D.values(n=number)
+        if newest and not newest[0].get("is_deleted"):
+            assignments += ["published_sha256 = :s", "published_update_at = :t"]
+            expression.update(D.values(s=newest[0].get("sha256", ""), t=newest[0]["update_at"]))
+        try:
+            dynamodb.update_item(
+                TableName=self._table,
+                Key=D.key(name, C.LATEST_VERSION),
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(latest_version)",
+                ExpressionAttributeValues=expression,
+            )
+        except ClientError as error:
+            if not D.is_condition_failed(error):
+                raise D.backend_error(error, "UpdateItem", self._table) from error
+
+    def _take_over(
+        self, s3: Any, dynamodb: Any, name: str, number: int, since: str, size: int | None
+    ) -> Artifact | None:
+        """Complete a publish whose owner held the number past the lease (presumed dead)."""
+        now = D_time(_model.utc_now())
+        try:
+            dynamodb.update_item(
+                TableName=self._table,
+                Key=D.key(name, C.LATEST_VERSION),
+                UpdateExpression="SET pending_since = :now",
+                ConditionExpression="pending_since = :since AND latest_version = :n",
+                ExpressionAttributeValues=D.values(now=now, since=since, n=number),
+            )
+        except ClientError as error:
+            if D.is_condition_failed(error):
+                return None
+            raise D.backend_error(error, "UpdateItem", self._table) from error
+        return self._complete_publish(s3, dynamodb, name, number, now, size)
+
+    def _complete_publish(
+        self, s3: Any, dynamodb: Any, name: str, number: int, since: str, size: int | None
+    ) -> Artifact | None:
+        source_key = self._key(name, C.LATEST_VERSION)
+        key = self._key(name, number)
+        if size is None:  # an item written by another client: ask S3
+            info = _s3.head(s3, self.s3_bucket, source_key)
+            if info is None:
+                raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST bytes in S3")
+            size = info.size
+        sha: str | None
+        try:
+            _, sha = _s3.copy_object(
+                s3,
+                self.s3_bucket,
+                source_key,
+                key,
+                size=size,
+                transfer=self._transfer,
+                if_none_match=True,
+            )
+        except ClientError as error:
+            if not _s3.is_precondition_failed(error):
+                raise _s3.backend_error(error, "COPY", self.s3_bucket, key) from error
+            existing = _s3.head(s3, self.s3_bucket, key)  # an earlier attempt copied it
+            sha = existing.sha256 if existing else None
+        if sha is None:
+            copied = _s3.head(s3, self.s3_bucket, key)
+            sha = copied.sha256 if copied else None
+            if sha is None:
+                return None
+        now = _model.utc_now()
+        try:
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": D.encode(
+                                {
+                                    "pk": name,
+                                    "sk": _model.zfill_version(number),
+                                    "sha256": sha,
+                                    "is_deleted": False,
+                                    "update_at": D_time(now),
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": D.key(name, C.LATEST_VERSION),
+                            "UpdateExpression": (
+                                "REMOVE pending_since SET published_sha256 = :s, "
+                                "published_update_at = :t"
+                            ),
+                            "ConditionExpression": "latest_version = :n AND pending_since = :p",
+                            "ExpressionAttributeValues": D.values(
+                                s=sha, t=D_time(now), n=number, p=since
+                            ),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                item = D.get(dynamodb, self._table, name, _model.zfill_version(number))
+                if item and item.get("sha256") == sha:
+                    return self._artifact(name, item)
+                return None
+            raise D.backend_error(error, "TransactWriteItems", self._table) from error
+        return Artifact(name, str(number), now, self._uri(name, number), sha)
+
+    def delete_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: BotoSesManager | None = None
+    ) -> None:
+        """Soft-delete one version (LATEST when ``version`` is None): it disappears from get
+        and list, its bytes stay. Refused with VersionInUseError while an alias points at
+        it. A missing or already deleted version is fine."""
+        _model.validate_artifact_name(name)
+        parsed = _model.parse_version(version)
+        _, dynamodb = self._clients(bsm)
+        for attempt in range(ATTEMPTS):
+            if self._try_soft_delete(dynamodb, name, [parsed], strict=True) is not None:
+                return
+            _backoff(attempt)
+        raise ContentionError(f"deleting {name!r} kept conflicting with alias writes")
+
+    def _try_soft_delete(
+        self, dynamodb: Any, name: str, versions: list[int | str], *, strict: bool
+    ) -> list[dict[str, Any]] | None:
+        """Soft-delete ``versions`` in transactions conditioned on no alias having been
+        pointed at them since they were read. Returns the deleted items, None to retry."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            items_future = pool.submit(D.query, dynamodb, self._table, name)
+            aliases_future = pool.submit(D.query, dynamodb, self._table, D.alias_pk(name))
+            items = {item["sk"]: item for item in items_future.result()}
+            aliases = [self._alias(name, item) for item in aliases_future.result()]
+        used = {target for alias in aliases for target in _alias_targets(alias)}
+        doomed = []
+        for version in versions:
+            sk = _model.zfill_version(version)
+            if _model.version_str(version) in used:
+                if strict:
+                    users = [
+                        a.alias for a in aliases if _model.version_str(version) in _alias_targets(a)
+                    ]
+                    raise VersionInUseError(
+                        f"version {_model.version_str(version)} of {name!r} is used by "
+                        f"alias(es) {', '.join(users)}; point them elsewhere first"
+                    )
+                continue
+            item = items.get(sk)
+            if item and not item.get("is_deleted"):
+                doomed.append(item)
+        latest = items.get(C.LATEST_VERSION) or {}
+        for start in range(0, len(doomed), 99):
+            batch = doomed[start : start + 99]
+            actions: list[dict[str, Any]] = []
+            for item in batch:
+                epoch = item.get("alias_epoch")
+                condition = "is_deleted = :f AND " + (
+                    "alias_epoch = :e" if epoch is not None else "attribute_not_exists(alias_epoch)"
+                )
+                expression = D.values(t=True, f=False)
+                if epoch is not None:
+                    expression.update(D.values(e=epoch))
+                actions.append(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": D.key(name, item["sk"]),
+                            "UpdateExpression": "SET is_deleted = :t",
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeValues": expression,
+                        }
+                    }
+                )
+            newest = latest.get("latest_version")
+            if newest is not None and any(
+                _is_number_sk(i["sk"]) and int(i["sk"]) == newest for i in batch
+            ):
+                actions.append(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": D.key(name, C.LATEST_VERSION),
+                            "UpdateExpression": "REMOVE published_sha256",
+                            "ConditionExpression": "latest_version = :n",
+                            "ExpressionAttributeValues": D.values(n=newest),
+                        }
+                    }
+                )
+            try:
+                dynamodb.transact_write_items(TransactItems=actions)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                    return None
+                raise D.backend_error(error, "TransactWriteItems", self._table) from error
+        return doomed
+
+    def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
+        """Every artifact name (from the bucket's folder structure), sorted. 1 request."""
+        s3, _ = self._clients(bsm)
+        return sorted(_s3.list_folders(s3, self.s3_bucket, self._root))
+
+    # ------------------------------------------------------------ aliases
+    def put_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str | None = None,
+        secondary_version: int | str | None = None,
+        secondary_version_weight: int | None = None,
+        expected_revision: str | None = None,
+        bsm: BotoSesManager | None = None,
+    ) -> Alias:
+        """Point ``alias`` at ``version`` (LATEST when None), optionally sending
+        ``secondary_version_weight``% (0..99) to ``secondary_version``.
+
+        One transaction checks that the target versions exist and are not deleted (and
+        marks them, so a concurrent delete fails) and writes the alias; with
+        ``expected_revision`` it also requires the alias to be unchanged
+        (ConcurrentModificationError). Missing versions raise ArtifactNotFoundError.
+        """
+        _model.validate_artifact_name(name)
+        validate_alias_name(alias)
+        target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
+        if expected_revision is not None and not isinstance(expected_revision, str):
+            raise TypeError("expected_revision must be a str")
+        _, dynamodb = self._clients(bsm)
+        targets = [target.version] + (
+            [target.secondary_version] if target.secondary_version is not None else []
+        )
+        now = _model.utc_now()
+        revision = uuid.uuid4().hex
+        item = {
+            "pk": D.alias_pk(name),
+            "sk": alias,
+            "version": _model.zfill_version(target.version),
+            "secondary_version": (
+                None
+                if target.secondary_version is None
+                else _model.zfill_version(target.secondary_version)
+            ),
+            "secondary_version_weight": target.secondary_version_weight,
+            "update_at": D_time(now),
+            "revision": revision,
+        }
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": D.key(name, _model.zfill_version(v)),
+                    "UpdateExpression": "SET alias_epoch = if_not_exists(alias_epoch, :z) + :one",
+                    "ConditionExpression": (
+                        "attribute_exists(pk) AND "
+                        "(attribute_not_exists(is_deleted) OR is_deleted = :f)"
+                    ),
+                    "ExpressionAttributeValues": D.values(z=0, one=1, f=False),
+                }
+            }
+            for v in targets
+        ]
+        put: dict[str, Any] = {"TableName": self._table, "Item": D.encode(item)}
+        if expected_revision is not None:
+            put["ConditionExpression"] = "revision = :r"
+            put["ExpressionAttributeValues"] = D.values(r=expected_revision)
+        actions.append({"Put": put})
+        for attempt in range(ATTEMPTS):
+            try:
+                dynamodb.transact_write_items(TransactItems=actions)
+                break
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise D.backend_error(error, "TransactWriteItems", self._table) from error
+                codes = D.cancellation_codes(error)
+                for index, code in enumerate(codes):
+                    if code != "ConditionalCheckFailed":
+                        continue
+                    if index < len(targets):
+                        raise ArtifactNotFoundError(
+                            f"artifact {name!r} has no version "
+                            f"{_model.version_str(targets[index])}; alias {alias!r} unchanged"
+                        ) from error
+                    raise ConcurrentModificationError(
+                        f"alias {alias!r} of {name!r} changed since revision "
+                        f"{expected_revision}; read it again and retry"
+                    ) from error
+                _backoff(attempt)  # a transaction conflict: retry
+        else:
+            raise ContentionError(f"alias {alias!r} of {name!r}: too many conflicting writers")
+        return self._alias(name, item)
+
+    def get_alias(self, name: str, alias: str, bsm: BotoSesManager | None = None) -> Alias:
+        """One alias. 1 request. Raises AliasNotFoundError."""
+        _model.validate_artifact_name(name)
+        validate_alias_name(alias)
+        _, dynamodb = self._clients(bsm)
+        item = D.get(dynamodb, self._table, D.alias_pk(name), alias)
+        if not item:
+            raise AliasNotFoundError(f"artifact {name!r} has no alias {alias!r}")
+        return self._alias(name, item)
+
+    def list_aliases(self, name: str, bsm: BotoSesManager | None = None) -> list[Alias]:
+        """Every alias of ``name``, sorted by alias. 1 request."""
+        _model.validate_artifact_name(name)
+        _, dynamodb = self._clients(bsm)
+        items = D.query(dynamodb, self._table, D.alias_pk(name), descending=False)
+        return [self._alias(name, item) for item in items]
+
+    def delete_alias(
+        self,
+        name: str,
+        alias: str,
+        expected_revision: str | None = None,
+        bsm: BotoSesManager | None = None,
+    ) -> None:
+        """Delete an alias (a missing one is fine unless ``expected_revision`` is given)."""
+        _model.validate_artifact_name(name)
+        validate_alias_name(alias)
+        _, dynamodb = self._clients(bsm)
+        kwargs: dict[str, Any] = {}
+        if expected_revision is not None:
+            kwargs = {
+                "ConditionExpression": "revision = :r",
+                "ExpressionAttributeValues": D.values(r=expected_revision),
+            }
+        try:
+            dynamodb.delete_item(
+                TableName=self._table, Key=D.key(D.alias_pk(name), alias), **kwargs
+            )
+        except ClientError as error:
+            if D.is_condition_failed(error):
+                raise ConcurrentModificationError(
+                    f"alias {alias!r} of {name!r} changed since revision {expected_revision}"
+                ) from error
+            raise D.backend_error(error, "DeleteItem", self._table) from error
+
+    # ------------------------------------------------------------ lifecycle
+    def purge_artifact_versions(
+        self,
+        name: str,
+        keep_last_n: int = C.DEFAULT_KEEP_LAST_N,
+        purge_older_than_secs: int = C.DEFAULT_PURGE_OLDER_THAN_SECS,
+        bsm: BotoSesManager | None = None,
+    ) -> tuple[datetime, list[Artifact]]:
+        """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
+        ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Two reads
+        in parallel, then one transaction per 99 versions."""
+        _model.validate_artifact_name(name)
+        _model.check_retention_args(keep_last_n, purge_older_than_secs)
+        _, dynamodb = self._clients(bsm)
+        purge_time = _model.utc_now()
+        for attempt in range(ATTEMPTS):
+            live = [
+                self._artifact(name, item)
+                for item in self._version_items(dynamodb, name)
+                if not item.get("is_deleted") and item["sk"] != C.LATEST_VERSION
+            ]
+            doomed = _model.select_versions_to_purge(
+                [(int(a.version), a.update_at) for a in live],
+                keep_last_n=keep_last_n,
+                purge_older_than_secs=purge_older_than_secs,
+                now=purge_time,
+            )
+            deleted = self._try_soft_delete(dynamodb, name, list(doomed), strict=False)
+            if deleted is not None:
+                return purge_time, [self._artifact(name, item) for item in deleted]
+            _backoff(attempt)
+        raise ContentionError(f"purging {name!r} kept conflicting with concurrent writers")
+
+    def purge_artifact(self, name: str, bsm: BotoSesManager | None = None) -> None:
+        """Delete every alias, item and object of ``name``. Irreversible."""
+        _model.validate_artifact_name(name)
+        s3, dynamodb = self._clients(bsm)
+        aliases = D.query(dynamodb, self._table, D.alias_pk(name))
+        D.delete_keys(dynamodb, self._table, [(i["pk"], i["sk"]) for i in aliases])
+        items = D.query(dynamodb, self._table, name)
+        D.delete_keys(dynamodb, self._table, [(i["pk"], i["sk"]) for i in items])
+        _s3.delete_prefix(s3, self.s3_bucket, self._artifact_dir(name))
+
+    def purge_all(self, bsm: BotoSesManager | None = None) -> None:
+        """Delete every artifact of the repository (items and objects). Irreversible."""
+        s3, dynamodb = self._clients(bsm)
+        keys = D.scan_keys(dynamodb, self._table)
+        aliases = [k for k in keys if k[0].startswith("__")]
+        D.delete_keys(dynamodb, self._table, aliases)
+        D.delete_keys(dynamodb, self._table, [k for k in keys if not k[0].startswith("__")])
+        _s3.delete_prefix(s3, self.s3_bucket, self._root)
+
+    # ------------------------------------------------------------ verification
+    def verify(self, name: str | None = None, bsm: BotoSesManager | None = None) -> VerifyReport:
+        """Walk the repository (or one artifact) and report every inconsistency: objects
+        outside the layout or without an item, live items without an object, bytes that
+        do not hash to the recorded sha256, aliases pointing at missing/deleted versions."""
+        s3, dynamodb = self._clients(bsm)
+        if name is not None:
+            names = [_model.validate_artifact_name(name)]
+        else:
+            found = set(_s3.list_folders(s3, self.s3_bucket, self._root))
+            found |= {pk for pk, _ in D.scan_keys(dynamodb, self._table) if not pk.startswith("__")}
+            names = sorted(found)
+        report = VerifyReport()
+        for artifact_name in names:
+            self._verify_artifact(s3, dynamodb, artifact_name, report)
+        return report
+
+    def _verify_artifact(self, s3: Any, dynamodb: Any, name: str, report: VerifyReport) -> None:
+        items = {item["sk"]: item for item in self._version_items(dynamodb, name)}
+        base = self._artifact_dir(name)
+        objects: dict[str, str] = {}
+        for listed in _s3.list_objects(s3, self.s3_bucket, base):
+            stem = listed.key[len(base) :]
+            if self.suffix and stem.endswith(self.suffix):
+                stem = stem[: -len(self.suffix)]
+            if _is_version_sk(stem) and (stem == C.LATEST_VERSION or len(stem) == 6):
+                objects[stem] = listed.key
+            else:
+                report.add(Problem("orphan_object", name, listed.key, "not part of the layout"))
+        for sk, key in objects.items():
+            if sk not in items:
+                report.add(
+                    Problem(
+                        "object_without_item",
+                        name,
+                        key,
+                        f"version {sk} has bytes but no DynamoDB item",
+                    )
+                )
+        live = {sk: item for sk, item in items.items() if not item.get("is_deleted")}
+
+        def check(sk: str) -> Problem | None:
+            key = self._key(name, sk)
+            response = _s3.get_object(s3, self.s3_bucket, key)
+            if response is None:
+                return Problem(
+                    "item_without_object",
+                    name,
+                    key,
+                    f"version {sk} has an item but its bytes are missing",
+                )
+            digest = hashlib.sha256()
+            with _s3.translate("GET", self.s3_bucket, key):
+                for chunk in response["Body"].iter_chunks(_s3.CHUNK):
+                    digest.update(chunk)
+            recorded = live[sk].get("sha256")
+            if recorded != digest.hexdigest():
+                return Problem(
+                    "sha256_mismatch",
+                    name,
+                    key,
+                    f"version {sk} records {str(recorded)[:12]}..., bytes hash to "
+                    f"{digest.hexdigest()[:12]}...",
+                )
+            return None
+
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            for problem in pool.map(check, list(live)):
+                if problem:
+                    report.add(problem)
+        for alias_item in D.query(dynamodb, self._table, D.alias_pk(name)):
+            alias = self._alias(name, alias_item)
+            for target in _alias_targets(alias):
+                if _model.zfill_version(_model.parse_version(target)) not in live:
+                    report.add(
+                        Problem(
+                            "dangling_alias",
+                            name,
+                            f"{D.alias_pk(name)}/{alias.alias}",
+                            f"alias {alias.alias!r} points at missing or deleted version {target}",
+                        )
+                    )
+
+
+def D_time(moment: datetime) -> str:
+    return _model.format_dynamodb_time(moment)
+
+
+def _is_number_sk(sk: str) -> bool:
+    return len(sk) == 6 and sk.isdigit()
+
+
+def _is_version_sk(sk: str) -> bool:
+    return sk == C.LATEST_VERSION or _is_number_sk(sk)
+
+
+def _alias_targets(alias: Alias) -> list[str]:
+    return [v for v in (alias.version, alias.secondary_version) if v is not None]
