@@ -329,11 +329,12 @@ class Source:
             digest.update(self._buffer)
             self.size = self._buffer.nbytes
         elif isinstance(content, os.PathLike):
-            self._path = os.fspath(content)  # type: ignore[assignment]
-            if not os.path.isfile(self._path):  # type: ignore[arg-type]
-                raise ValidationError(f"content path {self._path!r} is not a file")
+            path = os.fsdecode(os.fspath(content))
+            self._path = path
+            if not os.path.isfile(path):
+                raise ValidationError(f"content path {path!r} is not a file")
             self.size = 0
-            with open(self._path, "rb") as handle:  # type: ignore[arg-type]
+            with open(path, "rb") as handle:
                 while chunk := handle.read(CHUNK):
                     digest.update(chunk)
                     self.size += len(chunk)
@@ -371,9 +372,9 @@ class Source:
         if self._buffer is not None:
             return bytes(self._buffer[offset : offset + length])
         if self._path is not None:
-            with open(self._path, "rb") as handle:
-                return os.pread(handle.fileno(), length, offset)
-        handle = self._temp if self._temp is not None else self._file
+            with open(self._path, "rb") as file:
+                return os.pread(file.fileno(), length, offset)
+        handle: IO[bytes] | None = self._temp if self._temp is not None else self._file
         assert handle is not None
         base = 0 if self._temp is not None else self._start
         try:

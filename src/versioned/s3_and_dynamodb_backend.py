@@ -149,7 +149,7 @@ class Repository:
             from boto_session_manager import BotoSesManager
 
             self._bsm = BotoSesManager(region_name=self.aws_region)
-        return self._bsm  # type: ignore[no-any-return]
+        return self._bsm
 
     def _clients(self, bsm: BotoSesManager | None) -> tuple[Any, Any]:
         session = self._session(bsm)
@@ -452,7 +452,12 @@ class Repository:
             if _model.utc_now() - since < timedelta(seconds=self.publish_lease_secs):
                 return None  # another publish is in flight: wait for it
             return self._take_over(
-                s3, dynamodb, name, int(old["latest_version"]), old["pending_since"]
+                s3,
+                dynamodb,
+                name,
+                int(old["latest_version"]),
+                old["pending_since"],
+                old.get("content_length"),
             )
         number = int(old["latest_version"])
         return Artifact(

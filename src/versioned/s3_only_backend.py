@@ -158,7 +158,7 @@ class Repository:
         """The repository's root folder."""
         return S3Path(self.s3_bucket, self._root) if self._root else S3Path(self.s3_bucket, "")
 
-    def _s3(self, bsm: BotoSesManager) -> Any:
+    def _client(self, bsm: BotoSesManager) -> Any:
         return _s3.client(bsm, "s3")
 
     def _artifact(self, name: str, version: str, info: _s3.ObjectInfo) -> Artifact:
@@ -174,7 +174,7 @@ class Repository:
     # ------------------------------------------------------------ bootstrap
     def bootstrap(self, bsm: BotoSesManager) -> None:
         """Create the bucket in ``aws_region`` if it does not exist. Idempotent."""
-        _s3.ensure_bucket(self._s3(bsm), self.s3_bucket, self.aws_region)
+        _s3.ensure_bucket(self._client(bsm), self.s3_bucket, self.aws_region)
 
     # ------------------------------------------------------------ artifacts
     def put_artifact(
@@ -200,7 +200,7 @@ class Repository:
             raise TypeError("content_type must be a str")
         source = _s3.Source(content)
         try:
-            s3 = self._s3(bsm)
+            s3 = self._client(bsm)
             key = self._version_key(name, C.LATEST_VERSION)
             current = _s3.head(s3, self.s3_bucket, key)
             if current is not None and current.sha256 == source.sha256:
@@ -239,7 +239,7 @@ class Repository:
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version)
         key = self._version_key(name, parsed)
-        info = _s3.head(self._s3(bsm), self.s3_bucket, key)
+        info = _s3.head(self._client(bsm), self.s3_bucket, key)
         if info is None:
             raise ArtifactNotFoundError(
                 f"artifact {name!r} has no version {_model.version_str(parsed)} "
@@ -262,7 +262,7 @@ class Repository:
         """LATEST first, then published versions newest first. 1 LIST per 1000 versions plus
         one HEAD per version, sent in parallel."""
         _model.validate_artifact_name(name)
-        s3 = self._s3(bsm)
+        s3 = self._client(bsm)
         pairs = self._list_version_keys(s3, name)
         infos = _s3.head_many(s3, self.s3_bucket, [item.key for _, item in pairs], self.max_workers)
         return [
@@ -274,7 +274,7 @@ class Repository:
     def get_latest_published_artifact_version_number(self, bsm: BotoSesManager, name: str) -> int:
         """The newest published version number, 0 when none. 1 request."""
         _model.validate_artifact_name(name)
-        for version, _ in self._list_version_keys(self._s3(bsm), name, max_keys=2):
+        for version, _ in self._list_version_keys(self._client(bsm), name, max_keys=2):
             if version != C.LATEST_VERSION:
                 return int(version)
         return 0
@@ -290,7 +290,7 @@ class Repository:
         Raises ArtifactNotFoundError without LATEST, ContentionError when retries run out.
         """
         _model.validate_artifact_name(name)
-        s3 = self._s3(bsm)
+        s3 = self._client(bsm)
         for attempt in range(PUBLISH_ATTEMPTS):
             result = self._try_publish(s3, name)
             if result is not None:
@@ -414,7 +414,7 @@ class Repository:
         that does not exist is fine."""
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version, allow_latest=False)
-        s3 = self._s3(bsm)
+        s3 = self._client(bsm)
         users = [
             alias.alias
             for alias in self.list_aliases(bsm, name)
@@ -429,7 +429,7 @@ class Repository:
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
         """Every artifact name in the repository, sorted. 1 request per 1000 names."""
-        return sorted(_s3.list_folders(self._s3(bsm), self.s3_bucket, self._root))
+        return sorted(_s3.list_folders(self._client(bsm), self.s3_bucket, self._root))
 
     # ------------------------------------------------------------ aliases
     def _alias_from_body(
@@ -485,7 +485,7 @@ class Repository:
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         if expected_revision is not None and not isinstance(expected_revision, str):
             raise TypeError("expected_revision must be a str")
-        s3 = self._s3(bsm)
+        s3 = self._client(bsm)
         wanted = [target.version] + (
             [target.secondary_version] if target.secondary_version is not None else []
         )
@@ -535,7 +535,7 @@ class Repository:
         """One alias. 1 request. Raises AliasNotFoundError."""
         _model.validate_artifact_name(name)
         validate_alias_name(alias)
-        return self._read_alias(self._s3(bsm), name, alias)
+        return self._read_alias(self._client(bsm), name, alias)
 
     def _read_alias(self, s3: Any, name: str, alias: str) -> Alias:
         key = self._alias_key(name, alias)
@@ -550,7 +550,7 @@ class Repository:
         """Every alias of ``name``, sorted by alias name. 1 LIST + 1 GET per alias
         (in parallel)."""
         _model.validate_artifact_name(name)
-        s3 = self._s3(bsm)
+        s3 = self._client(bsm)
         directory = self._aliases_dir(name)
         names = [
             item.key[len(directory) : -len(".json")]
@@ -580,7 +580,7 @@ class Repository:
         validate_alias_name(alias)
         key = self._alias_key(name, alias)
         try:
-            _s3.delete(self._s3(bsm), self.s3_bucket, key, if_match=expected_revision)
+            _s3.delete(self._client(bsm), self.s3_bucket, key, if_match=expected_revision)
         except ClientError as error:
             raise ConcurrentModificationError(
                 f"alias {alias!r} of {name!r} changed since revision {expected_revision}; "
@@ -602,7 +602,7 @@ class Repository:
         _model.validate_artifact_name(name)
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         purge_time = _model.utc_now()
-        s3 = self._s3(bsm)
+        s3 = self._client(bsm)
         with ThreadPoolExecutor(max_workers=2) as pool:
             versions_future = pool.submit(self.list_artifact_versions, bsm, name)
             aliases_future = pool.submit(self.list_aliases, bsm, name)
@@ -622,18 +622,18 @@ class Repository:
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         """Delete every version and alias of ``name``. Irreversible."""
         _model.validate_artifact_name(name)
-        _s3.delete_prefix(self._s3(bsm), self.s3_bucket, self._artifact_dir(name))
+        _s3.delete_prefix(self._client(bsm), self.s3_bucket, self._artifact_dir(name))
 
     def purge_all(self, bsm: BotoSesManager) -> None:
         """Delete every artifact under the repository's prefix. Irreversible."""
-        _s3.delete_prefix(self._s3(bsm), self.s3_bucket, self._root)
+        _s3.delete_prefix(self._client(bsm), self.s3_bucket, self._root)
 
     # ------------------------------------------------------------ verification
     def verify(self, bsm: BotoSesManager, name: str | None = None) -> VerifyReport:
         """Walk the repository (or one artifact) and report every inconsistency: objects
         that are not part of the layout, versions whose bytes do not hash to their recorded
         sha256 (or record none), and aliases pointing at missing versions."""
-        s3 = self._s3(bsm)
+        s3 = self._client(bsm)
         names = [_model.validate_artifact_name(name)] if name else self.list_artifact_names(bsm)
         report = VerifyReport()
         for artifact_name in names:
