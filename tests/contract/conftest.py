@@ -1,0 +1,50 @@
+"""The ``backend`` fixture: one behavioural suite, run against every storage layout."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from _testkit import REGION, Backend, RequestCounter, unique_bucket, unique_table
+from boto_session_manager import BotoSesManager
+
+BACKENDS = ["s3_only", "s3_and_dynamodb"]
+
+
+def _repository_class(kind: str) -> Any:
+    module_name = f"versioned.{kind}_backend"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:  # pragma: no cover - depends on work in progress
+        pytest.skip(f"{module_name} cannot be imported yet: {error}")
+    repository = getattr(module, "Repository", None)
+    if repository is None:
+        pytest.skip(f"{module_name} has no Repository yet")
+    return repository
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]) -> Backend:
+    kind: str = request.param
+    repository = _repository_class(kind)
+
+    def new_repo(bsm: BotoSesManager, **kwargs: Any) -> Any:
+        arguments: dict[str, Any] = {
+            "aws_region": REGION,
+            "s3_bucket": unique_bucket(),
+            "s3_prefix": "artifacts",
+            "suffix": ".bin",
+        }
+        if kind == "s3_and_dynamodb":
+            arguments["dynamodb_table_name"] = unique_table()
+        repo = repository(**arguments, **kwargs)
+        repo.bootstrap(bsm=bsm)
+        return repo
+
+    bsm = make_bsm()
+    counter = RequestCounter.attach(bsm)  # before the library builds any client
+    repo = new_repo(bsm)
+    counter.reset()
+    return Backend(kind=kind, repo=repo, bsm=bsm, counter=counter, new_repo=new_repo)
