@@ -134,6 +134,19 @@ def test_object_metadata(env: Env, raw_s3: Any) -> None:
         assert head["ContentType"] == "text/plain", tail
 
 
+def test_timestamps_are_iso_strings(env: Env) -> None:
+    repo, bsm = env.repo, env.bsm
+    before = datetime.now(UTC)
+    latest = repo.put_artifact(bsm=bsm, name=NAME, content=b"x")
+    version = repo.publish_artifact_version(bsm=bsm, name=NAME)
+    alias = repo.put_alias(bsm=bsm, name=NAME, alias="prod", version=1)
+    after = datetime.now(UTC)
+    for thing in (latest, version, alias, repo.get_alias(bsm=bsm, name=NAME, alias="prod")):
+        assert isinstance(thing.update_at, str)
+        assert datetime.fromisoformat(thing.update_at) == thing.update_datetime
+        assert before <= thing.update_datetime <= after
+
+
 # ------------------------------------------------------------------ a bucket written by the seed
 def test_bucket_written_by_the_seed_keeps_working(env: Env, raw_s3: Any) -> None:
     repo, bsm = env.repo, env.bsm
@@ -383,7 +396,20 @@ def test_request_budget_of_common_calls(env: Env) -> None:
     assert counter.count == 1
     counter.reset()
     repo.put_alias(bsm=bsm, name=NAME, alias="prod", version=1)
-    assert counter.count == 2  # HEAD, PUT
+    assert counter.count == 3  # HEAD, PUT, HEAD (read after write)
+    counter.reset()
+    repo.put_artifact(bsm=bsm, name=NAME, content=b"b")
+    repo.publish_artifact_version(bsm=bsm, name=NAME)
+    counter.reset()
+    repo.put_alias(
+        bsm=bsm,
+        name=NAME,
+        alias="prod",
+        version=1,
+        secondary_version=2,
+        secondary_version_weight=10,
+    )
+    assert counter.count == 3  # LIST, PUT, LIST (read after write)
     counter.reset()
     repo.get_alias(bsm=bsm, name=NAME, alias="prod")
     assert counter.count == 1

@@ -203,13 +203,21 @@ class ListedObject:
 
 
 def list_objects(
-    s3: Any, bucket: str, prefix: str, *, max_keys: int | None = None
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    *,
+    max_keys: int | None = None,
+    start_after: str | None = None,
 ) -> list[ListedObject]:
-    """List keys under ``prefix`` in lexicographic order (1 request per 1000 keys)."""
+    """List keys under ``prefix`` in lexicographic order (1 request per 1000 keys); with
+    ``max_keys``, at most that many (1 request when max_keys <= 1000)."""
     found: list[ListedObject] = []
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
     if max_keys is not None:
         kwargs["MaxKeys"] = max_keys
+    if start_after:
+        kwargs["StartAfter"] = start_after
     with translate("LIST", bucket, prefix):
         while True:
             response = s3.list_objects_v2(**kwargs)

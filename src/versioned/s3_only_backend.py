@@ -13,6 +13,7 @@ number; see docs/design.md for the request budget of each call.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -134,6 +135,10 @@ class Repository:
 
     def _version_key(self, name: str, version: int | str) -> str:
         return f"{self._versions_dir(name)}{encode_filename(version)}{self.suffix}"
+
+    def _trash_key(self, name: str, version: int | str) -> str:
+        """Where a version's bytes wait while its deletion checks the aliases."""
+        return f"{self._artifact_dir(name)}trash/{encode_filename(version)}{self.suffix}"
 
     def _aliases_dir(self, name: str) -> str:
         return f"{self._artifact_dir(name)}aliases/"
@@ -413,19 +418,75 @@ class Repository:
         version an alias points at (VersionInUseError: move the alias first). A version
         that does not exist is fine."""
         _model.validate_artifact_name(name)
-        parsed = _model.parse_version(version, allow_latest=False)
+        parsed = int(_model.parse_version(version, allow_latest=False))
+        self._retire(bsm, name, [parsed], strict=True)
+
+    def _retire(
+        self, bsm: BotoSesManager, name: str, numbers: list[int], *, strict: bool
+    ) -> dict[int, str]:
+        """Delete versions unless an alias uses them; returns {number: sha256} deleted.
+
+        S3 has no transactions, so a deletion is write-then-read, as ``put_alias`` is:
+        the bytes are first moved aside (to ``trash/``; the version is then absent for
+        every reader), then the aliases are read; a version an alias has meanwhile been
+        pointed at is moved back. ``put_alias`` checks its targets after writing, so one
+        of the two always sees the other and no alias is left on deleted bytes.
+        """
         s3 = self._client(bsm)
-        users = [
-            alias.alias
-            for alias in self.list_aliases(bsm, name)
-            if int(parsed) in _alias_numbers(alias)
-        ]
-        if users:
-            raise VersionInUseError(
-                f"version {parsed} of {name!r} is used by alias(es) {', '.join(users)}; "
-                "point them elsewhere before deleting it"
-            )
-        _s3.delete(s3, self.s3_bucket, self._version_key(name, parsed))
+        in_use = self._alias_users(bsm, name, numbers)
+        if in_use and strict:
+            raise _in_use_error(name, in_use)
+        doomed = [n for n in numbers if n not in in_use]
+        moved = self._move(s3, name, doomed, to_trash=True)
+        in_use = self._alias_users(bsm, name, list(moved))
+        if in_use:  # an alias was pointed at a version while it was being deleted
+            self._move(s3, name, list(in_use), to_trash=False)
+        _s3.delete_many(s3, self.s3_bucket, [self._trash_key(name, n) for n in numbers])
+        if in_use and strict:
+            raise _in_use_error(name, in_use)
+        return {n: sha for n, sha in moved.items() if n not in in_use}
+
+    def _alias_users(
+        self, bsm: BotoSesManager, name: str, numbers: list[int]
+    ) -> dict[int, list[str]]:
+        if not numbers:
+            return {}
+        wanted = set(numbers)
+        users: dict[int, list[str]] = {}
+        for alias in self.list_aliases(bsm, name):
+            for number in _alias_numbers(alias):
+                if number in wanted:
+                    users.setdefault(number, []).append(alias.alias)
+        return users
+
+    def _move(self, s3: Any, name: str, numbers: list[int], *, to_trash: bool) -> dict[int, str]:
+        """Move versions to the trash (or back); returns {number: sha256} of what moved.
+        Versions that are absent are skipped. Copies run in parallel, deletes are batched."""
+
+        def move(number: int) -> tuple[int, str | None]:
+            source, target = self._version_key(name, number), self._trash_key(name, number)
+            if not to_trash:
+                source, target = target, source
+            info = _s3.head(s3, self.s3_bucket, source)
+            if info is None:
+                return number, None
+            try:
+                _, sha = _s3.copy_object(
+                    s3, self.s3_bucket, source, target, size=info.size, transfer=self._transfer
+                )
+            except ClientError as error:
+                if _s3.is_not_found(error):
+                    return number, None
+                raise _s3.backend_error(error, "COPY", self.s3_bucket, source) from error
+            return number, sha or info.sha256 or ""
+
+        if not numbers:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(numbers))) as pool:
+            moved = {n: sha for n, sha in pool.map(move, numbers) if sha is not None}
+        if to_trash:
+            _s3.delete_many(s3, self.s3_bucket, [self._version_key(name, n) for n in moved])
+        return moved
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
         """Every artifact name in the repository, sorted. 1 request per 1000 names."""
@@ -478,7 +539,9 @@ class Repository:
 
         Both versions must exist (ArtifactNotFoundError). With ``expected_revision``, the
         write succeeds only if the alias is still at that revision (else
-        ConcurrentModificationError). Requests: 2 (HEAD, PUT), 3 with a split.
+        ConcurrentModificationError). Requests: 3 — check the targets (a HEAD, or one LIST
+        over both), PUT, and check them again after writing, which is what keeps a
+        concurrent delete or purge from leaving the alias on deleted bytes.
         """
         _model.validate_artifact_name(name)
         validate_alias_name(alias)
@@ -490,14 +553,7 @@ class Repository:
             [target.secondary_version] if target.secondary_version is not None else []
         )
         keys = [self._version_key(name, v) for v in wanted]
-        for wanted_version, info in zip(
-            wanted, _s3.head_many(s3, self.s3_bucket, keys, 2), strict=True
-        ):
-            if info is None:
-                raise ArtifactNotFoundError(
-                    f"artifact {name!r} has no version {_model.version_str(wanted_version)}; "
-                    f"alias {alias!r} was not changed"
-                )
+        self._require_versions(s3, name, alias, wanted, keys)
         update_at = _model.utc_now().isoformat()
         document = {
             "name": name,
@@ -529,7 +585,42 @@ class Repository:
                     "read it again and retry"
                 ) from error
             raise _s3.backend_error(error, "PUT", self.s3_bucket, key) from error
-        return self._alias_from_body(name, alias, body, response["ETag"], _model.utc_now())
+        etag = response["ETag"]
+        try:
+            # Read after write: a concurrent delete/purge either saw this alias (and kept
+            # the versions) or removed them before this check, which then undoes the write.
+            self._require_versions(s3, name, alias, wanted, keys)
+        except ArtifactNotFoundError:
+            with contextlib.suppress(ClientError):
+                _s3.delete(s3, self.s3_bucket, key, if_match=etag)
+            raise
+        return self._alias_from_body(name, alias, body, etag, _model.utc_now())
+
+    def _require_versions(
+        self, s3: Any, name: str, alias: str, wanted: list[int | str], keys: list[str]
+    ) -> None:
+        """Raise ArtifactNotFoundError unless every key exists (1 request: a HEAD for one
+        key, a LIST over the key range for two)."""
+        if len(keys) == 1:
+            present = {keys[0]} if _s3.head(s3, self.s3_bucket, keys[0]) else set()
+        else:
+            listed = _s3.list_objects(
+                s3,
+                self.s3_bucket,
+                self._versions_dir(name),
+                max_keys=1000,
+                start_after=min(keys)[:-1],
+            )
+            present = {item.key for item in listed} & set(keys)
+            for key in set(keys) - present:
+                if len(listed) >= 1000 and _s3.head(s3, self.s3_bucket, key):
+                    present.add(key)
+        for version, key in zip(wanted, keys, strict=True):
+            if key not in present:
+                raise ArtifactNotFoundError(
+                    f"artifact {name!r} has no version {_model.version_str(version)}; "
+                    f"alias {alias!r} was not changed"
+                )
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> Alias:
         """One alias. 1 request. Raises AliasNotFoundError."""
@@ -602,7 +693,6 @@ class Repository:
         _model.validate_artifact_name(name)
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         purge_time = _model.utc_now()
-        s3 = self._client(bsm)
         with ThreadPoolExecutor(max_workers=2) as pool:
             versions_future = pool.submit(self.list_artifact_versions, bsm, name)
             aliases_future = pool.submit(self.list_aliases, bsm, name)
@@ -616,8 +706,8 @@ class Repository:
             now=purge_time,
             protected=protected,
         )
-        _s3.delete_many(s3, self.s3_bucket, [self._version_key(name, n) for n in doomed])
-        return purge_time, [published[n] for n in doomed]
+        deleted = self._retire(bsm, name, doomed, strict=False)
+        return purge_time, [published[n] for n in doomed if n in deleted]
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         """Delete every version and alias of ``name``. Irreversible."""
@@ -701,6 +791,16 @@ class Repository:
                             f"alias {alias.alias!r} points at missing version {target}",
                         )
                     )
+
+
+def _in_use_error(name: str, users: dict[int, list[str]]) -> VersionInUseError:
+    described = "; ".join(
+        f"version {number} by alias(es) {', '.join(sorted(aliases))}"
+        for number, aliases in sorted(users.items())
+    )
+    return VersionInUseError(
+        f"artifact {name!r}: {described} is in use; point the alias(es) elsewhere first"
+    )
 
 
 def _alias_numbers(alias: Alias) -> list[int]:
