@@ -26,7 +26,7 @@ RESERVED_METADATA_KEYS = frozenset(
 def validate_artifact_name(name: object) -> str:
     """Return ``name`` if it is a valid artifact name, else raise ValidationError/TypeError.
 
-    Valid: a non-empty str of at most 128 characters, without "/", "\\" or control
+    Valid: a non-empty ASCII str of at most 128 characters, without "/", "\\" or control
     characters, not "." or "..", and not starting with "__" (reserved for alias keys).
     """
     if not isinstance(name, str):
@@ -44,6 +44,11 @@ def validate_artifact_name(name: object) -> str:
         raise ValidationError(f"artifact name {name!r} must not contain '/' or '\\'")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise ValidationError(f"artifact name {name!r} must not contain control characters")
+    if not name.isascii():
+        raise ValidationError(
+            f"artifact name {name!r} must be ASCII (it is stored in S3 object metadata, "
+            "which only holds ASCII)"
+        )
     if name.startswith("__"):
         raise ValidationError(f"artifact name {name!r} must not start with '__' (reserved)")
     return name
@@ -222,12 +227,18 @@ def parse_time(text: str) -> datetime:
 
 # ---------------------------------------------------------------- retention
 def check_retention_args(keep_last_n: object, purge_older_than_secs: object) -> None:
+    if isinstance(keep_last_n, bool) or not isinstance(keep_last_n, int):
+        raise TypeError(f"keep_last_n must be an int, got {type(keep_last_n).__name__}")
+    if isinstance(purge_older_than_secs, bool) or not isinstance(
+        purge_older_than_secs, int | float
+    ):
+        raise TypeError(
+            f"purge_older_than_secs must be a number, got {type(purge_older_than_secs).__name__}"
+        )
     for label, value in (
         ("keep_last_n", keep_last_n),
         ("purge_older_than_secs", purge_older_than_secs),
     ):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{label} must be a number, got {type(value).__name__}")
         if value < 0:
             raise ValidationError(f"{label} must be >= 0, got {value}")
 
@@ -265,8 +276,10 @@ def check_user_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             raise TypeError("metadata keys and values must be str")
         if key.lower() in RESERVED_METADATA_KEYS:
             raise ValidationError(f"metadata key {key!r} is reserved by versioned")
-        if not key or not key.isascii():
-            raise ValidationError(f"metadata key {key!r} must be non-empty ASCII")
+        if not key or not key.isascii() or not value.isascii():
+            raise ValidationError(
+                f"metadata {key!r}: S3 metadata keys (non-empty) and values must be ASCII"
+            )
     return dict(metadata)
 
 

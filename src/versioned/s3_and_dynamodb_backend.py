@@ -10,14 +10,16 @@ alias never points at a deleted version.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import random
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -43,8 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["Alias", "Artifact", "Repository"]
 
 OPT: Any = None
+T = TypeVar("T")
 ATTEMPTS = 60
-DEADLINE_SECS = 60.0
+#: how long put and publish keep waiting for concurrent writers before ContentionError
+DEADLINE_SECS = 120.0
 
 
 @dataclasses.dataclass
@@ -83,7 +87,22 @@ class Alias(AliasMethods):
 
 
 def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
+    time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
+
+
+def _until_done(attempt: Callable[[], T | None], failure: str) -> T:
+    """Call ``attempt`` until it returns a result, backing off between tries, for at most
+    DEADLINE_SECS; then raise ContentionError(failure)."""
+    deadline = time.monotonic() + DEADLINE_SECS
+    tries = 0
+    while True:
+        result = attempt()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise ContentionError(failure)
+        _backoff(tries)
+        tries += 1
 
 
 @dataclasses.dataclass
@@ -100,9 +119,9 @@ class Repository:
     multipart_threshold: int = 64 * _s3.MiB
     part_size: int = 16 * _s3.MiB
     max_workers: int = 8
-    #: a publish that has held its version number longer than this is presumed dead and
-    #: its number is completed by the next publisher
-    publish_lease_secs: float = 30.0
+    #: a writer holding LATEST's write lease, or a publish holding its version number,
+    #: longer than this is presumed dead: the next writer takes over
+    lease_secs: float = 30.0
     _bsm: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -224,11 +243,11 @@ class Repository:
     ) -> Artifact:
         """Write ``content`` (bytes-like, a path or a binary file) as LATEST.
 
-        Unchanged content writes nothing (1 request). Otherwise 3 requests: read the LATEST
-        item, write the bytes conditionally on the ETag that item records, then update the
-        item conditionally on that same ETag, so bytes and item never disagree for long and
-        concurrent writers serialise. A writer that finds the item lagging the bytes (a
-        writer died in between) repairs it from the object's own metadata first.
+        Unchanged content writes nothing (1 request). Otherwise 3 requests: take the LATEST
+        item's write lease (a conditional update, which also reads the item), write the
+        bytes (If-Match on the ETag the item records), then commit sha256/ETag to the item
+        and release the lease in one conditional update. Concurrent writers wait for the
+        lease; a lease older than ``lease_secs`` (its writer presumed dead) is taken over.
         """
         _model.validate_artifact_name(name)
         user_metadata = _model.check_user_metadata(metadata)
@@ -238,21 +257,15 @@ class Repository:
         source = _s3.Source(content)
         try:
             s3, dynamodb = self._clients(bsm)
-            deadline = time.monotonic() + DEADLINE_SECS
-            for attempt in range(ATTEMPTS):
-                result = self._try_put(
+            return _until_done(
+                lambda: self._try_put(
                     s3, dynamodb, name, source, content_type, user_metadata, user_tags, progress
-                )
-                if result is not None:
-                    return result
-                if time.monotonic() > deadline:
-                    break
-                _backoff(attempt)
+                ),
+                f"putting {name!r} waited {DEADLINE_SECS:.0f}s for concurrent writers; "
+                "nothing was written, retry later",
+            )
         finally:
             source.close()
-        raise ContentionError(
-            f"putting {name!r} kept conflicting with concurrent writers; retry later"
-        )
 
     def _try_put(
         self,
@@ -265,92 +278,106 @@ class Repository:
         user_tags: dict[str, str],
         progress: _s3.Progress | None,
     ) -> Artifact | None:
-        item = D.get(dynamodb, self._table, name, C.LATEST_VERSION)
-        if item and not item.get("is_deleted") and item.get("sha256") == source.sha256:
-            if progress:
-                progress(source.size, source.size)
-            return self._artifact(name, item)
-        key = self._key(name, C.LATEST_VERSION)
-        old_etag = item.get("etag") if item else None
+        """One attempt: take the LATEST item's write lease (unless the content is
+        unchanged), write the bytes, commit the item and release the lease."""
         now = _model.utc_now()
+        token = uuid.uuid4().hex
+        stale = D_time(now - timedelta(seconds=self.lease_secs))
+        try:
+            response = dynamodb.update_item(
+                TableName=self._table,
+                Key=D.key(name, C.LATEST_VERSION),
+                UpdateExpression="SET put_since = :now, put_token = :token",
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR ("
+                    "(attribute_not_exists(put_since) OR put_since < :stale) AND "
+                    "(attribute_not_exists(sha256) OR sha256 <> :sha OR is_deleted = :t))"
+                ),
+                ExpressionAttributeValues=D.values(
+                    now=D_time(now), token=token, stale=stale, sha=source.sha256, t=True
+                ),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not D.is_condition_failed(error):
+                raise D.backend_error(error, "UpdateItem", self._table) from error
+            old = D.decode(error.response.get("Item")) or {}
+            if old.get("sha256") == source.sha256 and not old.get("is_deleted"):
+                if progress:
+                    progress(source.size, source.size)
+                return self._artifact(name, old)  # unchanged: nothing to write
+            return None  # another writer holds the lease: wait for it
+        old = D.decode(response.get("Attributes")) or {}
+        key = self._key(name, C.LATEST_VERSION)
         metadata = {
             **user_metadata,
             C.METADATA_KEY_ARTIFACT_NAME: name,
             C.METADATA_KEY_ARTIFACT_SHA256: source.sha256,
             C.METADATA_KEY_UPDATE_AT: D_time(now),
         }
-        try:
-            etag = _s3.put_source(
-                s3,
-                self.s3_bucket,
-                key,
-                source,
-                metadata=metadata,
-                content_type=content_type,
-                tags=user_tags,
-                transfer=self._transfer,
-                if_match=old_etag,
-                if_none_match=item is None,
-                progress=progress,
-            )
-        except ClientError as error:
-            if _s3.is_precondition_failed(error) or _s3.is_not_found(error):
-                self._repair_latest(s3, dynamodb, name, item)
-                return None
-            raise _s3.backend_error(error, "PUT", self.s3_bucket, key) from error
-        self._commit_latest(dynamodb, name, item, source.sha256, etag, now, source.size)
-        return Artifact(
-            name, C.LATEST_VERSION, now, self._uri(name, C.LATEST_VERSION), source.sha256
-        )
-
-    def _commit_latest(
-        self,
-        dynamodb: Any,
-        name: str,
-        old: dict[str, Any] | None,
-        sha256: str,
-        etag: str,
-        moment: datetime,
-        size: int,
-    ) -> bool:
-        """Record LATEST = (sha256, etag) if the item still describes ``old``."""
-        expression = D.values(s=sha256, e=etag, t=D_time(moment), f=False, z=size, zero=0)
-        if old is None:
-            condition = "attribute_not_exists(pk)"
-        elif old.get("etag"):
-            condition = "etag = :old"
-            expression.update(D.values(old=old["etag"]))
-        else:  # an item written by another client, without our etag bookkeeping
-            condition = "attribute_not_exists(etag)"
+        expected_etag = old.get("etag")
+        for _ in range(3):
+            try:
+                etag = _s3.put_source(
+                    s3,
+                    self.s3_bucket,
+                    key,
+                    source,
+                    metadata=metadata,
+                    content_type=content_type,
+                    tags=user_tags,
+                    transfer=self._transfer,
+                    if_match=expected_etag,
+                    progress=progress,
+                )
+                break
+            except ClientError as error:
+                if not (_s3.is_precondition_failed(error) or _s3.is_not_found(error)):
+                    raise _s3.backend_error(error, "PUT", self.s3_bucket, key) from error
+                # A writer whose lease expired wrote after all: write over what is there.
+                current = _s3.head(s3, self.s3_bucket, key)
+                expected_etag = current.etag if current else None
+        else:
+            self._release(dynamodb, name, token)
+            return None
         try:
             dynamodb.update_item(
                 TableName=self._table,
                 Key=D.key(name, C.LATEST_VERSION),
                 UpdateExpression=(
                     "SET sha256 = :s, etag = :e, update_at = :t, is_deleted = :f, "
-                    "content_length = :z, "
-                    "latest_version = if_not_exists(latest_version, :zero)"
+                    "content_length = :z, latest_version = if_not_exists(latest_version, :zero) "
+                    "REMOVE put_since, put_token"
                 ),
-                ConditionExpression=condition,
-                ExpressionAttributeValues=expression,
+                ConditionExpression="put_token = :token",
+                ExpressionAttributeValues=D.values(
+                    s=source.sha256,
+                    e=etag,
+                    t=D_time(now),
+                    f=False,
+                    z=source.size,
+                    zero=0,
+                    token=token,
+                ),
             )
-            return True
         except ClientError as error:
-            if D.is_condition_failed(error):
-                return False  # a later writer (or a repair of our own write) got there first
-            raise D.backend_error(error, "UpdateItem", self._table) from error
+            if not D.is_condition_failed(error):
+                raise D.backend_error(error, "UpdateItem", self._table) from error
+            # Our lease expired and a later writer took over; its write supersedes ours.
+        return Artifact(
+            name, C.LATEST_VERSION, now, self._uri(name, C.LATEST_VERSION), source.sha256
+        )
 
-    def _repair_latest(
-        self, s3: Any, dynamodb: Any, name: str, item: dict[str, Any] | None
-    ) -> None:
-        """The LATEST object is not what the item says (a writer is mid-way, or died):
-        make the item describe the object, from the object's own metadata."""
-        info = _s3.head(s3, self.s3_bucket, self._key(name, C.LATEST_VERSION))
-        if info is None or not info.sha256 or (item and item.get("etag") == info.etag):
-            return
-        stamp = info.metadata.get(C.METADATA_KEY_UPDATE_AT)
-        moment = _model.parse_time(stamp) if stamp else info.last_modified
-        self._commit_latest(dynamodb, name, item, info.sha256, info.etag, moment, info.size)
+    def _release(self, dynamodb: Any, name: str, token: str) -> None:
+        with contextlib.suppress(ClientError):
+            dynamodb.update_item(
+                TableName=self._table,
+                Key=D.key(name, C.LATEST_VERSION),
+                UpdateExpression="REMOVE put_since, put_token",
+                ConditionExpression="put_token = :token",
+                ExpressionAttributeValues=D.values(token=token),
+            )
 
     def get_artifact_version(
         self, name: str, version: int | str | None = None, bsm: BotoSesManager | None = None
@@ -360,7 +387,7 @@ class Repository:
         parsed = _model.parse_version(version)
         _, dynamodb = self._clients(bsm)
         item = D.get(dynamodb, self._table, name, _model.zfill_version(parsed))
-        if not item or item.get("is_deleted"):
+        if not item or item.get("is_deleted") or "sha256" not in item:
             raise ArtifactNotFoundError(
                 f"artifact {name!r} has no version {_model.version_str(parsed)}"
             )
@@ -368,7 +395,7 @@ class Repository:
 
     def _version_items(self, dynamodb: Any, name: str) -> list[dict[str, Any]]:
         items = D.query(dynamodb, self._table, name)
-        return [item for item in items if _is_version_sk(item["sk"])]
+        return [item for item in items if _is_version_sk(item["sk"]) and "sha256" in item]
 
     def list_artifact_versions(
         self, name: str, bsm: BotoSesManager | None = None
@@ -392,16 +419,10 @@ class Repository:
         """
         _model.validate_artifact_name(name)
         s3, dynamodb = self._clients(bsm)
-        deadline = time.monotonic() + DEADLINE_SECS
-        for attempt in range(ATTEMPTS * 4):
-            result = self._try_publish(s3, dynamodb, name)
-            if result is not None:
-                return result
-            if time.monotonic() > deadline:
-                break
-            _backoff(attempt)
-        raise ContentionError(
-            f"publishing {name!r} waited too long for concurrent publishers; retry later"
+        return _until_done(
+            lambda: self._try_publish(s3, dynamodb, name),
+            f"publishing {name!r} waited {DEADLINE_SECS:.0f}s for concurrent publishers; "
+            "retry later",
         )
 
     def _try_publish(self, s3: Any, dynamodb: Any, name: str) -> Artifact | None:
@@ -449,7 +470,7 @@ class Repository:
             return None
         if "pending_since" in old:
             since = _model.parse_time(old["pending_since"])
-            if _model.utc_now() - since < timedelta(seconds=self.publish_lease_secs):
+            if _model.utc_now() - since < timedelta(seconds=self.lease_secs):
                 return None  # another publish is in flight: wait for it
             return self._take_over(
                 s3,

@@ -18,6 +18,7 @@ from versioned import exc
 
 NAME = "my_app"
 DATA = random.Random(1234).randbytes(300 * 1024)  # bigger than a pipe's buffer
+BIG = random.Random(99).randbytes(12 * MiB)
 
 
 class ReadOnlyStream:
@@ -97,6 +98,22 @@ def test_content_sources(backend: Backend, kind: str, tmp_path: Path) -> None:
     assert version.get_content(bsm=backend.bsm) == DATA
 
 
+def test_content_of_wrong_kind_refused_before_any_request(backend: Backend, tmp_path: Path) -> None:
+    text_file = tmp_path / "text.txt"
+    text_file.write_text("some text")
+    backend.counter.reset()
+    with text_file.open("r") as handle, pytest.raises(TypeError):
+        backend.put(NAME, handle)
+    with pytest.raises(TypeError):
+        backend.put(NAME, io.StringIO("text"))
+    with pytest.raises(ValueError):
+        backend.put(NAME, tmp_path / "missing.bin")
+    with pytest.raises(ValueError):
+        backend.put(NAME, tmp_path)  # a directory
+    assert backend.counter.count == 0
+    assert backend.versions(NAME) == []
+
+
 def test_empty_content(backend: Backend, tmp_path: Path) -> None:
     artifact = backend.put(NAME, b"")
     assert artifact.sha256 == sha256_hex(b"")
@@ -152,10 +169,15 @@ def test_tampered_object_raises_integrity_error(
     downloads = tmp_path / "downloads"
     downloads.mkdir()
 
+    alias = backend.repo.put_alias(bsm=backend.bsm, name=NAME, alias="prod", version=version)
     attempts: dict[str, Callable[[], Any]] = {
         "get_content": lambda: artifact.get_content(bsm=backend.bsm),
         "download": lambda: artifact.download(bsm=backend.bsm, path=downloads / "out.bin"),
         "open": lambda: _read_all(artifact, backend),
+        "alias.get_version_content": lambda: alias.get_version_content(bsm=backend.bsm),
+        "alias.download_version": lambda: alias.download_version(
+            bsm=backend.bsm, path=downloads / "alias.bin"
+        ),
     }
     for label, attempt in attempts.items():
         with pytest.raises(exc.IntegrityError):
@@ -183,12 +205,16 @@ def test_download_failure_leaves_existing_file_alone(
 
 
 # ------------------------------------------------------------------ multipart
-def test_multipart_round_trip_and_publish(backend: Backend, raw_s3: Any) -> None:
+@pytest.mark.parametrize("kind", ["bytes", "pipe"])
+def test_multipart_round_trip_and_publish(
+    backend: Backend, raw_s3: Any, tmp_path: Path, kind: str
+) -> None:
     repo = backend.new_repo(backend.bsm, multipart_threshold=5 * MiB, part_size=5 * MiB)
     bsm = backend.bsm
-    data = random.Random(99).randbytes(12 * MiB)
+    data = BIG
 
-    latest = repo.put_artifact(bsm=bsm, name="big", content=data)
+    with content_source(kind, data, tmp_path) as content:
+        latest = repo.put_artifact(bsm=bsm, name="big", content=content)
     assert latest.sha256 == sha256_hex(data)
     assert latest.get_content(bsm=bsm) == data
     bucket, key = split_s3uri(latest.s3uri)

@@ -152,23 +152,25 @@ def test_version_freed_by_moving_alias_can_be_deleted(backend: Backend) -> None:
 
 # ------------------------------------------------------------------ purge_artifact / purge_all
 def test_purge_artifact_removes_only_that_artifact(backend: Backend) -> None:
-    for name in ("doomed", "kept"):
+    # "app" is a prefix of the other names: they must survive its purge
+    for name in ("app", "app_2", "ap"):
         backend.put_and_publish(name, name.encode())
         backend.repo.put_alias(bsm=backend.bsm, name=name, alias="prod", version=1)
 
-    backend.repo.purge_artifact(bsm=backend.bsm, name="doomed")
+    backend.repo.purge_artifact(bsm=backend.bsm, name="app")
 
-    assert backend.repo.list_artifact_names(bsm=backend.bsm) == ["kept"]
-    assert backend.versions("doomed") == []
-    assert backend.repo.list_aliases(bsm=backend.bsm, name="doomed") == []
+    assert backend.repo.list_artifact_names(bsm=backend.bsm) == ["ap", "app_2"]
+    assert backend.versions("app") == []
+    assert backend.repo.list_aliases(bsm=backend.bsm, name="app") == []
     with pytest.raises(exc.ArtifactNotFoundError):
-        backend.repo.get_artifact_version(bsm=backend.bsm, name="doomed")
+        backend.repo.get_artifact_version(bsm=backend.bsm, name="app")
     with pytest.raises(exc.AliasNotFoundError):
-        backend.repo.get_alias(bsm=backend.bsm, name="doomed", alias="prod")
+        backend.repo.get_alias(bsm=backend.bsm, name="app", alias="prod")
 
-    assert backend.versions("kept") == ["LATEST", "1"]
-    kept = backend.repo.get_alias(bsm=backend.bsm, name="kept", alias="prod")
-    assert kept.get_version_content(bsm=backend.bsm) == b"kept"
+    for name in ("app_2", "ap"):
+        assert backend.versions(name) == ["LATEST", "1"]
+        kept = backend.repo.get_alias(bsm=backend.bsm, name=name, alias="prod")
+        assert kept.get_version_content(bsm=backend.bsm) == name.encode()
 
 
 def test_purged_artifact_starts_again_at_version_1(backend: Backend) -> None:

@@ -121,6 +121,22 @@ def test_bad_metadata_refused_before_any_request(
     assert backend.versions("my_app") == []
 
 
+# BUG (if it fails): user metadata values are sent as S3 object metadata, which must be
+# ASCII; a value boto3 will refuse must be refused up front (ValueError, no request), not
+# surface as ArtifactS3BackendError after requests were sent. Working end to end is fine too.
+@pytest.mark.parametrize("value", ["café", "名前"])
+def test_non_ascii_metadata_value_works_or_is_refused_up_front(
+    backend: Backend, value: str
+) -> None:
+    backend.counter.reset()
+    try:
+        artifact = backend.put("my_app", b"x", metadata={"note": value})
+    except ValueError:
+        assert backend.counter.count == 0, "refused, but only after sending requests"
+        return
+    assert artifact.get_content(bsm=backend.bsm) == b"x"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
@@ -128,6 +144,9 @@ def test_bad_metadata_refused_before_any_request(
         pytest.param({"keep_last_n": True}, TypeError, id="bool-keep"),
         pytest.param({"purge_older_than_secs": -1}, ValueError, id="negative-age"),
         pytest.param({"purge_older_than_secs": False}, TypeError, id="bool-age"),
+        pytest.param({"keep_last_n": "2"}, TypeError, id="str-keep"),
+        # BUG (if it fails): a count of versions must be an int; 1.5 cannot be honoured
+        pytest.param({"keep_last_n": 1.5}, TypeError, id="float-keep"),
     ],
 )
 def test_bad_purge_arguments_refused_before_any_request(

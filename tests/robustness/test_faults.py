@@ -137,7 +137,7 @@ def fault_envs(
     def get(kind: str) -> tuple[Backend, BotoSesManager, BotoSesManager, FailAt]:
         if kind not in cache:
             clean = rob_make_bsm()
-            extra = {"publish_lease_secs": 0} if kind == "s3_dynamodb" else {}
+            extra = {"lease_secs": 0} if kind == "s3_dynamodb" else {}
             faulty = rob_make_bsm()
             fault = FailAt()
             faulty.boto_ses.events.register("before-send", fault)

@@ -1,0 +1,190 @@
+"""Which repository the command line talks to, and the session it uses.
+
+Every setting is resolved in one order: command-line option, ``VERSIONED_*`` variable,
+project file (``./versioned.toml``, else ``[tool.versioned]`` in ``./pyproject.toml``),
+generic ``AWS_*`` variable, built-in default. The generic AWS variables come last so that
+a project file can pin its bucket's region while the shell's ``AWS_DEFAULT_REGION`` serves
+other tools; ``VERSIONED_*`` variables override the file for one shell or one CI job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import click
+
+from .. import constants as C
+
+FIELDS: Final = ("bucket", "prefix", "suffix", "region", "profile", "endpoint_url", "table")
+
+#: The dedicated variable of each setting.
+OWN_ENV: Final = {field: f"VERSIONED_{field.upper()}" for field in FIELDS}
+
+#: Generic AWS variables consulted after the project file.
+AWS_ENV: Final = {
+    "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "profile": ("AWS_PROFILE",),
+    "endpoint_url": ("AWS_ENDPOINT_URL",),
+}
+
+DEFAULTS: Final = {"prefix": C.S3_PREFIX, "suffix": ""}
+
+CONFIG_FILE: Final = "versioned.toml"
+PYPROJECT_FILE: Final = "pyproject.toml"
+
+
+class ConfigError(click.ClickException):
+    """A project file or a setting is unusable (exit code 2, like a usage error)."""
+
+    exit_code = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved settings and, for each, where its value came from."""
+
+    bucket: str | None
+    prefix: str
+    suffix: str
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    table: str | None
+    sources: Mapping[str, str]
+
+    @property
+    def backend(self) -> str:
+        """Either "s3" (S3-only layout) or "s3+dynamodb" (selected by a table name)."""
+        return "s3+dynamodb" if self.table else "s3"
+
+    def as_dict(self) -> dict[str, Any]:
+        values = {field: getattr(self, field) for field in FIELDS}
+        return {"backend": self.backend, **values, "sources": dict(self.sources)}
+
+
+def load_project_file(directory: Path) -> tuple[dict[str, str], str | None]:
+    """The settings of ``versioned.toml`` (top-level keys) or, failing that, of
+    ``[tool.versioned]`` in ``pyproject.toml``, plus a label naming the file."""
+    own = directory / CONFIG_FILE
+    if own.is_file():
+        return _check_table(_read_toml(own), CONFIG_FILE), CONFIG_FILE
+    pyproject = directory / PYPROJECT_FILE
+    if pyproject.is_file():
+        table = _read_toml(pyproject).get("tool", {}).get("versioned")
+        if table is not None:
+            label = f"{PYPROJECT_FILE} [tool.versioned]"
+            return _check_table(table, label), label
+    return {}, None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+
+
+def _check_table(table: object, label: str) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{label}: expected a table of settings")
+    settings: dict[str, str] = {}
+    for raw_key, value in table.items():
+        key = raw_key.replace("-", "_")
+        if key not in FIELDS:
+            raise ConfigError(f"{label}: unknown setting {raw_key!r}; known: {', '.join(FIELDS)}")
+        if not isinstance(value, str):
+            raise ConfigError(f"{label}: {raw_key} must be a string, got {value!r}")
+        settings[key] = value
+    return settings
+
+
+def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: Path) -> Settings:
+    """Merge options, environment, project file and defaults (in that order of precedence).
+
+    Empty environment variables count as unset; an empty option (``--suffix ""``) is a value.
+    """
+    project, project_label = load_project_file(directory)
+    values: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    for field in FIELDS:
+        candidates: list[tuple[str | None, str]] = [
+            (options.get(field), f"option --{field.replace('_', '-')}"),
+            (environ.get(OWN_ENV[field]) or None, f"env {OWN_ENV[field]}"),
+            (project.get(field), f"file {project_label}"),
+            *((environ.get(name) or None, f"env {name}") for name in AWS_ENV.get(field, ())),
+            (DEFAULTS.get(field), "default"),
+        ]
+        for value, source in candidates:
+            if value is not None:
+                values[field] = value
+                sources[field] = source
+                break
+        else:
+            values[field] = None
+    return Settings(
+        bucket=values["bucket"],
+        prefix=values["prefix"] or "",
+        suffix=values["suffix"] or "",
+        region=values["region"],
+        profile=values["profile"],
+        endpoint_url=values["endpoint_url"],
+        table=values["table"],
+        sources=sources,
+    )
+
+
+def make_session(settings: Settings) -> Any:
+    """A BotoSesManager for the settings (region, profile and endpoint only when given)."""
+    from boto_session_manager import BotoSesManager
+
+    kwargs: dict[str, Any] = {}
+    if settings.region:
+        kwargs["region_name"] = settings.region
+    if settings.profile:
+        kwargs["profile_name"] = settings.profile
+    if settings.endpoint_url:
+        kwargs["default_client_kwargs"] = {"endpoint_url": settings.endpoint_url}
+    return BotoSesManager(**kwargs)
+
+
+def make_repository(settings: Settings, region: str) -> Any:
+    """The S3-only Repository, or the S3 + DynamoDB one when a table is configured."""
+    if not settings.bucket:
+        raise ConfigError(
+            'no bucket: pass --bucket, set VERSIONED_BUCKET, or add bucket = "..." to '
+            "./versioned.toml"
+        )
+    if settings.table:
+        from .. import s3_and_dynamodb_backend
+
+        return s3_and_dynamodb_backend.Repository(
+            aws_region=region,
+            s3_bucket=settings.bucket,
+            s3_prefix=settings.prefix,
+            dynamodb_table_name=settings.table,
+            suffix=settings.suffix,
+        )
+    from .. import s3_only_backend
+
+    return s3_only_backend.Repository(
+        aws_region=region,
+        s3_bucket=settings.bucket,
+        s3_prefix=settings.prefix,
+        suffix=settings.suffix,
+    )
+
+
+def session_region(settings: Settings, session: Any) -> str:
+    """The region to give the Repository: the resolved setting, else the profile's."""
+    region = settings.region or getattr(session.boto_ses, "region_name", None)
+    if not region:
+        raise ConfigError(
+            "no AWS region: pass --region, set VERSIONED_REGION or AWS_DEFAULT_REGION, "
+            'or add region = "..." to ./versioned.toml'
+        )
+    return str(region)
