@@ -77,9 +77,8 @@ def backend_error(error: Exception, action: str, table: str) -> ArtifactDynamoDB
             hint = " The table does not exist: run Repository.bootstrap() first."
         elif code in ("AccessDeniedException", "UnrecognizedClientException"):
             hint = " Check the session's credentials and its DynamoDB permissions."
-        return ArtifactDynamoDBBackendError(
-            f"{action} on table {table!r} failed: {code} {message}.{hint}".strip()
-        )
+        detail = f"{code} {message}".strip().rstrip(".")
+        return ArtifactDynamoDBBackendError(f"{action} on table {table!r} failed: {detail}.{hint}")
     return ArtifactDynamoDBBackendError(
         f"{action} on table {table!r} failed: {type(error).__name__}: {error}"
     )

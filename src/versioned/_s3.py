@@ -128,7 +128,8 @@ def backend_error(
             hint = " The bucket does not exist: run Repository.bootstrap() first."
         elif code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             hint = " Check the session's credentials and its S3 permissions."
-        return ArtifactS3BackendError(f"{action} {where} failed: {code} {message}.{hint}".strip())
+        detail = f"{code} {message}".strip().rstrip(".")
+        return ArtifactS3BackendError(f"{action} {where} failed: {detail}.{hint}")
     return ArtifactS3BackendError(f"{action} {where} failed: {type(error).__name__}: {error}")
 
 

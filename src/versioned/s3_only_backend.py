@@ -521,7 +521,7 @@ class Repository:
             secondary_version_s3uri=(
                 None if secondary_str is None else self._uri(self._version_key(name, secondary_str))
             ),
-            revision=etag,
+            revision=etag.strip('"'),
         )
 
     def put_alias(
@@ -569,7 +569,7 @@ class Repository:
         }
         body = json.dumps(document).encode()
         key = self._alias_key(name, alias)
-        condition = {"IfMatch": expected_revision} if expected_revision else {}
+        condition = {"IfMatch": _etag(expected_revision)} if expected_revision else {}
         try:
             response = s3.put_object(
                 Bucket=self.s3_bucket,
@@ -671,7 +671,12 @@ class Repository:
         validate_alias_name(alias)
         key = self._alias_key(name, alias)
         try:
-            _s3.delete(self._client(bsm), self.s3_bucket, key, if_match=expected_revision)
+            _s3.delete(
+                self._client(bsm),
+                self.s3_bucket,
+                key,
+                if_match=_etag(expected_revision) if expected_revision else None,
+            )
         except ClientError as error:
             raise ConcurrentModificationError(
                 f"alias {alias!r} of {name!r} changed since revision {expected_revision}; "
@@ -801,6 +806,11 @@ def _in_use_error(name: str, users: dict[int, list[str]]) -> VersionInUseError:
     return VersionInUseError(
         f"artifact {name!r}: {described} is in use; point the alias(es) elsewhere first"
     )
+
+
+def _etag(revision: str) -> str:
+    """An alias revision is its object's ETag without the quotes HTTP puts around it."""
+    return revision if revision.startswith('"') else f'"{revision}"'
 
 
 def _alias_numbers(alias: Alias) -> list[int]:

@@ -23,7 +23,7 @@ class MotoMissingError(click.ClickException):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(
             f"the local endpoint needs moto's server ({cause}); install it with "
-            'pip install "versioned[test]" (or pip install "moto[server]")'
+            'pip install "versioned[sandbox]" (moto[server])'
         )
 
 

@@ -1,0 +1,131 @@
+"""Fixtures of the command-line tests: a moto server, a clean environment, a CLI runner.
+
+Names are prefixed ``cli_`` to stay clear of the session fixtures in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from _clikit import Cli, CliEnv
+from moto.server import ThreadedMotoServer
+
+from versioned import s3_and_dynamodb_backend
+from versioned.cli import _app, _settings
+
+REGION = "us-east-1"
+BACKENDS = ["s3_only", "s3_and_dynamodb"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def cli_session_cache() -> dict[tuple[str | None, ...], Any]:
+    return {}
+
+
+@pytest.fixture(autouse=True)
+def cli_reuse_sessions(
+    cli_session_cache: dict[tuple[str | None, ...], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reuse one boto session per (region, profile, endpoint) across invocations.
+
+    A real ``versioned`` process builds one session; building a fresh one (and loading the
+    botocore service models again) for each of the hundreds of in-process invocations
+    would multiply the suite's runtime.
+    """
+
+    def make_session(settings: _settings.Settings) -> Any:
+        key = (settings.region, settings.profile, settings.endpoint_url)
+        if key not in cli_session_cache:
+            cli_session_cache[key] = _settings.make_session(settings)
+        return cli_session_cache[key]
+
+    monkeypatch.setattr(_app, "make_session", make_session)
+
+
+@pytest.fixture(scope="session")
+def cli_server_url() -> Iterator[str]:
+    """Endpoint URL of a moto server (S3 and DynamoDB) for the CLI tests."""
+    werkzeug = logging.getLogger("werkzeug")
+    previous = werkzeug.level
+    werkzeug.setLevel(logging.ERROR)  # no request log lines in captured stderr
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        werkzeug.setLevel(previous)
+
+
+@pytest.fixture
+def cli_env(cli_server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliEnv:
+    """A clean environment pointing the CLI at the moto server, cwd in an empty directory."""
+    for key in list(os.environ):
+        if key.startswith(("VERSIONED_", "AWS_")):
+            monkeypatch.delenv(key)
+    bucket = f"cli-{uuid.uuid4().hex[:12]}"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    settings = {
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "VERSIONED_ENDPOINT_URL": cli_server_url,
+        "VERSIONED_BUCKET": bucket,
+        "COLUMNS": "200",  # wide Rich tables: no wrapped cells in assertions
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    return CliEnv(cli_server_url, bucket, workdir)
+
+
+@pytest.fixture(params=BACKENDS)
+def cli_backend(
+    request: pytest.FixtureRequest, cli_env: CliEnv, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Each storage layout in turn; the DynamoDB one is selected by VERSIONED_TABLE."""
+    kind: str = request.param
+    if kind == "s3_and_dynamodb":
+        if getattr(s3_and_dynamodb_backend, "Repository", None) is None:
+            pytest.skip("versioned.s3_and_dynamodb_backend has no Repository yet")
+        monkeypatch.setenv("VERSIONED_TABLE", f"cli-table-{uuid.uuid4().hex[:12]}")
+    return kind
+
+
+@pytest.fixture
+def cli_run(cli_env: CliEnv) -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def cli_repo(cli_backend: str, cli_run: Cli) -> str:
+    """A bootstrapped repository of the current backend; returns the backend kind."""
+    cli_run("bootstrap")
+    return cli_backend
+
+
+@pytest.fixture
+def cli_raw_s3(cli_server_url: str) -> Any:
+    """A plain boto3 S3 client, independent of the library, for out-of-band changes."""
+    session = boto3.session.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    return session.client("s3", endpoint_url=cli_server_url)
