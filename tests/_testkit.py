@@ -59,6 +59,7 @@ class RequestCounter:
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (method, url)
         self.operations: list[str] = []  # e.g. "s3.PutObject"
+        self.retries = 0  # sends that were botocore retries of an earlier attempt
 
     @classmethod
     def attach(cls, bsm: BotoSesManager) -> RequestCounter:
@@ -71,19 +72,28 @@ class RequestCounter:
         request = kwargs["request"]
         event_name = str(kwargs.get("event_name", ""))
         operation = ".".join(event_name.split(".")[1:3])
+        retry = "attempt=1" not in str(request.headers.get("amz-sdk-request", "attempt=1"))
         with self._lock:
             self.requests.append((request.method, request.url))
             self.operations.append(operation)
+            self.retries += retry
 
     @property
     def count(self) -> int:
         with self._lock:
             return len(self.requests)
 
+    @property
+    def calls(self) -> int:
+        """Requests the library asked for (first attempts; retries not counted)."""
+        with self._lock:
+            return len(self.requests) - self.retries
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self.operations.clear()
+            self.retries = 0
 
     def write_operations(self) -> list[str]:
         """The operations seen that are not pure reads."""

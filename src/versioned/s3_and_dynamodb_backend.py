@@ -243,11 +243,12 @@ class Repository:
     ) -> Artifact:
         """Write ``content`` (bytes-like, a path or a binary file) as LATEST.
 
-        Unchanged content writes nothing (1 request). Otherwise 3 requests: take the LATEST
-        item's write lease (a conditional update, which also reads the item), write the
-        bytes (If-Match on the ETag the item records), then commit sha256/ETag to the item
-        and release the lease in one conditional update. Concurrent writers wait for the
-        lease; a lease older than ``lease_secs`` (its writer presumed dead) is taken over.
+        Unchanged content writes nothing (1 request). Otherwise 3 requests: take a ticket in
+        LATEST's write queue (a conditional update that also reads the item and fails when
+        the content is unchanged), write the bytes (If-Match on the ETag the item records),
+        then commit sha256/ETag and pass the turn on in one conditional update. Concurrent
+        writers queue in ticket order (fair, few polls); a turn held longer than
+        ``lease_secs`` (its writer presumed dead) is skipped.
         """
         _model.validate_artifact_name(name)
         user_metadata = _model.check_user_metadata(metadata)
@@ -257,17 +258,22 @@ class Repository:
         source = _s3.Source(content)
         try:
             s3, dynamodb = self._clients(bsm)
-            return _until_done(
-                lambda: self._try_put(
+            deadline = time.monotonic() + DEADLINE_SECS
+            while True:
+                result = self._put_once(
                     s3, dynamodb, name, source, content_type, user_metadata, user_tags, progress
-                ),
-                f"putting {name!r} waited {DEADLINE_SECS:.0f}s for concurrent writers; "
-                "nothing was written, retry later",
-            )
+                )
+                if result is not None:
+                    return result
+                if time.monotonic() > deadline:
+                    raise ContentionError(
+                        f"putting {name!r} waited {DEADLINE_SECS:.0f}s for concurrent "
+                        "writers; retry later"
+                    )
         finally:
             source.close()
 
-    def _try_put(
+    def _put_once(
         self,
         s3: Any,
         dynamodb: Any,
@@ -278,37 +284,43 @@ class Repository:
         user_tags: dict[str, str],
         progress: _s3.Progress | None,
     ) -> Artifact | None:
-        """One attempt: take the LATEST item's write lease (unless the content is
-        unchanged), write the bytes, commit the item and release the lease."""
+        """Take a ticket for LATEST's write queue (unless the content is unchanged), wait for
+        its turn, write the bytes and commit the item, which passes the turn on. None: our
+        turn was skipped (we were presumed dead); take a new ticket."""
         now = _model.utc_now()
-        token = uuid.uuid4().hex
-        stale = D_time(now - timedelta(seconds=self.lease_secs))
         try:
             response = dynamodb.update_item(
                 TableName=self._table,
                 Key=D.key(name, C.LATEST_VERSION),
-                UpdateExpression="SET put_since = :now, put_token = :token",
+                UpdateExpression=(
+                    "SET put_next = if_not_exists(put_next, :zero) + :one, "
+                    "put_since = if_not_exists(put_since, :now)"
+                ),
                 ConditionExpression=(
-                    "attribute_not_exists(pk) OR ("
-                    "(attribute_not_exists(put_since) OR put_since < :stale) AND "
-                    "(attribute_not_exists(sha256) OR sha256 <> :sha OR is_deleted = :t))"
+                    "attribute_not_exists(sha256) OR sha256 <> :sha OR is_deleted = :t"
                 ),
                 ExpressionAttributeValues=D.values(
-                    now=D_time(now), token=token, stale=stale, sha=source.sha256, t=True
+                    zero=0, one=1, now=D_time(now), sha=source.sha256, t=True
                 ),
-                ReturnValues="ALL_OLD",
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not D.is_condition_failed(error):
                 raise D.backend_error(error, "UpdateItem", self._table) from error
             old = D.decode(error.response.get("Item")) or {}
-            if old.get("sha256") == source.sha256 and not old.get("is_deleted"):
-                if progress:
-                    progress(source.size, source.size)
-                return self._artifact(name, old)  # unchanged: nothing to write
-            return None  # another writer holds the lease: wait for it
-        old = D.decode(response.get("Attributes")) or {}
+            if progress:
+                progress(source.size, source.size)
+            return self._artifact(name, old)  # unchanged: nothing to write
+        item = D.decode(response.get("Attributes")) or {}
+        ticket = int(item["put_next"])
+        turn = self._wait_for_turn(dynamodb, name, ticket, item)
+        if turn is None:
+            return None
+        item = turn
+        if item.get("sha256") == source.sha256 and not item.get("is_deleted"):
+            self._pass_turn(dynamodb, name, ticket)  # an earlier writer put the same bytes
+            return self._artifact(name, item)
         key = self._key(name, C.LATEST_VERSION)
         metadata = {
             **user_metadata,
@@ -316,7 +328,7 @@ class Repository:
             C.METADATA_KEY_ARTIFACT_SHA256: source.sha256,
             C.METADATA_KEY_UPDATE_AT: D_time(now),
         }
-        expected_etag = old.get("etag")
+        expected_etag = item.get("etag")
         for _ in range(3):
             try:
                 etag = _s3.put_source(
@@ -335,22 +347,23 @@ class Repository:
             except ClientError as error:
                 if not (_s3.is_precondition_failed(error) or _s3.is_not_found(error)):
                     raise _s3.backend_error(error, "PUT", self.s3_bucket, key) from error
-                # A writer whose lease expired wrote after all: write over what is there.
+                # A writer whose turn was skipped wrote after all: write over it.
                 current = _s3.head(s3, self.s3_bucket, key)
                 expected_etag = current.etag if current else None
         else:
-            self._release(dynamodb, name, token)
+            self._pass_turn(dynamodb, name, ticket)
             return None
+        now = _model.utc_now()
         try:
             dynamodb.update_item(
                 TableName=self._table,
                 Key=D.key(name, C.LATEST_VERSION),
                 UpdateExpression=(
                     "SET sha256 = :s, etag = :e, update_at = :t, is_deleted = :f, "
-                    "content_length = :z, latest_version = if_not_exists(latest_version, :zero) "
-                    "REMOVE put_since, put_token"
+                    "content_length = :z, latest_version = if_not_exists(latest_version, :zero), "
+                    "put_serving = :next, put_since = :t"
                 ),
-                ConditionExpression="put_token = :token",
+                ConditionExpression=_turn_condition(ticket),
                 ExpressionAttributeValues=D.values(
                     s=source.sha256,
                     e=etag,
@@ -358,26 +371,54 @@ class Repository:
                     f=False,
                     z=source.size,
                     zero=0,
-                    token=token,
+                    next=ticket + 1,
+                    ticket=ticket,
                 ),
             )
         except ClientError as error:
             if not D.is_condition_failed(error):
                 raise D.backend_error(error, "UpdateItem", self._table) from error
-            # Our lease expired and a later writer took over; its write supersedes ours.
+            # Our turn was skipped meanwhile; the writer after us writes over these bytes.
         return Artifact(
             name, C.LATEST_VERSION, now, self._uri(name, C.LATEST_VERSION), source.sha256
         )
 
-    def _release(self, dynamodb: Any, name: str, token: str) -> None:
+    def _wait_for_turn(
+        self, dynamodb: Any, name: str, ticket: int, item: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Poll until ``put_serving`` reaches ``ticket``, sleeping in proportion to the queue
+        ahead; skip a turn whose holder exceeded ``lease_secs``. None if ours was skipped."""
+        while True:
+            serving = int(item.get("put_serving", 1))
+            if serving == ticket:
+                return item
+            if serving > ticket:
+                return None
+            since = _model.parse_time(item.get("put_since") or D_time(_model.utc_now()))
+            if _model.utc_now() - since > timedelta(seconds=self.lease_secs):
+                self._skip_turn(dynamodb, name, serving)
+            else:
+                ahead = ticket - serving
+                time.sleep(min(2.0, 0.02 * ahead) * random.uniform(0.5, 1.5))
+            fresh = D.get(dynamodb, self._table, name, C.LATEST_VERSION)
+            if fresh is None:
+                return None
+            item = fresh
+
+    def _skip_turn(self, dynamodb: Any, name: str, serving: int) -> None:
         with contextlib.suppress(ClientError):
             dynamodb.update_item(
                 TableName=self._table,
                 Key=D.key(name, C.LATEST_VERSION),
-                UpdateExpression="REMOVE put_since, put_token",
-                ConditionExpression="put_token = :token",
-                ExpressionAttributeValues=D.values(token=token),
+                UpdateExpression="SET put_serving = :next, put_since = :now",
+                ConditionExpression=_turn_condition(serving),
+                ExpressionAttributeValues=D.values(
+                    next=serving + 1, now=D_time(_model.utc_now()), ticket=serving
+                ),
             )
+
+    def _pass_turn(self, dynamodb: Any, name: str, ticket: int) -> None:
+        self._skip_turn(dynamodb, name, ticket)
 
     def get_artifact_version(
         self, name: str, version: int | str | None = None, bsm: BotoSesManager | None = None
@@ -436,7 +477,7 @@ class Repository:
                     "published_sha256 = sha256, pending_since = :now"
                 ),
                 ConditionExpression=(
-                    "attribute_exists(latest_version) "
+                    "attribute_exists(latest_version) AND attribute_exists(sha256) "
                     "AND (attribute_not_exists(is_deleted) OR is_deleted = :f) "
                     "AND attribute_not_exists(pending_since) AND "
                     "(attribute_not_exists(published_sha256) OR published_sha256 <> sha256)"
@@ -463,7 +504,7 @@ class Repository:
     def _publish_blocked(
         self, s3: Any, dynamodb: Any, name: str, old: dict[str, Any] | None
     ) -> Artifact | None:
-        if not old or old.get("is_deleted"):
+        if not old or old.get("is_deleted") or "sha256" not in old:
             raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
         if "latest_version" not in old:
             self._init_counter(dynamodb, name)
@@ -968,6 +1009,13 @@ class Repository:
 
 def D_time(moment: datetime) -> str:
     return _model.format_dynamodb_time(moment)
+
+
+def _turn_condition(ticket: int) -> str:
+    """The condition that ``ticket`` holds LATEST's write turn (absent counter = turn 1)."""
+    if ticket == 1:
+        return "attribute_not_exists(put_serving) OR put_serving = :ticket"
+    return "put_serving = :ticket"
 
 
 def _is_number_sk(sk: str) -> bool:

@@ -25,12 +25,10 @@ def _repository_class(kind: str) -> Any:
     return repository
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]) -> Backend:
-    kind: str = request.param
+def _make_backend(kind: str, bsm: BotoSesManager, *, bootstrap: bool) -> Backend:
     repository = _repository_class(kind)
 
-    def new_repo(bsm: BotoSesManager, **kwargs: Any) -> Any:
+    def new_repo(bsm: BotoSesManager, *, bootstrap: bool = True, **kwargs: Any) -> Any:
         arguments: dict[str, Any] = {
             "aws_region": REGION,
             "s3_bucket": unique_bucket(),
@@ -40,11 +38,26 @@ def backend(request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManag
         if kind == "s3_and_dynamodb":
             arguments["dynamodb_table_name"] = unique_table()
         repo = repository(**arguments, **kwargs)
-        repo.bootstrap(bsm=bsm)
+        if bootstrap:
+            repo.bootstrap(bsm=bsm)
         return repo
 
-    bsm = make_bsm()
     counter = RequestCounter.attach(bsm)  # before the library builds any client
-    repo = new_repo(bsm)
+    repo = new_repo(bsm, bootstrap=bootstrap)
     counter.reset()
     return Backend(kind=kind, repo=repo, bsm=bsm, counter=counter, new_repo=new_repo)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]) -> Backend:
+    """A bootstrapped repository of each kind."""
+    return _make_backend(request.param, make_bsm(), bootstrap=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def offline_backend(
+    request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]
+) -> Backend:
+    """A repository of each kind that was never bootstrapped (its bucket and table do not
+    exist), for checks that must finish before any request: a request would fail there."""
+    return _make_backend(request.param, make_bsm(), bootstrap=False)

@@ -172,7 +172,8 @@ def test_s3path_secondary_version_without_secondary(backend: Backend) -> None:
 
 # ------------------------------------------------------------------ validation
 @pytest.mark.parametrize("alias", ["LATEST", "prod-1", "1prod", "_prod", ""])
-def test_bad_alias_name_refused_before_any_request(backend: Backend, alias: str) -> None:
+def test_bad_alias_name_refused_before_any_request(offline_backend: Backend, alias: str) -> None:
+    backend = offline_backend
     backend.counter.reset()
     with pytest.raises(ValueError):
         put_alias(backend, alias, version=1)
@@ -216,8 +217,9 @@ def test_bad_alias_name_refused_before_any_request(backend: Backend, alias: str)
     ],
 )
 def test_bad_alias_target_refused_before_any_request(
-    backend: Backend, kwargs: dict[str, Any], error: type[Exception]
+    offline_backend: Backend, kwargs: dict[str, Any], error: type[Exception]
 ) -> None:
+    backend = offline_backend
     backend.counter.reset()
     with pytest.raises(error):
         put_alias(backend, "prod", **kwargs)

@@ -240,10 +240,10 @@ def test_counter_sees_the_library_requests(backend: Backend) -> None:
     assert all(url.startswith("http://127.0.0.1:") for _, url in backend.counter.requests)
 
 
-# BUG: non-ASCII names pass validate_artifact_name but put_artifact then fails *after* a
-# request (HEAD) with ArtifactS3BackendError, because the name is copied into the S3 object
-# metadata ("artifact_name"), which boto3 refuses to send unless ASCII. A name must either
-# work end to end or be refused up front (ValueError, no request), like every other bad name.
+# Regression (found by this suite; fixed in 1796d48): non-ASCII names used to pass validation
+# and then fail *after* a request with ArtifactS3BackendError, because the name is copied into
+# the S3 object metadata ("artifact_name"), which must be ASCII. A name must either work end to
+# end or be refused up front (ValueError, no request), like every other bad name.
 @pytest.mark.parametrize("name", ["données", "名前"])
 def test_non_ascii_name_works_or_is_refused_up_front(backend: Backend, name: str) -> None:
     backend.counter.reset()
