@@ -3,9 +3,9 @@
 S3 keys: ``{prefix}/{name}/LATEST{suffix}`` and ``{prefix}/{name}/{n:06d}{suffix}``.
 Methods take the session as an optional last keyword ``bsm``; ``bootstrap`` remembers its
 session for later calls. Versions are soft-deleted (``is_deleted``); listing is served by
-DynamoDB alone. Version numbers come from an atomic counter on the LATEST item, alias
-writes and deletions are transactions, so concurrent writers never share a number and an
-alias never points at a deleted version.
+DynamoDB alone. Version numbers come from an atomic counter on the LATEST item; alias writes
+are transactions that mark their targets, and soft deletes are conditional on that mark, so
+concurrent writers never share a number and an alias never points at a deleted version.
 """
 
 from __future__ import annotations
@@ -655,16 +655,19 @@ class Repository:
         parsed = _model.parse_version(version)
         _, dynamodb = self._clients(bsm)
         for attempt in range(ATTEMPTS):
-            if self._try_soft_delete(dynamodb, name, [parsed], strict=True) is not None:
+            _, conflicted = self._soft_delete(dynamodb, name, [parsed], strict=True)
+            if not conflicted:
                 return
             _backoff(attempt)
         raise ContentionError(f"deleting {name!r} kept conflicting with alias writes")
 
-    def _try_soft_delete(
+    def _soft_delete(
         self, dynamodb: Any, name: str, versions: list[int | str], *, strict: bool
-    ) -> list[dict[str, Any]] | None:
-        """Soft-delete ``versions`` in transactions conditioned on no alias having been
-        pointed at them since they were read. Returns the deleted items, None to retry."""
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Soft-delete ``versions``, each with one conditional update (sent in parallel)
+        that fails if an alias was pointed at the version since it was read (put_alias
+        bumps ``alias_epoch`` in its transaction). Returns (deleted items, whether any
+        conflicted: the caller re-reads and retries those)."""
         with ThreadPoolExecutor(max_workers=2) as pool:
             items_future = pool.submit(D.query, dynamodb, self._table, name)
             aliases_future = pool.submit(D.query, dynamodb, self._table, D.alias_pk(name))
@@ -688,50 +691,50 @@ class Repository:
             if item and not item.get("is_deleted"):
                 doomed.append(item)
         latest = items.get(C.LATEST_VERSION) or {}
-        for start in range(0, len(doomed), 99):
-            batch = doomed[start : start + 99]
-            actions: list[dict[str, Any]] = []
-            for item in batch:
-                epoch = item.get("alias_epoch")
-                condition = "is_deleted = :f AND " + (
-                    "alias_epoch = :e" if epoch is not None else "attribute_not_exists(alias_epoch)"
+        newest = latest.get("latest_version")
+        if newest is not None and any(
+            int(i["sk"]) == newest for i in doomed if i["sk"] != "LATEST"
+        ):
+            # First forget that the newest version holds LATEST's content, so an unchanged
+            # publish cannot answer with a version that is about to be deleted.
+            with contextlib.suppress(ClientError):
+                dynamodb.update_item(
+                    TableName=self._table,
+                    Key=D.key(name, C.LATEST_VERSION),
+                    UpdateExpression="REMOVE published_sha256",
+                    ConditionExpression="latest_version = :n",
+                    ExpressionAttributeValues=D.values(n=newest),
                 )
-                expression = D.values(t=True, f=False)
-                if epoch is not None:
-                    expression.update(D.values(e=epoch))
-                actions.append(
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": D.key(name, item["sk"]),
-                            "UpdateExpression": "SET is_deleted = :t",
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeValues": expression,
-                        }
-                    }
-                )
-            newest = latest.get("latest_version")
-            if newest is not None and any(
-                _is_number_sk(i["sk"]) and int(i["sk"]) == newest for i in batch
-            ):
-                actions.append(
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": D.key(name, C.LATEST_VERSION),
-                            "UpdateExpression": "REMOVE published_sha256",
-                            "ConditionExpression": "latest_version = :n",
-                            "ExpressionAttributeValues": D.values(n=newest),
-                        }
-                    }
-                )
+
+        def soft_delete(item: dict[str, Any]) -> bool:
+            epoch = item.get("alias_epoch")
+            condition = "is_deleted = :f AND " + (
+                "alias_epoch = :e" if epoch is not None else "attribute_not_exists(alias_epoch)"
+            )
+            expression = D.values(t=True, f=False)
+            if epoch is not None:
+                expression.update(D.values(e=epoch))
             try:
-                dynamodb.transact_write_items(TransactItems=actions)
+                dynamodb.update_item(
+                    TableName=self._table,
+                    Key=D.key(name, item["sk"]),
+                    UpdateExpression="SET is_deleted = :t",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=expression,
+                )
+                return True
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                    return None
-                raise D.backend_error(error, "TransactWriteItems", self._table) from error
-        return doomed
+                if D.is_condition_failed(error):
+                    return False  # an alias was pointed at it since it was read
+                raise D.backend_error(error, "UpdateItem", self._table) from error
+
+        if len(doomed) <= 1:
+            outcomes = [soft_delete(item) for item in doomed]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(doomed))) as pool:
+                outcomes = list(pool.map(soft_delete, doomed))
+        deleted = [item for item, ok in zip(doomed, outcomes, strict=True) if ok]
+        return deleted, not all(outcomes)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
         """Every artifact name (from the bucket's folder structure), sorted. 1 request."""
@@ -881,11 +884,12 @@ class Repository:
     ) -> tuple[datetime, list[Artifact]]:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
         ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Two reads
-        in parallel, then one transaction per 99 versions."""
+        in parallel, then one conditional update per version, sent in parallel."""
         _model.validate_artifact_name(name)
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         _, dynamodb = self._clients(bsm)
         purge_time = _model.utc_now()
+        deleted: list[dict[str, Any]] = []
         for attempt in range(ATTEMPTS):
             live = [
                 self._artifact(name, item)
@@ -898,9 +902,11 @@ class Repository:
                 purge_older_than_secs=purge_older_than_secs,
                 now=purge_time,
             )
-            deleted = self._try_soft_delete(dynamodb, name, list(doomed), strict=False)
-            if deleted is not None:
-                return purge_time, [self._artifact(name, item) for item in deleted]
+            removed, conflicted = self._soft_delete(dynamodb, name, list(doomed), strict=False)
+            deleted.extend(removed)
+            if not conflicted:
+                ordered = sorted(deleted, key=lambda item: item["sk"], reverse=True)
+                return purge_time, [self._artifact(name, item) for item in ordered]
             _backoff(attempt)
         raise ContentionError(f"purging {name!r} kept conflicting with concurrent writers")
 

@@ -141,8 +141,6 @@ def test_concurrent_put_alias_points_at_existing_versions(
 def test_concurrent_purge_never_leaves_a_dangling_alias(
     kind: str, rob_make_bsm: Callable[[], BotoSesManager]
 ) -> None:
-    # BUG: fails for s3_only: purge reads the aliases, then deletes (check-then-write),
-    # so an alias written in between is left pointing at a purged version.
     bsm = rob_make_bsm()
     backend = new_backend(kind, bsm)
     name = "purged"
@@ -200,9 +198,6 @@ def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
     """Deterministic interleaving: an alias is pointed at version 1 after the purge (or
     delete of version 1) has read the aliases and before it deletes anything. Version 1
     must survive (the delete may refuse with VersionInUseError instead)."""
-    # BUG: fails for s3_only (both operations): purge_artifact_versions and
-    # delete_artifact_version read the aliases, then delete (check-then-write), so the
-    # alias written in between is left pointing at a deleted version.
     setup = rob_make_bsm()
     backend = new_backend(kind, setup)
     name = "interleaved"
@@ -213,7 +208,7 @@ def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
 
     def hook(**kwargs: Any) -> None:
         operation_name = str(kwargs.get("event_name", "")).split(".")[-1]
-        writes = ("DeleteObjects", "DeleteObject", "TransactWriteItems")
+        writes = ("DeleteObjects", "DeleteObject", "CopyObject", "UpdateItem")
         if operation_name in writes and not fired:
             fired.append(operation_name)
             backend.put_alias(other, name, "late", version=1)
