@@ -3,8 +3,9 @@
 Items (compatible with the seed's PynamoDB models):
 
 - artifact: pk=name, sk="LATEST" | "000001"; sha256 (S), is_deleted (BOOL), update_at (S).
-  LATEST also carries the publish bookkeeping: etag (S3 ETag of its bytes), latest_version
-  (N), published_sha256 / published_update_at, pending_since while a publish is in flight.
+  LATEST also carries: etag and content_length of its bytes; latest_version (N, the newest
+  published number) with published_sha256 / published_update_at; and its write queue,
+  put_next / put_serving (N tickets) and put_since (when the current turn began).
   Version items carry alias_epoch (N), bumped by every alias write that targets them.
 - alias: pk="__{name}-alias", sk=alias; version, secondary_version, secondary_version_weight
   (N), update_at, revision.

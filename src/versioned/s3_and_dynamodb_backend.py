@@ -34,6 +34,7 @@ from .exc import (
     ArtifactNotFoundError,
     ConcurrentModificationError,
     ContentionError,
+    IntegrityError,
     ValidationError,
     VersionInUseError,
 )
@@ -119,8 +120,8 @@ class Repository:
     multipart_threshold: int = 64 * _s3.MiB
     part_size: int = 16 * _s3.MiB
     max_workers: int = 8
-    #: a writer holding LATEST's write lease, or a publish holding its version number,
-    #: longer than this is presumed dead: the next writer takes over
+    #: a put or publish holding LATEST's write turn longer than this is presumed dead, and
+    #: its turn is skipped (it must exceed the longest upload or copy you run)
     lease_secs: float = 30.0
     _bsm: Any = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -452,37 +453,40 @@ class Repository:
         ]
 
     def publish_artifact_version(self, name: str, bsm: BotoSesManager | None = None) -> Artifact:
-        """Snapshot LATEST as the next version number; an unchanged LATEST returns the newest
-        version instead (1 request). New: 3 requests — claim the number with an atomic
-        counter on the LATEST item, copy the bytes server-side (S3 reports the sha256 of
-        what it copied, which is what the version records), then write the version item and
-        release the claim in one transaction. Raises ArtifactNotFoundError without LATEST.
+        """Snapshot LATEST as the next version number; an unchanged LATEST (same sha256 as
+        the newest version) returns that version instead: 1 request.
+
+        New: 3 requests. Publishes queue with puts in LATEST's write queue: a ticket (the
+        conditional update that also detects an unchanged LATEST), a server-side copy to
+        the next number (S3 reports the sha256 of what it copied, which the version
+        records), then one transaction that writes the version item, advances the counter
+        and passes the turn on. A publish that dies consumes no number.
+        Raises ArtifactNotFoundError without LATEST.
         """
         _model.validate_artifact_name(name)
         s3, dynamodb = self._clients(bsm)
         return _until_done(
-            lambda: self._try_publish(s3, dynamodb, name),
-            f"publishing {name!r} waited {DEADLINE_SECS:.0f}s for concurrent publishers; "
-            "retry later",
+            lambda: self._publish_once(s3, dynamodb, name),
+            f"publishing {name!r} waited {DEADLINE_SECS:.0f}s for concurrent writers; retry later",
         )
 
-    def _try_publish(self, s3: Any, dynamodb: Any, name: str) -> Artifact | None:
-        now = _model.utc_now()
+    def _publish_once(self, s3: Any, dynamodb: Any, name: str) -> Artifact | None:
         try:
             response = dynamodb.update_item(
                 TableName=self._table,
                 Key=D.key(name, C.LATEST_VERSION),
                 UpdateExpression=(
-                    "SET latest_version = latest_version + :one, "
-                    "published_sha256 = sha256, pending_since = :now"
+                    "SET put_next = if_not_exists(put_next, :zero) + :one, "
+                    "put_since = if_not_exists(put_since, :now)"
                 ),
                 ConditionExpression=(
-                    "attribute_exists(latest_version) AND attribute_exists(sha256) "
-                    "AND (attribute_not_exists(is_deleted) OR is_deleted = :f) "
-                    "AND attribute_not_exists(pending_since) AND "
+                    "attribute_exists(sha256) "
+                    "AND (attribute_not_exists(is_deleted) OR is_deleted = :f) AND "
                     "(attribute_not_exists(published_sha256) OR published_sha256 <> sha256)"
                 ),
-                ExpressionAttributeValues=D.values(one=1, now=D_time(now), f=False),
+                ExpressionAttributeValues=D.values(
+                    zero=0, one=1, now=D_time(_model.utc_now()), f=False
+                ),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -490,92 +494,50 @@ class Repository:
             if not D.is_condition_failed(error):
                 raise D.backend_error(error, "UpdateItem", self._table) from error
             old = D.decode(error.response.get("Item"))
-            return self._publish_blocked(s3, dynamodb, name, old)
-        claimed = D.decode(response["Attributes"]) or {}
-        return self._complete_publish(
-            s3,
-            dynamodb,
-            name,
-            int(claimed["latest_version"]),
-            claimed["pending_since"],
-            claimed.get("content_length"),
-        )
-
-    def _publish_blocked(
-        self, s3: Any, dynamodb: Any, name: str, old: dict[str, Any] | None
-    ) -> Artifact | None:
-        if not old or old.get("is_deleted") or "sha256" not in old:
-            raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
-        if "latest_version" not in old:
-            self._init_counter(dynamodb, name)
+            if not old or old.get("is_deleted") or "sha256" not in old:
+                raise ArtifactNotFoundError(
+                    f"artifact {name!r} has no LATEST to publish"
+                ) from error
+            return self._published(name, old)  # unchanged since the last publish
+        taken = D.decode(response.get("Attributes")) or {}
+        ticket = int(taken["put_next"])
+        item = self._wait_for_turn(dynamodb, name, ticket, taken)
+        if item is None:
             return None
-        if "pending_since" in old:
-            since = _model.parse_time(old["pending_since"])
-            if _model.utc_now() - since < timedelta(seconds=self.lease_secs):
-                return None  # another publish is in flight: wait for it
-            return self._take_over(
-                s3,
-                dynamodb,
-                name,
-                int(old["latest_version"]),
-                old["pending_since"],
-                old.get("content_length"),
-            )
-        number = int(old["latest_version"])
+        try:
+            return self._publish_turn(s3, dynamodb, name, ticket, item)
+        except BaseException:
+            self._pass_turn(dynamodb, name, ticket)
+            raise
+
+    def _published(self, name: str, latest: dict[str, Any]) -> Artifact:
+        """The newest version, as the LATEST item records it."""
+        number = int(latest["latest_version"])
         return Artifact(
             name=name,
             version=str(number),
-            update_at=_model.parse_time(old.get("published_update_at") or old["update_at"]),
+            update_at=_model.parse_time(latest.get("published_update_at") or latest["update_at"]),
             s3uri=self._uri(name, number),
-            sha256=old["published_sha256"],
+            sha256=latest["published_sha256"],
         )
 
-    def _init_counter(self, dynamodb: Any, name: str) -> None:
-        """Start the version counter of an artifact written by another client."""
-        newest = D.query(dynamodb, self._table, name, limit=1, sk_between=("000000", "999999"))
-        number = int(newest[0]["sk"]) if newest else 0
-        assignments = ["latest_version = :n"]
-        expression = D.values(n=number)
-        if newest and not newest[0].get("is_deleted"):
-            assignments += ["published_sha256 = :s", "published_update_at = :t"]
-            expression.update(D.values(s=newest[0].get("sha256", ""), t=newest[0]["update_at"]))
-        try:
-            dynamodb.update_item(
-                TableName=self._table,
-                Key=D.key(name, C.LATEST_VERSION),
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(latest_version)",
-                ExpressionAttributeValues=expression,
-            )
-        except ClientError as error:
-            if not D.is_condition_failed(error):
-                raise D.backend_error(error, "UpdateItem", self._table) from error
-
-    def _take_over(
-        self, s3: Any, dynamodb: Any, name: str, number: int, since: str, size: int | None
+    def _publish_turn(
+        self, s3: Any, dynamodb: Any, name: str, ticket: int, item: dict[str, Any]
     ) -> Artifact | None:
-        """Complete a publish whose owner held the number past the lease (presumed dead)."""
-        now = D_time(_model.utc_now())
-        try:
-            dynamodb.update_item(
-                TableName=self._table,
-                Key=D.key(name, C.LATEST_VERSION),
-                UpdateExpression="SET pending_since = :now",
-                ConditionExpression="pending_since = :since AND latest_version = :n",
-                ExpressionAttributeValues=D.values(now=now, since=since, n=number),
-            )
-        except ClientError as error:
-            if D.is_condition_failed(error):
-                return None
-            raise D.backend_error(error, "UpdateItem", self._table) from error
-        return self._complete_publish(s3, dynamodb, name, number, now, size)
-
-    def _complete_publish(
-        self, s3: Any, dynamodb: Any, name: str, number: int, since: str, size: int | None
-    ) -> Artifact | None:
-        source_key = self._key(name, C.LATEST_VERSION)
-        key = self._key(name, number)
-        if size is None:  # an item written by another client: ask S3
+        """Holding the write turn: copy LATEST to the next number and commit it."""
+        if item.get("is_deleted") or "sha256" not in item:
+            raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
+        if "latest_version" in item and item.get("published_sha256") == item["sha256"]:
+            self._pass_turn(dynamodb, name, ticket)  # another publisher got there first
+            return self._published(name, item)
+        newest = item.get("latest_version")
+        if newest is None:  # an artifact written by another client: find its newest number
+            found = D.query(dynamodb, self._table, name, limit=1, sk_between=("000000", "999999"))
+            newest = int(found[0]["sk"]) if found else 0
+        number = _model.next_version(int(newest))
+        source_key, key = self._key(name, C.LATEST_VERSION), self._key(name, number)
+        size = item.get("content_length")
+        if size is None:
             info = _s3.head(s3, self.s3_bucket, source_key)
             if info is None:
                 raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST bytes in S3")
@@ -587,21 +549,20 @@ class Repository:
                 self.s3_bucket,
                 source_key,
                 key,
-                size=size,
+                size=int(size),
                 transfer=self._transfer,
                 if_none_match=True,
             )
         except ClientError as error:
             if not _s3.is_precondition_failed(error):
                 raise _s3.backend_error(error, "COPY", self.s3_bucket, key) from error
-            existing = _s3.head(s3, self.s3_bucket, key)  # an earlier attempt copied it
-            sha = existing.sha256 if existing else None
+            sha = None  # left by a writer whose turn was skipped: describe what is there
         if sha is None:
             copied = _s3.head(s3, self.s3_bucket, key)
             sha = copied.sha256 if copied else None
             if sha is None:
-                return None
-        now = _model.utc_now()
+                raise IntegrityError(f"{key} has no recorded sha256; run verify()")
+        now = D_time(_model.utc_now())
         try:
             dynamodb.transact_write_items(
                 TransactItems=[
@@ -614,7 +575,7 @@ class Repository:
                                     "sk": _model.zfill_version(number),
                                     "sha256": sha,
                                     "is_deleted": False,
-                                    "update_at": D_time(now),
+                                    "update_at": now,
                                 }
                             ),
                             "ConditionExpression": "attribute_not_exists(pk)",
@@ -625,12 +586,12 @@ class Repository:
                             "TableName": self._table,
                             "Key": D.key(name, C.LATEST_VERSION),
                             "UpdateExpression": (
-                                "REMOVE pending_since SET published_sha256 = :s, "
-                                "published_update_at = :t"
+                                "SET latest_version = :n, published_sha256 = :s, "
+                                "published_update_at = :t, put_serving = :next, put_since = :t"
                             ),
-                            "ConditionExpression": "latest_version = :n AND pending_since = :p",
+                            "ConditionExpression": _turn_condition(ticket),
                             "ExpressionAttributeValues": D.values(
-                                s=sha, t=D_time(now), n=number, p=since
+                                n=number, s=sha, t=now, next=ticket + 1, ticket=ticket
                             ),
                         }
                     },
@@ -638,12 +599,9 @@ class Repository:
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                item = D.get(dynamodb, self._table, name, _model.zfill_version(number))
-                if item and item.get("sha256") == sha:
-                    return self._artifact(name, item)
-                return None
+                return None  # our turn was skipped (presumed dead): queue again
             raise D.backend_error(error, "TransactWriteItems", self._table) from error
-        return Artifact(name, str(number), now, self._uri(name, number), sha)
+        return Artifact(name, str(number), _model.parse_time(now), self._uri(name, number), sha)
 
     def delete_artifact_version(
         self, name: str, version: int | str | None = None, bsm: BotoSesManager | None = None
