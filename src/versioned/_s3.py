@@ -32,6 +32,10 @@ CHUNK = 1 * MiB
 
 #: botocore's standard retry mode: throttling, 5xx and connection errors are retried with
 #: exponential backoff and jitter, up to this many attempts in all.
+#: threads for metadata fan-out (HEADs, small GETs, conditional updates), which cost no
+#: memory: many in flight hide per-request latency
+FANOUT_WORKERS = 16
+
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8},
     max_pool_connections=32,
@@ -43,9 +47,9 @@ class TransferSettings:
     """How large objects move: above ``multipart_threshold`` bytes, uploads are multipart
     with ``part_size`` parts sent by ``max_workers`` threads (also used for parallel reads)."""
 
-    multipart_threshold: int = 64 * MiB
-    part_size: int = 16 * MiB
-    max_workers: int = 8
+    multipart_threshold: int = 16 * MiB
+    part_size: int = 8 * MiB
+    max_workers: int = 6
 
     def __post_init__(self) -> None:
         if self.part_size < 5 * MiB and self.multipart_threshold >= 5 * MiB:

@@ -117,9 +117,9 @@ class Repository:
     dynamodb_table_name: str = C.DYNAMODB_TABLE_NAME
     suffix: str = ""
     _: dataclasses.KW_ONLY
-    multipart_threshold: int = 64 * _s3.MiB
-    part_size: int = 16 * _s3.MiB
-    max_workers: int = 8
+    multipart_threshold: int = 16 * _s3.MiB
+    part_size: int = 8 * _s3.MiB
+    max_workers: int = 6
     #: a put or publish holding LATEST's write turn longer than this is presumed dead, and
     #: its turn is skipped (it must exceed the longest upload or copy you run)
     lease_secs: float = 30.0
@@ -689,7 +689,7 @@ class Repository:
         if len(doomed) <= 1:
             outcomes = [soft_delete(item) for item in doomed]
         else:
-            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(doomed))) as pool:
+            with ThreadPoolExecutor(max_workers=min(_s3.FANOUT_WORKERS, len(doomed))) as pool:
                 outcomes = list(pool.map(soft_delete, doomed))
         deleted = [item for item, ok in zip(doomed, outcomes, strict=True) if ok]
         return deleted, not all(outcomes)

@@ -106,9 +106,9 @@ class Repository:
     s3_prefix: str = C.S3_PREFIX
     suffix: str = ""
     _: dataclasses.KW_ONLY
-    multipart_threshold: int = 64 * _s3.MiB
-    part_size: int = 16 * _s3.MiB
-    max_workers: int = 8
+    multipart_threshold: int = 16 * _s3.MiB
+    part_size: int = 8 * _s3.MiB
+    max_workers: int = 6
 
     def __post_init__(self) -> None:
         if not isinstance(self.s3_bucket, str) or not self.s3_bucket:
@@ -269,7 +269,9 @@ class Repository:
         _model.validate_artifact_name(name)
         s3 = self._client(bsm)
         pairs = self._list_version_keys(s3, name)
-        infos = _s3.head_many(s3, self.s3_bucket, [item.key for _, item in pairs], self.max_workers)
+        infos = _s3.head_many(
+            s3, self.s3_bucket, [item.key for _, item in pairs], _s3.FANOUT_WORKERS
+        )
         return [
             self._artifact(name, version, info)
             for (version, _), info in zip(pairs, infos, strict=True)
@@ -482,7 +484,7 @@ class Repository:
 
         if not numbers:
             return {}
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(numbers))) as pool:
+        with ThreadPoolExecutor(max_workers=min(_s3.FANOUT_WORKERS, len(numbers))) as pool:
             moved = {n: sha for n, sha in pool.map(move, numbers) if sha is not None}
         if to_trash:
             _s3.delete_many(s3, self.s3_bucket, [self._version_key(name, n) for n in moved])
@@ -658,7 +660,7 @@ class Repository:
         if len(names) <= 1:
             found = [read(alias) for alias in names]
         else:
-            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(names))) as pool:
+            with ThreadPoolExecutor(max_workers=min(_s3.FANOUT_WORKERS, len(names))) as pool:
                 found = list(pool.map(read, names))
         return [alias for alias in found if alias is not None]
 
