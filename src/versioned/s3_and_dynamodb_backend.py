@@ -387,10 +387,21 @@ class Repository:
     def _wait_for_turn(
         self, dynamodb: Any, name: str, ticket: int, item: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """Poll until ``put_serving`` reaches ``ticket``, sleeping in proportion to the queue
-        ahead; skip a turn whose holder exceeded ``lease_secs``. None if ours was skipped."""
+        """Poll until ``put_serving`` reaches ``ticket``; skip a turn whose holder exceeded
+        ``lease_secs``. None if our own turn was skipped.
+
+        Waiters sleep for about the time the turns ahead of them should take (measured
+        from how fast the queue moves), so the queue is polled a few times per turn, not
+        once per waiter per turn."""
+        seconds_per_turn = 0.05
+        last_serving, last_time = int(item.get("put_serving", 1)), time.monotonic()
         while True:
             serving = int(item.get("put_serving", 1))
+            now = time.monotonic()
+            if serving > last_serving:
+                observed = (now - last_time) / (serving - last_serving)
+                seconds_per_turn = 0.5 * seconds_per_turn + 0.5 * observed
+                last_serving, last_time = serving, now
             if serving == ticket:
                 return item
             if serving > ticket:
@@ -400,7 +411,8 @@ class Repository:
                 self._skip_turn(dynamodb, name, serving)
             else:
                 ahead = ticket - serving
-                time.sleep(min(2.0, 0.02 * ahead) * random.uniform(0.5, 1.5))
+                pause = ahead * seconds_per_turn * random.uniform(0.6, 0.9)
+                time.sleep(min(2.0, max(0.005, pause)))
             fresh = D.get(dynamodb, self._table, name, C.LATEST_VERSION)
             if fresh is None:
                 return None
