@@ -424,7 +424,14 @@ class Repository:
         self._retire(bsm, name, [parsed], strict=True)
 
     def _retire(
-        self, bsm: BotoSesManager, name: str, numbers: list[int], *, strict: bool
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        numbers: list[int],
+        *,
+        strict: bool,
+        sizes: dict[int, int] | None = None,
+        aliases: list[Alias] | None = None,
     ) -> dict[int, str]:
         """Delete versions unless an alias uses them; returns {number: sha256} deleted.
 
@@ -435,11 +442,11 @@ class Repository:
         of the two always sees the other and no alias is left on deleted bytes.
         """
         s3 = self._client(bsm)
-        in_use = self._alias_users(bsm, name, numbers)
+        in_use = self._alias_users(bsm, name, numbers, aliases)
         if in_use and strict:
             raise _in_use_error(name, in_use)
         doomed = [n for n in numbers if n not in in_use]
-        moved = self._move(s3, name, doomed, to_trash=True)
+        moved = self._move(s3, name, doomed, to_trash=True, sizes=sizes)
         in_use = self._alias_users(bsm, name, list(moved))
         if in_use:  # an alias was pointed at a version while it was being deleted
             self._move(s3, name, list(in_use), to_trash=False)
@@ -449,38 +456,60 @@ class Repository:
         return {n: sha for n, sha in moved.items() if n not in in_use}
 
     def _alias_users(
-        self, bsm: BotoSesManager, name: str, numbers: list[int]
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        numbers: list[int],
+        aliases: list[Alias] | None = None,
     ) -> dict[int, list[str]]:
+        """{version: aliases using it} for ``numbers`` (reads the aliases unless given)."""
         if not numbers:
             return {}
         wanted = set(numbers)
         users: dict[int, list[str]] = {}
-        for alias in self.list_aliases(bsm, name):
+        for alias in self.list_aliases(bsm, name) if aliases is None else aliases:
             for number in _alias_numbers(alias):
                 if number in wanted:
                     users.setdefault(number, []).append(alias.alias)
         return users
 
-    def _move(self, s3: Any, name: str, numbers: list[int], *, to_trash: bool) -> dict[int, str]:
-        """Move versions to the trash (or back); returns {number: sha256} of what moved.
-        Versions that are absent are skipped. Copies run in parallel, deletes are batched."""
+    def _move(
+        self,
+        s3: Any,
+        name: str,
+        numbers: list[int],
+        *,
+        to_trash: bool,
+        sizes: dict[int, int] | None = None,
+    ) -> dict[int, str]:
+        """Move versions to the trash (or back); returns {number: sha256} of what moved
+        (the sha256 S3 computed while copying). Absent versions are skipped. Copies run in
+        parallel (a HEAD first unless ``sizes`` are known), deletes are batched."""
 
         def move(number: int) -> tuple[int, str | None]:
             source, target = self._version_key(name, number), self._trash_key(name, number)
             if not to_trash:
                 source, target = target, source
-            info = _s3.head(s3, self.s3_bucket, source)
-            if info is None:
-                return number, None
+            info = None
+            if sizes is not None and number in sizes and to_trash:
+                size = sizes[number]
+            else:
+                info = _s3.head(s3, self.s3_bucket, source)
+                if info is None:
+                    return number, None
+                size = info.size
             try:
                 _, sha = _s3.copy_object(
-                    s3, self.s3_bucket, source, target, size=info.size, transfer=self._transfer
+                    s3, self.s3_bucket, source, target, size=size, transfer=self._transfer
                 )
             except ClientError as error:
                 if _s3.is_not_found(error):
                     return number, None
                 raise _s3.backend_error(error, "COPY", self.s3_bucket, source) from error
-            return number, sha or info.sha256 or ""
+            if sha is None:  # a multipart copy: S3 reports no whole-object checksum
+                info = info or _s3.head(s3, self.s3_bucket, target)
+                sha = info.sha256 if info else None
+            return number, sha or ""
 
         if not numbers:
             return {}
@@ -695,26 +724,45 @@ class Repository:
     ) -> tuple[datetime, list[Artifact]]:
         """Delete published versions that are not among the newest ``keep_last_n``, are
         older than ``purge_older_than_secs`` and are not an alias's target. LATEST always
-        stays. Returns (purge time, deleted versions). Reads run in parallel and deletes
-        are batched (1 request per 1000 versions)."""
+        stays. Returns (purge time, deleted versions). Age is the object's LastModified.
+        Requests: one LIST and the aliases (in parallel), one server-side copy per deleted
+        version to ``trash/`` (in parallel; see ``_retire``), the aliases again, and two
+        batched deletes: no request per kept version."""
         _model.validate_artifact_name(name)
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         purge_time = _model.utc_now()
+        s3 = self._client(bsm)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            versions_future = pool.submit(self.list_artifact_versions, bsm, name)
+            listed_future = pool.submit(self._list_version_keys, s3, name)
             aliases_future = pool.submit(self.list_aliases, bsm, name)
-            versions, aliases = versions_future.result(), aliases_future.result()
-        published = {int(a.version): a for a in versions if a.version != C.LATEST_VERSION}
-        protected = [n for alias in aliases for n in _alias_numbers(alias)]
+            listed, aliases = listed_future.result(), aliases_future.result()
+        published = {int(v): item for v, item in listed if v != C.LATEST_VERSION}
         doomed = _model.select_versions_to_purge(
-            [(number, artifact.update_datetime) for number, artifact in published.items()],
+            [(number, item.last_modified) for number, item in published.items()],
             keep_last_n=keep_last_n,
             purge_older_than_secs=purge_older_than_secs,
             now=purge_time,
-            protected=protected,
+            protected=[n for alias in aliases for n in _alias_numbers(alias)],
         )
-        deleted = self._retire(bsm, name, doomed, strict=False)
-        return purge_time, [published[n] for n in doomed if n in deleted]
+        deleted = self._retire(
+            bsm,
+            name,
+            doomed,
+            strict=False,
+            sizes={n: published[n].size for n in doomed},
+            aliases=aliases,
+        )
+        return purge_time, [
+            Artifact(
+                name=name,
+                version=str(n),
+                update_at=published[n].last_modified.isoformat(),
+                s3uri=self._uri(published[n].key),
+                sha256=deleted[n],
+            )
+            for n in doomed
+            if n in deleted
+        ]
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         """Delete every version and alias of ``name``. Irreversible."""
