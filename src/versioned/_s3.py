@@ -50,6 +50,9 @@ class TransferSettings:
     multipart_threshold: int = 16 * MiB
     part_size: int = 8 * MiB
     max_workers: int = 6
+    #: objects up to this size are copied with one CopyObject (S3's limit is 5 GiB);
+    #: larger ones with a multipart copy
+    single_copy_limit: int = 5 * 1024 * MiB
 
     def __post_init__(self) -> None:
         if self.part_size < 5 * MiB and self.multipart_threshold >= 5 * MiB:
@@ -542,7 +545,7 @@ def copy_object(
         extra["MetadataDirective"] = "REPLACE"
         if content_type:
             extra["ContentType"] = content_type
-    if size <= 5 * 1024 * MiB:
+    if size <= transfer.single_copy_limit:
         if source_etag:
             extra["CopySourceIfMatch"] = source_etag
         if if_none_match:

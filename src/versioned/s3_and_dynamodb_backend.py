@@ -120,6 +120,7 @@ class Repository:
     multipart_threshold: int = 16 * _s3.MiB
     part_size: int = 8 * _s3.MiB
     max_workers: int = 6
+    single_copy_limit: int = 5 * 1024 * _s3.MiB
     #: a put or publish holding LATEST's write turn longer than this is presumed dead, and
     #: its turn is skipped (it must exceed the longest upload or copy you run)
     lease_secs: float = 30.0
@@ -136,7 +137,7 @@ class Repository:
         if not isinstance(self.suffix, str) or "/" in self.suffix:
             raise ValidationError("suffix must be a str without '/'")
         self._transfer = _s3.TransferSettings(
-            self.multipart_threshold, self.part_size, self.max_workers
+            self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
         )
 
     # ------------------------------------------------------------ layout and sessions

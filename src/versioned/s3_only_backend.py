@@ -98,7 +98,8 @@ class Alias(AliasMethods):
 class Repository:
     """An S3-only artifact repository rooted at ``s3://{s3_bucket}/{s3_prefix}/``.
 
-    ``multipart_threshold``, ``part_size`` and ``max_workers`` tune large transfers.
+    ``multipart_threshold``, ``part_size``, ``max_workers`` and ``single_copy_limit`` tune
+    large transfers.
     """
 
     aws_region: str
@@ -109,6 +110,7 @@ class Repository:
     multipart_threshold: int = 16 * _s3.MiB
     part_size: int = 8 * _s3.MiB
     max_workers: int = 6
+    single_copy_limit: int = 5 * 1024 * _s3.MiB
 
     def __post_init__(self) -> None:
         if not isinstance(self.s3_bucket, str) or not self.s3_bucket:
@@ -119,7 +121,7 @@ class Repository:
         if not isinstance(self.suffix, str) or "/" in self.suffix:
             raise ValidationError("suffix must be a str without '/'")
         self._transfer = _s3.TransferSettings(
-            self.multipart_threshold, self.part_size, self.max_workers
+            self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
         )
 
     # ------------------------------------------------------------ layout (one place)
