@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -738,6 +739,10 @@ def sandbox(port: int | None, bucket: str, verbose: bool) -> None:
             "&& versioned bootstrap",
             "Press Ctrl-C to stop (all data is in memory and goes with the server).",
         ]
+        # Stop on Ctrl-C or SIGTERM, even when started with SIGINT ignored (as background
+        # jobs of a non-interactive shell are, which Python would otherwise inherit).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         click.echo("\n".join(lines))
         sys.stdout.flush()
         try:

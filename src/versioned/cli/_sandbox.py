@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -77,7 +78,10 @@ def moto_endpoint(port: int = 0, *, quiet: bool = True) -> Iterator[str]:
             _, actual_port = server.get_host_and_port()
             yield f"http://{HOST}:{actual_port}"
         finally:
-            server.stop()
+            # The server thread is a daemon: never let a slow shutdown keep us alive.
+            stopper = threading.Thread(target=server.stop, daemon=True)
+            stopper.start()
+            stopper.join(timeout=10)
 
 
 def sandbox_session(endpoint_url: str) -> Any:
