@@ -37,9 +37,11 @@ def make_repo(kind: str) -> Any:
 
     if kind == "s3-only":
         return s3_only_backend.Repository(
-            aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only")
+            aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only"
+        )
     return s3_and_dynamodb_backend.Repository(
-        aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="ddb", dynamodb_table_name=TABLE)
+        aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="ddb", dynamodb_table_name=TABLE
+    )
 
 
 def child(kind: str, url: str, source: str, target: str) -> dict[str, Any]:
@@ -92,8 +94,18 @@ def write_random(path: str, size: int) -> None:
 
 
 def run_child(kind: str, url: str, source: str, target: str) -> dict[str, Any]:
-    command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--url", url,
-               "--source", source, "--target", target]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        kind,
+        "--url",
+        url,
+        "--source",
+        source,
+        "--target",
+        target,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"kind": kind, "error": done.stderr.strip().splitlines()[-1:] or ["?"]}
@@ -135,11 +147,15 @@ def main() -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"large artifact: {args.size_mib} MiB ({size} bytes) of random data, local moto "
-          "server in the parent, one child process per row")
-    header = (f"{'client':<8} {'size MiB':>8} {'peak RSS MiB':>12} {'put s':>7} "
-              f"{'publish s':>9} {'download s':>10} {'put+dl s':>8} {'ratio':>6} "
-              f"{'ru_maxrss':>9}  checks")
+    print(
+        f"large artifact: {args.size_mib} MiB ({size} bytes) of random data, local moto "
+        "server in the parent, one child process per row"
+    )
+    header = (
+        f"{'client':<8} {'size MiB':>8} {'peak RSS MiB':>12} {'put s':>7} "
+        f"{'publish s':>9} {'download s':>10} {'put+dl s':>8} {'ratio':>6} "
+        f"{'ru_maxrss':>9}  checks"
+    )
     print(header)
     print("-" * len(header))
     baseline = next((r for r in results if r["kind"] == "boto3" and "error" not in r), None)
@@ -165,12 +181,16 @@ def main() -> int:
                 missed.append(f"{r['kind']} peak RSS {r['peak_rss_mib']:.0f} MiB")
             if not ratio_ok:
                 missed.append(f"{r['kind']} ratio {ratio:.2f}")
-        print(f"{r['kind']:<8} {args.size_mib:>8} {r['peak_rss_mib']:>12.1f} "
-              f"{r['put_s']:>7.2f} {r['publish_s']:>9.2f} {r['download_s']:>10.2f} "
-              f"{total:>8.2f} {ratio:>6.2f} {r['ru_maxrss_mib']:>9.1f}  {', '.join(checks)}")
-    print("ratio = (put + download) / (boto3 upload_file + download_file); peak RSS = the "
-          "child's VmHWM; ru_maxrss = getrusage(RUSAGE_SELF) in the child (includes what the "
-          "parent held at fork)")
+        print(
+            f"{r['kind']:<8} {args.size_mib:>8} {r['peak_rss_mib']:>12.1f} "
+            f"{r['put_s']:>7.2f} {r['publish_s']:>9.2f} {r['download_s']:>10.2f} "
+            f"{total:>8.2f} {ratio:>6.2f} {r['ru_maxrss_mib']:>9.1f}  {', '.join(checks)}"
+        )
+    print(
+        "ratio = (put + download) / (boto3 upload_file + download_file); peak RSS = the "
+        "child's VmHWM; ru_maxrss = getrusage(RUSAGE_SELF) in the child (includes what the "
+        "parent held at fork)"
+    )
     print("ALL TARGETS MET" if not missed else "TARGETS MISSED: " + "; ".join(missed))
     return 0
 

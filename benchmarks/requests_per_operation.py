@@ -72,15 +72,22 @@ class Bench:
         elapsed = time.perf_counter() - start
         return result, self.counter.count, elapsed * 1000
 
-    def add(self, operation: str, samples: list[tuple[int, float]], target: int | None,
-            note: str = "") -> None:
+    def add(
+        self, operation: str, samples: list[tuple[int, float]], target: int | None, note: str = ""
+    ) -> None:
         counts = [c for c, _ in samples]
         note_parts = [note] if note else []
         if min(counts) != max(counts):
             note_parts.append(f"requests varied {min(counts)}..{max(counts)}")
         self.rows.append(
-            Row(self.backend, operation, max(counts),
-                statistics.median(ms for _, ms in samples), target, "; ".join(note_parts))
+            Row(
+                self.backend,
+                operation,
+                max(counts),
+                statistics.median(ms for _, ms in samples),
+                target,
+                "; ".join(note_parts),
+            )
         )
 
     def build(self, name: str, n: int) -> None:
@@ -89,8 +96,9 @@ class Bench:
             self.repo.publish_artifact_version(bsm=self.bsm, name=name)
 
 
-def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_runs: int,
-                dynamodb: bool) -> None:
+def run_backend(
+    bench: Bench, targets: dict[str, int], runs: int, n: int, purge_runs: int, dynamodb: bool
+) -> None:
     repo, bsm = bench.repo, bench.bsm
     name = "bench"
     bench.build(name, 2)
@@ -105,23 +113,36 @@ def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_
 
     for i in range(runs):
         content = f"content {i} {uuid.uuid4().hex}".encode()
-        record("put new content", lambda c=content: repo.put_artifact(
-            bsm=bsm, name=name, content=c))
-        record("put unchanged", lambda c=content: repo.put_artifact(
-            bsm=bsm, name=name, content=c))
+        record(
+            "put new content", lambda c=content: repo.put_artifact(bsm=bsm, name=name, content=c)
+        )
+        record("put unchanged", lambda c=content: repo.put_artifact(bsm=bsm, name=name, content=c))
         new = record("publish new", lambda: repo.publish_artifact_version(bsm=bsm, name=name))
-        same = record("publish unchanged",
-                      lambda: repo.publish_artifact_version(bsm=bsm, name=name))
+        same = record(
+            "publish unchanged", lambda: repo.publish_artifact_version(bsm=bsm, name=name)
+        )
         if same.version != new.version:
             anomalies.append(f"publish unchanged returned {same.version}, not {new.version}")
-        record("get version", lambda v=new.version: repo.get_artifact_version(
-            bsm=bsm, name=name, version=v))
-        record("put alias (simple)", lambda v=new.version: repo.put_alias(
-            bsm=bsm, name=name, alias="prod", version=v))
+        record(
+            "get version",
+            lambda v=new.version: repo.get_artifact_version(bsm=bsm, name=name, version=v),
+        )
+        record(
+            "put alias (simple)",
+            lambda v=new.version: repo.put_alias(bsm=bsm, name=name, alias="prod", version=v),
+        )
         record("get alias", lambda: repo.get_alias(bsm=bsm, name=name, alias="prod"))
-        record("put alias with split", lambda v=new.version, p=previous: repo.put_alias(
-            bsm=bsm, name=name, alias="canary", version=v, secondary_version=p,
-            secondary_version_weight=20))
+        record(
+            "put alias with split",
+            lambda v=new.version, p=previous: repo.put_alias(
+                bsm=bsm,
+                name=name,
+                alias="canary",
+                version=v,
+                secondary_version=p,
+                secondary_version_weight=20,
+            ),
+        )
         previous = new.version
 
     repo.put_alias(bsm=bsm, name=name, alias="stable", version=previous)
@@ -131,8 +152,16 @@ def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_
     for _ in range(runs):
         names = record("list names", lambda: repo.list_artifact_names(bsm=bsm))
 
-    order = ["put new content", "put unchanged", "publish new", "publish unchanged",
-             "get version", "get alias", "put alias (simple)", "put alias with split"]
+    order = [
+        "put new content",
+        "put unchanged",
+        "publish new",
+        "publish unchanged",
+        "get version",
+        "get alias",
+        "put alias (simple)",
+        "put alias with split",
+    ]
     for op in order:
         bench.add(op, samples[op], targets.get(op))
     list_alias_target = 1 if dynamodb else 1 + k
@@ -145,13 +174,13 @@ def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_
     list_samples = []
     for _ in range(runs):
         versions, count, ms = bench.timed(
-            lambda: repo.list_artifact_versions(bsm=bsm, name=list_name))
+            lambda: repo.list_artifact_versions(bsm=bsm, name=list_name)
+        )
         list_samples.append((count, ms))
     published = [a for a in versions if a.version != "LATEST"]
     note = "" if len(published) == n else f"listed {len(published)} versions, expected {n}"
-    bench.add(f"list versions (N={n})", list_samples,
-              targets.get("list versions"), note)
-    keys = [a.s3uri[len(f"s3://{BUCKET}/"):] for a in published]
+    bench.add(f"list versions (N={n})", list_samples, targets.get("list versions"), note)
+    keys = [a.s3uri[len(f"s3://{BUCKET}/") :] for a in published]
     head_ms = []
     for _ in range(max(5, runs // 2)):
         start = time.perf_counter()
@@ -161,8 +190,15 @@ def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_
     heads = statistics.median(head_ms)
     bench.heads_ms = heads  # type: ignore[attr-defined]
     list_ms = statistics.median(ms for _, ms in list_samples)
-    bench.ratios.append(Ratio(bench.backend, f"list versions N={n} / {len(keys)} seq HEADs",
-                              list_ms / heads, 0.25, "ratio"))
+    bench.ratios.append(
+        Ratio(
+            bench.backend,
+            f"list versions N={n} / {len(keys)} seq HEADs",
+            list_ms / heads,
+            0.25,
+            "ratio",
+        )
+    )
 
     # ---- purge N versions (fresh artifacts)
     purge_names = [f"purge{j}" for j in range(purge_runs)]
@@ -173,14 +209,19 @@ def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_
     for nm in purge_names:
         (_, deleted), count, ms = bench.timed(
             lambda nm=nm: repo.purge_artifact_versions(
-                bsm=bsm, name=nm, keep_last_n=0, purge_older_than_secs=0))
+                bsm=bsm, name=nm, keep_last_n=0, purge_older_than_secs=0
+            )
+        )
         purge_samples.append((count, ms))
         if len(deleted) != n:
             purge_notes.add(f"deleted {len(deleted)} of {n}")
     bench.add(f"purge (N={n}, keep 0)", purge_samples, None, "; ".join(sorted(purge_notes)))
     purge_ms = statistics.median(ms for _, ms in purge_samples)
-    bench.ratios.append(Ratio(bench.backend, f"purge N={n} / {len(keys)} seq HEADs",
-                              purge_ms / heads, 0.25, "ratio"))
+    bench.ratios.append(
+        Ratio(
+            bench.backend, f"purge N={n} / {len(keys)} seq HEADs", purge_ms / heads, 0.25, "ratio"
+        )
+    )
     if dynamodb:
         raw_transaction(bench, purge_names[0], n)
 
@@ -189,8 +230,9 @@ def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_
     bench.build(del_name, runs)
     del_samples = []
     for j in range(1, runs + 1):
-        _, count, ms = bench.timed(lambda j=j: repo.delete_artifact_version(
-            bsm=bsm, name=del_name, version=j))
+        _, count, ms = bench.timed(
+            lambda j=j: repo.delete_artifact_version(bsm=bsm, name=del_name, version=j)
+        )
         del_samples.append((count, ms))
     bench.add("delete version", del_samples, None)
     remaining = [a.version for a in repo.list_artifact_versions(bsm=bsm, name=del_name)]
@@ -205,10 +247,14 @@ def run_backend(bench: Bench, targets: dict[str, int], runs: int, n: int, purge_
 def raw_transaction(bench: Bench, name: str, n: int) -> None:
     """Context for the purge figure: what one raw TransactWriteItems of n updates costs."""
     actions = [
-        {"Update": {"TableName": TABLE,
-                    "Key": {"pk": {"S": name}, "sk": {"S": f"{j:06d}"}},
-                    "UpdateExpression": "SET bench_touch = :t",
-                    "ExpressionAttributeValues": {":t": {"BOOL": True}}}}
+        {
+            "Update": {
+                "TableName": TABLE,
+                "Key": {"pk": {"S": name}, "sk": {"S": f"{j:06d}"}},
+                "UpdateExpression": "SET bench_touch = :t",
+                "ExpressionAttributeValues": {":t": {"BOOL": True}},
+            }
+        }
         for j in range(1, n + 1)
     ]
     times = []
@@ -218,21 +264,27 @@ def raw_transaction(bench: Bench, name: str, n: int) -> None:
         times.append((time.perf_counter() - start) * 1000)
     bench.context = [  # type: ignore[attr-defined]
         f"raw boto3 transact_write_items of {n} updates (no library): "
-        f"median {statistics.median(times):.1f} ms"]
+        f"median {statistics.median(times):.1f} ms"
+    ]
 
 
 def overhead(bench: Bench, name: str, version: str) -> None:
     """Library client time per metadata operation above a raw ConsistentRead get_item."""
     repo, bsm, ddb = bench.repo, bench.bsm, bench.ddb
     pairs = [
-        ("get_artifact_version",
-         lambda: repo.get_artifact_version(bsm=bsm, name=name, version=version),
-         {"pk": {"S": name}, "sk": {"S": f"{int(version):06d}"}}),
-        ("get_alias",
-         lambda: repo.get_alias(bsm=bsm, name=name, alias="prod"),
-         {"pk": {"S": f"__{name}-alias"}, "sk": {"S": "prod"}}),
+        (
+            "get_artifact_version",
+            lambda: repo.get_artifact_version(bsm=bsm, name=name, version=version),
+            {"pk": {"S": name}, "sk": {"S": f"{int(version):06d}"}},
+        ),
+        (
+            "get_alias",
+            lambda: repo.get_alias(bsm=bsm, name=name, alias="prod"),
+            {"pk": {"S": f"__{name}-alias"}, "sk": {"S": "prod"}},
+        ),
     ]
     for label, lib_call, key in pairs:
+
         def raw(key: dict[str, Any] = key) -> None:
             item = ddb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)
             assert "Item" in item, key
@@ -249,27 +301,46 @@ def overhead(bench: Bench, name: str, version: str) -> None:
             raw()
             raw_ms.append((time.perf_counter() - start) * 1000)
         lib_med, raw_med = statistics.median(lib_ms), statistics.median(raw_ms)
-        bench.ratios.append(Ratio(
-            bench.backend,
-            f"client overhead {label} (lib {lib_med:.2f} ms - raw get_item {raw_med:.2f} ms)",
-            lib_med - raw_med, 2.0, "ms"))
+        bench.ratios.append(
+            Ratio(
+                bench.backend,
+                f"client overhead {label} (lib {lib_med:.2f} ms - raw get_item {raw_med:.2f} ms)",
+                lib_med - raw_med,
+                2.0,
+                "ms",
+            )
+        )
 
 
 S3_TARGETS = {
-    "put new content": 2, "put unchanged": 1, "publish new": 3, "publish unchanged": 2,
-    "get version": 1, "get alias": 1, "put alias with split": 3, "list names": 1,
+    "put new content": 2,
+    "put unchanged": 1,
+    "publish new": 3,
+    "publish unchanged": 2,
+    "get version": 1,
+    "get alias": 1,
+    "put alias with split": 3,
+    "list names": 1,
 }
 DDB_TARGETS = {
-    "put new content": 3, "put unchanged": 1, "publish new": 3, "publish unchanged": 1,
-    "get version": 1, "list versions": 1, "put alias with split": 2, "get alias": 1,
+    "put new content": 3,
+    "put unchanged": 1,
+    "publish new": 3,
+    "publish unchanged": 1,
+    "get version": 1,
+    "list versions": 1,
+    "put alias with split": 2,
+    "get alias": 1,
     "list names": 1,
 }
 
 
 def print_report(benches: list[Bench], n: int) -> list[str]:
     missed: list[str] = []
-    header = f"{'backend':<10} {'operation':<34} {'requests':>8} {'target':>8} " \
-             f"{'result':>6} {'median ms':>10}  note"
+    header = (
+        f"{'backend':<10} {'operation':<34} {'requests':>8} {'target':>8} "
+        f"{'result':>6} {'median ms':>10}  note"
+    )
     print(header)
     print("-" * len(header))
     for bench in benches:
@@ -277,23 +348,31 @@ def print_report(benches: list[Bench], n: int) -> list[str]:
             target = "-" if row.target is None else f"<={row.target}"
             result = "-" if row.ok is None else ("PASS" if row.ok else "FAIL")
             if row.ok is False:
-                missed.append(f"{row.backend} {row.operation}: {row.requests} requests "
-                              f"(target <={row.target})")
-            print(f"{row.backend:<10} {row.operation:<34} {row.requests:>8} {target:>8} "
-                  f"{result:>6} {row.median_ms:>10.2f}  {row.note}")
+                missed.append(
+                    f"{row.backend} {row.operation}: {row.requests} requests "
+                    f"(target <={row.target})"
+                )
+            print(
+                f"{row.backend:<10} {row.operation:<34} {row.requests:>8} {target:>8} "
+                f"{result:>6} {row.median_ms:>10.2f}  {row.note}"
+            )
         print()
     print(f"Timing targets (N={n}; 'seq HEADs' = {n} sequential raw boto3 head_object calls)")
     header = f"{'backend':<10} {'measure':<70} {'value':>8} {'target':>8} {'result':>6}"
     print(header)
     print("-" * len(header))
     for bench in benches:
-        print(f"{bench.backend:<10} {f'{n} sequential raw HEADs (median ms)':<70} "
-              f"{bench.heads_ms:>8.2f} {'':>8} {'':>6}")  # type: ignore[attr-defined]
+        print(
+            f"{bench.backend:<10} {f'{n} sequential raw HEADs (median ms)':<70} "
+            f"{bench.heads_ms:>8.2f} {'':>8} {'':>6}"
+        )  # type: ignore[attr-defined]
         for ratio in bench.ratios:
             value = f"{ratio.value:.3f}" if ratio.unit == "ratio" else f"{ratio.value:.2f}ms"
             limit = f"<{ratio.limit}" if ratio.unit == "ratio" else f"<{ratio.limit}ms"
-            print(f"{ratio.backend:<10} {ratio.what:<70} {value:>8} {limit:>8} "
-                  f"{'PASS' if ratio.ok else 'FAIL':>6}")
+            print(
+                f"{ratio.backend:<10} {ratio.what:<70} {value:>8} {limit:>8} "
+                f"{'PASS' if ratio.ok else 'FAIL':>6}"
+            )
             if not ratio.ok:
                 missed.append(f"{ratio.backend} {ratio.what}: {value} (target {limit})")
     print()
@@ -319,13 +398,17 @@ def main() -> int:
             counter = RequestCounter(bsm)  # before the library first uses the session
             if backend == "s3-only":
                 repo: Any = s3_only_backend.Repository(
-                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only")
+                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only"
+                )
                 repo.bootstrap(bsm=bsm)
                 targets, dynamodb = S3_TARGETS, False
             else:
                 repo = s3_and_dynamodb_backend.Repository(
-                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="ddb",
-                    dynamodb_table_name=TABLE)
+                    aws_region="us-east-1",
+                    s3_bucket=BUCKET,
+                    s3_prefix="ddb",
+                    dynamodb_table_name=TABLE,
+                )
                 repo.bootstrap(bsm=bsm)
                 targets, dynamodb = DDB_TARGETS, True
             bench = Bench(backend, repo, bsm, counter, url)
@@ -334,8 +417,7 @@ def main() -> int:
                 run_backend(bench, targets, args.runs, args.n, args.purge_runs, dynamodb)
             except Exception as error:  # a report: keep going, say what broke
                 bench.anomalies = [f"benchmark aborted: {type(error).__name__}: {error}"]  # type: ignore[attr-defined]
-            print(f"# {backend}: measured in {time.perf_counter() - started:.1f}s",
-                  file=sys.stderr)
+            print(f"# {backend}: measured in {time.perf_counter() - started:.1f}s", file=sys.stderr)
             benches.append(bench)
     missed = print_report(benches, args.n)
     print("ALL TARGETS MET" if not missed else "TARGETS MISSED: " + " | ".join(missed))

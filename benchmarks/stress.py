@@ -47,7 +47,8 @@ class Stress:
             counter[f"{where}:{type(error).__name__}"] += 1
             if len(self.first_tracebacks) < 3:
                 self.first_tracebacks.append(
-                    "".join(traceback.format_exception(error)).strip().splitlines()[-1])
+                    "".join(traceback.format_exception(error)).strip().splitlines()[-1]
+                )
 
     def writer(self, i: int, barrier: threading.Barrier) -> None:
         repo, bsm = self.repo, self.bsm
@@ -70,8 +71,9 @@ class Stress:
                 self.published.append((int(artifact.version), artifact.sha256))
             if i % 4 == 0:
                 try:
-                    repo.put_alias(bsm=bsm, name=NAME, alias=f"a{i % 16 // 4}",
-                                   version=artifact.version)
+                    repo.put_alias(
+                        bsm=bsm, name=NAME, alias=f"a{i % 16 // 4}", version=artifact.version
+                    )
                 except Exception as error:  # the target may be purged already: legitimate
                     self._error("put_alias", error, self.alias_errors)
 
@@ -80,7 +82,8 @@ class Stress:
         while not self.done.is_set():
             try:
                 _, deleted = self.repo.purge_artifact_versions(
-                    bsm=self.bsm, name=NAME, keep_last_n=5, purge_older_than_secs=0)
+                    bsm=self.bsm, name=NAME, keep_last_n=5, purge_older_than_secs=0
+                )
                 with self.lock:
                     self.purged.update(int(a.version) for a in deleted)
                     self.purge_runs += 1
@@ -94,8 +97,9 @@ class Stress:
         seed = self.repo.publish_artifact_version(bsm=self.bsm, name=NAME)
         self.published.append((int(seed.version), seed.sha256))
         barrier = threading.Barrier(self.writers + 2)
-        threads = [threading.Thread(target=self.writer, args=(i, barrier))
-                   for i in range(self.writers)]
+        threads = [
+            threading.Thread(target=self.writer, args=(i, barrier)) for i in range(self.writers)
+        ]
         purge_thread = threading.Thread(target=self.purger, args=(barrier,))
         for thread in [*threads, purge_thread]:
             thread.start()
@@ -139,10 +143,11 @@ def check(stress: Stress, url: str, verify_kwargs: dict[str, Any]) -> dict[str, 
     for number, shas in by_number.items():
         if str(number) in listed_sha and listed_sha[str(number)] not in shas:
             mismatches += 1
-            details.append(f"v{number}: publish reported {shas}, list says "
-                           f"{listed_sha[str(number)]}")
+            details.append(
+                f"v{number}: publish reported {shas}, list says {listed_sha[str(number)]}"
+            )
     for artifact in listed:
-        bucket, _, key = artifact.s3uri[len("s3://"):].partition("/")
+        bucket, _, key = artifact.s3uri[len("s3://") :].partition("/")
         try:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as error:
@@ -173,9 +178,15 @@ def check(stress: Stress, url: str, verify_kwargs: dict[str, Any]) -> dict[str, 
         for problem in report.problems[:10]:
             details.append(f"verify: {problem}")
     return {
-        "duplicates": duplicates, "gaps": len(gaps), "lost": len(lost),
-        "mismatches": mismatches, "dangling": dangling, "aliases": len(aliases),
-        "verify": verify_problems, "listed": len(listed_numbers), "details": details,
+        "duplicates": duplicates,
+        "gaps": len(gaps),
+        "lost": len(lost),
+        "mismatches": mismatches,
+        "dangling": dangling,
+        "aliases": len(aliases),
+        "verify": verify_problems,
+        "listed": len(listed_numbers),
+        "details": details,
     }
 
 
@@ -190,48 +201,63 @@ def main() -> int:
             bsm = make_bsm(url)
             if backend == "s3-only":
                 repo: Any = s3_only_backend.Repository(
-                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only")
+                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only"
+                )
             else:
                 repo = s3_and_dynamodb_backend.Repository(
-                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="ddb",
-                    dynamodb_table_name=TABLE)
+                    aws_region="us-east-1",
+                    s3_bucket=BUCKET,
+                    s3_prefix="ddb",
+                    dynamodb_table_name=TABLE,
+                )
             repo.bootstrap(bsm=bsm)
             stress = Stress(repo, bsm, args.writers, args.rounds)
             elapsed = stress.run()
             result = check(stress, url, {"name": NAME, "bsm": bsm})
             rows.append((backend, stress, elapsed, result))
 
-    header = (f"{'backend':<8} {'writers':>7} {'publishes':>9} {'errors':>6} {'dup nums':>8} "
-              f"{'sha mism':>8} {'gaps':>4} {'lost':>4} {'dangling':>8} {'verify':>6} "
-              f"{'pub/s':>7} {'secs':>6}")
-    print(f"stress: {args.writers} writers x {args.rounds} rounds on one artifact, "
-          "1 purge thread (keep_last_n=5), every 4th writer moves an alias")
+    header = (
+        f"{'backend':<8} {'writers':>7} {'publishes':>9} {'errors':>6} {'dup nums':>8} "
+        f"{'sha mism':>8} {'gaps':>4} {'lost':>4} {'dangling':>8} {'verify':>6} "
+        f"{'pub/s':>7} {'secs':>6}"
+    )
+    print(
+        f"stress: {args.writers} writers x {args.rounds} rounds on one artifact, "
+        "1 purge thread (keep_last_n=5), every 4th writer moves an alias"
+    )
     print(header)
     print("-" * len(header))
     failed = []
     for backend, stress, elapsed, result in rows:
         errors = sum(stress.errors.values())
-        print(f"{backend:<8} {args.writers:>7} {stress.attempted:>9} {errors:>6} "
-              f"{result['duplicates']:>8} {result['mismatches']:>8} {result['gaps']:>4} "
-              f"{result['lost']:>4} {result['dangling']:>8} {result['verify']!s:>6} "
-              f"{len(stress.published) / elapsed:>7.1f} {elapsed:>6.1f}")
-        bad = [k for k in ("duplicates", "mismatches", "gaps", "lost", "dangling")
-               if result[k]]
+        print(
+            f"{backend:<8} {args.writers:>7} {stress.attempted:>9} {errors:>6} "
+            f"{result['duplicates']:>8} {result['mismatches']:>8} {result['gaps']:>4} "
+            f"{result['lost']:>4} {result['dangling']:>8} {result['verify']!s:>6} "
+            f"{len(stress.published) / elapsed:>7.1f} {elapsed:>6.1f}"
+        )
+        bad = [k for k in ("duplicates", "mismatches", "gaps", "lost", "dangling") if result[k]]
         if errors or bad or result["verify"] not in (0, "n/a"):
             failed.append(backend)
     print()
-    print("publishes = publish_artifact_version calls attempted (after a successful put); "
-          "gaps = numbers in 1..max never handed out;")
+    print(
+        "publishes = publish_artifact_version calls attempted (after a successful put); "
+        "gaps = numbers in 1..max never handed out;"
+    )
     print("lost = numbers handed out, not purged, yet not listed afterwards")
     for backend, stress, _, result in rows:
-        print(f"{backend}: published ok {len(stress.published) - 1}, purge runs "
-              f"{stress.purge_runs}, purged {len(stress.purged)}, listed afterwards "
-              f"{result['listed']}, aliases {result['aliases']}")
+        print(
+            f"{backend}: published ok {len(stress.published) - 1}, purge runs "
+            f"{stress.purge_runs}, purged {len(stress.purged)}, listed afterwards "
+            f"{result['listed']}, aliases {result['aliases']}"
+        )
         if stress.errors:
             print(f"{backend}: errors by type: {dict(stress.errors)}")
         if stress.alias_errors:
-            print(f"{backend}: put_alias errors (target purged meanwhile is legitimate): "
-                  f"{dict(stress.alias_errors)}")
+            print(
+                f"{backend}: put_alias errors (target purged meanwhile is legitimate): "
+                f"{dict(stress.alias_errors)}"
+            )
         for line in stress.first_tracebacks:
             print(f"{backend}: example error: {line}")
         for line in result["details"][:15]:
