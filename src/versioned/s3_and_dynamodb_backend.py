@@ -29,6 +29,7 @@ from . import constants as C
 from ._model import validate_alias_name
 from ._objects import AliasMethods, ArtifactMethods
 from ._paths import S3Path
+from ._repository import PutRequest, RepositoryBase
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
@@ -107,7 +108,7 @@ def _until_done(attempt: Callable[[], T | None], failure: str) -> T:
 
 
 @dataclasses.dataclass
-class Repository:
+class Repository(RepositoryBase):
     """An artifact repository: bytes under ``s3://{s3_bucket}/{s3_prefix}/``, metadata in
     the DynamoDB table ``dynamodb_table_name``."""
 
@@ -127,36 +128,16 @@ class Repository:
     _bsm: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.s3_bucket, str) or not self.s3_bucket:
-            raise ValidationError("s3_bucket must be a non-empty str")
         if not isinstance(self.dynamodb_table_name, str) or not self.dynamodb_table_name:
             raise ValidationError("dynamodb_table_name must be a non-empty str")
-        if not isinstance(self.s3_prefix, str):
-            raise TypeError("s3_prefix must be a str")
-        self.s3_prefix = self.s3_prefix.strip("/")
-        if not isinstance(self.suffix, str) or "/" in self.suffix:
-            raise ValidationError("suffix must be a str without '/'")
-        self._transfer = _s3.TransferSettings(
-            self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
-        )
+        self._check_settings()
 
     # ------------------------------------------------------------ layout and sessions
-    @property
-    def _root(self) -> str:
-        return f"{self.s3_prefix}/" if self.s3_prefix else ""
-
-    def _artifact_dir(self, name: str) -> str:
-        return f"{self._root}{name}/"
-
     def _key(self, name: str, version: int | str) -> str:
         return f"{self._artifact_dir(name)}{_model.zfill_version(version)}{self.suffix}"
 
     def _uri(self, name: str, version: int | str) -> str:
         return f"s3://{self.s3_bucket}/{self._key(name, version)}"
-
-    @property
-    def s3dir_artifact_store(self) -> S3Path:
-        return S3Path(self.s3_bucket, self._root)
 
     def get_artifact_s3path(self, name: str, version: int | str | None) -> S3Path:
         """The S3 path of one version's bytes (no request)."""
@@ -252,19 +233,12 @@ class Repository:
         writers queue in ticket order (fair, few polls); a turn held longer than
         ``lease_secs`` (its writer presumed dead) is skipped.
         """
-        _model.validate_artifact_name(name)
-        user_metadata = _model.check_user_metadata(metadata)
-        user_tags = _model.check_tags(tags)
-        if content_type is not None and not isinstance(content_type, str):
-            raise TypeError("content_type must be a str")
-        source = _s3.Source(content)
+        request = self._put_request(name, content, content_type, metadata, tags)
         try:
             s3, dynamodb = self._clients(bsm)
             deadline = time.monotonic() + DEADLINE_SECS
             while True:
-                result = self._put_once(
-                    s3, dynamodb, name, source, content_type, user_metadata, user_tags, progress
-                )
+                result = self._put_once(s3, dynamodb, request, progress)
                 if result is not None:
                     return result
                 if time.monotonic() > deadline:
@@ -273,22 +247,15 @@ class Repository:
                         "writers; retry later"
                     )
         finally:
-            source.close()
+            request.source.close()
 
     def _put_once(
-        self,
-        s3: Any,
-        dynamodb: Any,
-        name: str,
-        source: _s3.Source,
-        content_type: str | None,
-        user_metadata: dict[str, str],
-        user_tags: dict[str, str],
-        progress: _s3.Progress | None,
+        self, s3: Any, dynamodb: Any, request: PutRequest, progress: _s3.Progress | None
     ) -> Artifact | None:
         """Take a ticket for LATEST's write queue (unless the content is unchanged), wait for
         its turn, write the bytes and commit the item, which passes the turn on. None: our
         turn was skipped (we were presumed dead); take a new ticket."""
+        name, source = request.name, request.source
         now = _model.utc_now()
         try:
             response = dynamodb.update_item(
@@ -324,12 +291,7 @@ class Repository:
             self._pass_turn(dynamodb, name, ticket)  # an earlier writer put the same bytes
             return self._artifact(name, item)
         key = self._key(name, C.LATEST_VERSION)
-        metadata = {
-            **user_metadata,
-            C.METADATA_KEY_ARTIFACT_NAME: name,
-            C.METADATA_KEY_ARTIFACT_SHA256: source.sha256,
-            C.METADATA_KEY_UPDATE_AT: D_time(now),
-        }
+        metadata = request.object_metadata(D_time(now))
         expected_etag = item.get("etag")
         for _ in range(3):
             try:
@@ -339,8 +301,8 @@ class Repository:
                     key,
                     source,
                     metadata=metadata,
-                    content_type=content_type,
-                    tags=user_tags,
+                    content_type=request.content_type,
+                    tags=request.tags,
                     transfer=self._transfer,
                     if_match=expected_etag,
                     progress=progress,

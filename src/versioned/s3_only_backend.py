@@ -29,7 +29,7 @@ from . import _model, _s3
 from . import constants as C
 from ._model import decode_filename, encode_filename, validate_alias_name
 from ._objects import AliasMethods, ArtifactMethods
-from ._paths import S3Path
+from ._repository import RepositoryBase, object_metadata
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
@@ -95,7 +95,7 @@ class Alias(AliasMethods):
 
 
 @dataclasses.dataclass
-class Repository:
+class Repository(RepositoryBase):
     """An S3-only artifact repository rooted at ``s3://{s3_bucket}/{s3_prefix}/``.
 
     ``multipart_threshold``, ``part_size``, ``max_workers`` and ``single_copy_limit`` tune
@@ -113,25 +113,9 @@ class Repository:
     single_copy_limit: int = 5 * 1024 * _s3.MiB
 
     def __post_init__(self) -> None:
-        if not isinstance(self.s3_bucket, str) or not self.s3_bucket:
-            raise ValidationError("s3_bucket must be a non-empty str")
-        if not isinstance(self.s3_prefix, str):
-            raise TypeError("s3_prefix must be a str")
-        self.s3_prefix = self.s3_prefix.strip("/")
-        if not isinstance(self.suffix, str) or "/" in self.suffix:
-            raise ValidationError("suffix must be a str without '/'")
-        self._transfer = _s3.TransferSettings(
-            self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
-        )
+        self._check_settings()
 
     # ------------------------------------------------------------ layout (one place)
-    @property
-    def _root(self) -> str:
-        return f"{self.s3_prefix}/" if self.s3_prefix else ""
-
-    def _artifact_dir(self, name: str) -> str:
-        return f"{self._root}{name}/"
-
     def _versions_dir(self, name: str) -> str:
         return f"{self._artifact_dir(name)}versions/"
 
@@ -159,11 +143,6 @@ class Repository:
             return decode_filename(rest[: len(rest) - len(self.suffix)] if self.suffix else rest)
         except ValidationError:
             return None
-
-    @property
-    def s3dir_artifact_store(self) -> S3Path:
-        """The repository's root folder."""
-        return S3Path(self.s3_bucket, self._root) if self._root else S3Path(self.s3_bucket, "")
 
     def _client(self, bsm: BotoSesManager) -> Any:
         return _s3.client(bsm, "s3")
@@ -200,12 +179,8 @@ class Repository:
         is. Requests: 1 (HEAD) when unchanged, 2 (HEAD, PUT) otherwise; multipart above
         the repository's threshold.
         """
-        _model.validate_artifact_name(name)
-        user_metadata = _model.check_user_metadata(metadata)
-        user_tags = _model.check_tags(tags)
-        if content_type is not None and not isinstance(content_type, str):
-            raise TypeError("content_type must be a str")
-        source = _s3.Source(content)
+        request = self._put_request(name, content, content_type, metadata, tags)
+        source = request.source
         try:
             s3 = self._client(bsm)
             key = self._version_key(name, C.LATEST_VERSION)
@@ -215,21 +190,15 @@ class Repository:
                     progress(source.size, source.size)
                 return self._artifact(name, C.LATEST_VERSION, current)
             update_at = _model.utc_now().isoformat()
-            full_metadata = {
-                **user_metadata,
-                C.METADATA_KEY_ARTIFACT_NAME: name,
-                C.METADATA_KEY_ARTIFACT_SHA256: source.sha256,
-                C.METADATA_KEY_UPDATE_AT: update_at,
-            }
             try:
                 _s3.put_source(
                     s3,
                     self.s3_bucket,
                     key,
                     source,
-                    metadata=full_metadata,
-                    content_type=content_type,
-                    tags=user_tags,
+                    metadata=request.object_metadata(update_at),
+                    content_type=request.content_type,
+                    tags=request.tags,
                     transfer=self._transfer,
                     progress=progress,
                 )
@@ -365,13 +334,7 @@ class Repository:
                 "it was changed outside versioned. Put the artifact again before publishing."
             )
         update_at = _model.utc_now().isoformat()
-        metadata.update(
-            {
-                C.METADATA_KEY_ARTIFACT_NAME: name,
-                C.METADATA_KEY_ARTIFACT_SHA256: sha,
-                C.METADATA_KEY_UPDATE_AT: update_at,
-            }
-        )
+        metadata = object_metadata(name, sha, update_at, metadata)
         extra: dict[str, Any] = {}
         if response.get("ContentType"):
             extra["ContentType"] = response["ContentType"]

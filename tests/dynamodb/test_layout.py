@@ -83,29 +83,29 @@ def body(raw_s3: Any, bucket: str, key: str) -> bytes:
 
 
 @pytest.fixture
-def bsm(ddb_make_bsm: Callable[[], BotoSesManager]) -> BotoSesManager:
-    return ddb_make_bsm()
+def bsm(make_bsm: Callable[[], BotoSesManager]) -> BotoSesManager:
+    return make_bsm()
 
 
 # ---------------------------------------------------------------- what the library writes
 def test_s3_keys_and_artifact_items(
-    bsm: BotoSesManager, ddb_raw_s3: Any, ddb_raw_dynamodb: Any
+    bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
 ) -> None:
     repo = new_repo(bsm)
     name = "app"
     repo.put_artifact(name=name, content=b"one", metadata={"team": "core"}, bsm=bsm)
     repo.publish_artifact_version(name=name, bsm=bsm)
-    assert keys_under(ddb_raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/") == [
+    assert keys_under(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/") == [
         f"{PREFIX}/{name}/000001{SUFFIX}",
         f"{PREFIX}/{name}/LATEST{SUFFIX}",
     ]
-    assert body(ddb_raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000001{SUFFIX}") == b"one"
-    head = ddb_raw_s3.head_object(Bucket=repo.s3_bucket, Key=f"{PREFIX}/{name}/LATEST{SUFFIX}")
+    assert body(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000001{SUFFIX}") == b"one"
+    head = raw_s3.head_object(Bucket=repo.s3_bucket, Key=f"{PREFIX}/{name}/LATEST{SUFFIX}")
     assert head["Metadata"]["artifact_sha256"] == sha(b"one")
     assert head["Metadata"]["artifact_name"] == name
     assert head["Metadata"]["team"] == "core"
     for sk in ("LATEST", "000001"):
-        raw = item(ddb_raw_dynamodb, repo.dynamodb_table_name, name, sk)
+        raw = item(raw_dynamodb, repo.dynamodb_table_name, name, sk)
         assert raw["pk"] == {"S": name}
         assert raw["sk"] == {"S": sk}
         assert raw["sha256"] == {"S": sha(b"one")}
@@ -113,7 +113,7 @@ def test_s3_keys_and_artifact_items(
         assert TIME_RE.match(raw["update_at"]["S"]), raw["update_at"]
 
 
-def test_alias_items(bsm: BotoSesManager, ddb_raw_dynamodb: Any) -> None:
+def test_alias_items(bsm: BotoSesManager, raw_dynamodb: Any) -> None:
     repo = new_repo(bsm)
     name = "app"
     for content in (b"one", b"two"):
@@ -130,14 +130,14 @@ def test_alias_items(bsm: BotoSesManager, ddb_raw_dynamodb: Any) -> None:
         bsm=bsm,
     )
     table = repo.dynamodb_table_name
-    plain = item(ddb_raw_dynamodb, table, f"__{name}-alias", "plain")
+    plain = item(raw_dynamodb, table, f"__{name}-alias", "plain")
     assert plain["version"] == {"S": "000001"}
     assert "secondary_version" not in plain
     assert "secondary_version_weight" not in plain
     assert TIME_RE.match(plain["update_at"]["S"])
-    head = item(ddb_raw_dynamodb, table, f"__{name}-alias", "head")
+    head = item(raw_dynamodb, table, f"__{name}-alias", "head")
     assert head["version"] == {"S": "LATEST"}
-    canary = item(ddb_raw_dynamodb, table, f"__{name}-alias", "canary")
+    canary = item(raw_dynamodb, table, f"__{name}-alias", "canary")
     assert canary["pk"] == {"S": f"__{name}-alias"}
     assert canary["sk"] == {"S": "canary"}
     assert canary["version"] == {"S": "000001"}
@@ -198,11 +198,11 @@ def _hand_write(raw_s3: Any, raw_ddb: Any, repo: Repository, name: str) -> dict[
 
 
 def test_hand_written_items_are_read(
-    bsm: BotoSesManager, ddb_raw_s3: Any, ddb_raw_dynamodb: Any
+    bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
 ) -> None:
     repo = new_repo(bsm)
     name = "legacy"
-    contents = _hand_write(ddb_raw_s3, ddb_raw_dynamodb, repo, name)
+    contents = _hand_write(raw_s3, raw_dynamodb, repo, name)
     latest = repo.get_artifact_version(name=name, bsm=bsm)
     assert latest.version == "LATEST"
     assert latest.sha256 == sha(contents["LATEST"])
@@ -227,22 +227,22 @@ def test_hand_written_items_are_read(
 
 
 def test_hand_written_items_can_be_published_and_put_over(
-    bsm: BotoSesManager, ddb_raw_s3: Any, ddb_raw_dynamodb: Any
+    bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
 ) -> None:
     repo = new_repo(bsm)
     name = "legacy"
-    contents = _hand_write(ddb_raw_s3, ddb_raw_dynamodb, repo, name)
+    contents = _hand_write(raw_s3, raw_dynamodb, repo, name)
     # the hand-written highest version is 3 (soft-deleted): numbering continues after it
     published = repo.publish_artifact_version(name=name, bsm=bsm)
     assert published.version == "4"
     assert published.sha256 == sha(contents["LATEST"])
     assert (
-        body(ddb_raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000004{SUFFIX}") == (contents["LATEST"])
+        body(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000004{SUFFIX}") == (contents["LATEST"])
     )
     repo.put_artifact(name=name, content=b"put over", bsm=bsm)
-    latest = item(ddb_raw_dynamodb, repo.dynamodb_table_name, name, "LATEST")
+    latest = item(raw_dynamodb, repo.dynamodb_table_name, name, "LATEST")
     assert latest["sha256"] == {"S": sha(b"put over")}
-    assert body(ddb_raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/LATEST{SUFFIX}") == b"put over"
+    assert body(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/LATEST{SUFFIX}") == b"put over"
     again = repo.publish_artifact_version(name=name, bsm=bsm)
     assert (again.version, again.sha256) == ("5", sha(b"put over"))
     assert [a.version for a in repo.list_artifact_versions(name=name, bsm=bsm)] == [
@@ -256,7 +256,7 @@ def test_hand_written_items_can_be_published_and_put_over(
 
 # ---------------------------------------------------------------- soft delete
 def test_soft_delete_keeps_bytes(
-    bsm: BotoSesManager, ddb_raw_s3: Any, ddb_raw_dynamodb: Any
+    bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
 ) -> None:
     repo = new_repo(bsm)
     name = "soft"
@@ -264,32 +264,32 @@ def test_soft_delete_keeps_bytes(
         repo.put_artifact(name=name, content=content, bsm=bsm)
         repo.publish_artifact_version(name=name, bsm=bsm)
     repo.delete_artifact_version(name=name, version=1, bsm=bsm)
-    raw = item(ddb_raw_dynamodb, repo.dynamodb_table_name, name, "000001")
+    raw = item(raw_dynamodb, repo.dynamodb_table_name, name, "000001")
     assert raw["is_deleted"] == {"BOOL": True}
     with pytest.raises(ArtifactNotFoundError):
         repo.get_artifact_version(name=name, version=1, bsm=bsm)
     assert [a.version for a in repo.list_artifact_versions(name=name, bsm=bsm)] == ["LATEST", "2"]
-    assert body(ddb_raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000001{SUFFIX}") == b"one"
+    assert body(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000001{SUFFIX}") == b"one"
     # LATEST (version=None) is soft-deleted too
     repo.delete_artifact_version(name=name, version=None, bsm=bsm)
-    raw = item(ddb_raw_dynamodb, repo.dynamodb_table_name, name, "LATEST")
+    raw = item(raw_dynamodb, repo.dynamodb_table_name, name, "LATEST")
     assert raw["is_deleted"] == {"BOOL": True}
     with pytest.raises(ArtifactNotFoundError):
         repo.get_artifact_version(name=name, bsm=bsm)
     assert [a.version for a in repo.list_artifact_versions(name=name, bsm=bsm)] == ["2"]
-    assert body(ddb_raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/LATEST{SUFFIX}") == b"two"
+    assert body(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/LATEST{SUFFIX}") == b"two"
 
 
 # ---------------------------------------------------------------- request counts
 def test_listing_is_one_dynamodb_request_and_no_s3(
-    ddb_make_bsm: Callable[[], BotoSesManager], bsm: BotoSesManager
+    make_bsm: Callable[[], BotoSesManager], bsm: BotoSesManager
 ) -> None:
     repo = new_repo(bsm)
     name = "listed"
     for content in (b"one", b"two", b"three"):
         repo.put_artifact(name=name, content=content, bsm=bsm)
         repo.publish_artifact_version(name=name, bsm=bsm)
-    other, requests = counted(ddb_make_bsm)
+    other, requests = counted(make_bsm)
     listed = repo.list_artifact_versions(name=name, bsm=other)
     assert [a.version for a in listed] == ["LATEST", "3", "2", "1"]
     s3_requests = [r for r in requests.seen if r[2].startswith(f"/{repo.s3_bucket}")]
@@ -299,13 +299,13 @@ def test_listing_is_one_dynamodb_request_and_no_s3(
 
 # ---------------------------------------------------------------- bootstrap
 def test_bootstrap_is_idempotent_and_on_demand_by_default(
-    bsm: BotoSesManager, ddb_raw_dynamodb: Any
+    bsm: BotoSesManager, raw_dynamodb: Any
 ) -> None:
     repo = new_repo(bsm)
     repo.put_artifact(name="kept", content=b"kept", bsm=bsm)
     repo.bootstrap(bsm=bsm)
     repo.bootstrap(bsm=bsm)
-    table = ddb_raw_dynamodb.describe_table(TableName=repo.dynamodb_table_name)["Table"]
+    table = raw_dynamodb.describe_table(TableName=repo.dynamodb_table_name)["Table"]
     assert table["TableStatus"] == "ACTIVE"
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
@@ -315,9 +315,9 @@ def test_bootstrap_is_idempotent_and_on_demand_by_default(
     assert repo.get_artifact_version(name="kept", bsm=bsm).sha256 == sha(b"kept")
 
 
-def test_bootstrap_provisioned(bsm: BotoSesManager, ddb_raw_dynamodb: Any) -> None:
+def test_bootstrap_provisioned(bsm: BotoSesManager, raw_dynamodb: Any) -> None:
     repo = new_repo(bsm, dynamodb_write_capacity_units=3, dynamodb_read_capacity_units=7)
-    table = ddb_raw_dynamodb.describe_table(TableName=repo.dynamodb_table_name)["Table"]
+    table = raw_dynamodb.describe_table(TableName=repo.dynamodb_table_name)["Table"]
     assert table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED") == "PROVISIONED"
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 7
     assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 3
@@ -328,9 +328,9 @@ def test_bootstrap_provisioned(bsm: BotoSesManager, ddb_raw_dynamodb: Any) -> No
     [{"dynamodb_write_capacity_units": 5}, {"dynamodb_read_capacity_units": 5}],
 )
 def test_bootstrap_with_one_capacity_fails_before_any_request(
-    capacity: dict[str, int], ddb_make_bsm: Callable[[], BotoSesManager]
+    capacity: dict[str, int], make_bsm: Callable[[], BotoSesManager]
 ) -> None:
-    bsm, requests = counted(ddb_make_bsm)
+    bsm, requests = counted(make_bsm)
     repo = Repository(
         aws_region="us-east-1", s3_bucket=unique("bkt"), dynamodb_table_name=unique("tbl")
     )
@@ -341,9 +341,9 @@ def test_bootstrap_with_one_capacity_fails_before_any_request(
 
 # ---------------------------------------------------------------- sessions
 def test_bsm_omitted_after_bootstrap_uses_the_bootstrap_session(
-    ddb_make_bsm: Callable[[], BotoSesManager],
+    make_bsm: Callable[[], BotoSesManager],
 ) -> None:
-    bsm, requests = counted(ddb_make_bsm)
+    bsm, requests = counted(make_bsm)
     repo = new_repo(bsm)
     requests.clear()
     repo.put_artifact(name="implicit", content=b"implicit")
@@ -352,7 +352,7 @@ def test_bsm_omitted_after_bootstrap_uses_the_bootstrap_session(
     assert repo.get_artifact_version(name="implicit", version=1).sha256 == sha(b"implicit")
     assert len(requests.seen) >= 4, "the bootstrap session was not used"
 
-    second, second_requests = counted(ddb_make_bsm)
+    second, second_requests = counted(make_bsm)
     requests.clear()
     artifact = repo.get_artifact_version(name="implicit", version=1, bsm=second)
     assert artifact.get_content(second) == b"implicit"

@@ -28,9 +28,9 @@ class Count:
 
 @pytest.mark.parametrize("mode", ["bsm_omitted", "explicit_second_session"])
 def test_reference_examples(
-    mode: str, ddb_make_bsm: Callable[[], BotoSesManager], ddb_raw_s3: Any
+    mode: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any
 ) -> None:
-    boot = ddb_make_bsm()
+    boot = make_bsm()
     boot_count = Count()
     boot.boto_ses.events.register("before-send", boot_count)
     repo = Repository(
@@ -43,7 +43,7 @@ def test_reference_examples(
     second_count = Count()
     reader = boot
     if mode == "explicit_second_session":
-        second = ddb_make_bsm()
+        second = make_bsm()
         second.boto_ses.events.register("before-send", second_count)
         explicit = {"bsm": second}
         reader = second
@@ -108,7 +108,7 @@ def test_reference_examples(
         repo.get_artifact_version(name, version=3, **explicit)
     # soft deletion: the purged bytes are still in S3
     key = repo.get_artifact_s3path(name, 3).key
-    assert ddb_raw_s3.get_object(Bucket=repo.s3_bucket, Key=key)["Body"].read() == contents[3]
+    assert raw_s3.get_object(Bucket=repo.s3_bucket, Key=key)["Body"].read() == contents[3]
 
     if mode == "bsm_omitted":
         assert boot_count.n > 20, "the bootstrap session should have served every call"

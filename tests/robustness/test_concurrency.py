@@ -64,9 +64,9 @@ def check_numbering(
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_threads_put_and_publish_keep_every_invariant(
-    kind: str, rob_make_bsm: Callable[[], BotoSesManager], rob_raw_s3: Any
+    kind: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend(kind, bsm)
     name = "stress"
     errors: list[BaseException] = []
@@ -91,9 +91,9 @@ def test_threads_put_and_publish_keep_every_invariant(
         list(pool.map(worker, range(THREADS)))
     assert errors == []
     assert len(returned) == THREADS * ROUNDS
-    check_numbering(backend, bsm, rob_raw_s3, name, returned)
+    check_numbering(backend, bsm, raw_s3, name, returned)
     latest = backend.get(bsm, name)
-    data = raw_bytes(rob_raw_s3, latest.s3uri)
+    data = raw_bytes(raw_s3, latest.s3uri)
     assert data is not None and sha(data) == latest.sha256
 
 
@@ -105,9 +105,9 @@ def _publish_versions(backend: Backend, bsm: BotoSesManager, name: str, count: i
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_concurrent_put_alias_points_at_existing_versions(
-    kind: str, rob_make_bsm: Callable[[], BotoSesManager]
+    kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend(kind, bsm)
     name = "aliased"
     _publish_versions(backend, bsm, name, 4)
@@ -139,9 +139,9 @@ def test_concurrent_put_alias_points_at_existing_versions(
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_concurrent_purge_never_leaves_a_dangling_alias(
-    kind: str, rob_make_bsm: Callable[[], BotoSesManager]
+    kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend(kind, bsm)
     name = "purged"
     _publish_versions(backend, bsm, name, 10)
@@ -193,17 +193,17 @@ def test_concurrent_purge_never_leaves_a_dangling_alias(
 @pytest.mark.parametrize("operation", ["purge", "delete"])
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
-    kind: str, operation: str, rob_make_bsm: Callable[[], BotoSesManager]
+    kind: str, operation: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
     """Deterministic interleaving: an alias is pointed at version 1 after the purge (or
     delete of version 1) has read the aliases and before it deletes anything. Version 1
     must survive (the delete may refuse with VersionInUseError instead)."""
-    setup = rob_make_bsm()
+    setup = make_bsm()
     backend = new_backend(kind, setup)
     name = "interleaved"
     _publish_versions(backend, setup, name, 3)
-    other = rob_make_bsm()
-    deleting = rob_make_bsm()
+    other = make_bsm()
+    deleting = make_bsm()
     fired: list[str] = []
 
     def hook(**kwargs: Any) -> None:
@@ -227,9 +227,9 @@ def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_expected_revision_lets_exactly_one_writer_win(
-    kind: str, rob_make_bsm: Callable[[], BotoSesManager]
+    kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend(kind, bsm)
     name = "revision"
     _publish_versions(backend, bsm, name, 3)
@@ -266,17 +266,17 @@ def spawn_pool() -> Iterator[Any]:
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_processes_put_and_publish_keep_numbering(
     kind: str,
-    rob_url: str,
-    rob_make_bsm: Callable[[], BotoSesManager],
-    rob_raw_s3: Any,
+    moto_server: str,
+    make_bsm: Callable[[], BotoSesManager],
+    raw_s3: Any,
     spawn_pool: Any,
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend(kind, bsm)
     name = "processes"
-    jobs = [(rob_url, backend.spec(), name, i, 2) for i in range(4)]
+    jobs = [(moto_server, backend.spec(), name, i, 2) for i in range(4)]
     # chunksize 1 over 4 processes: one job per process, all running at once
     results = spawn_pool.starmap(mp_worker, jobs, chunksize=1)
     returned = [pair for result in results for pair in result]
     assert len(returned) == 8
-    check_numbering(backend, bsm, rob_raw_s3, name, returned)
+    check_numbering(backend, bsm, raw_s3, name, returned)

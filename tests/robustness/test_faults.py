@@ -128,7 +128,7 @@ def check_readable(
 
 @pytest.fixture(scope="module")
 def fault_envs(
-    rob_make_bsm: Callable[[], BotoSesManager],
+    make_bsm: Callable[[], BotoSesManager],
 ) -> Callable[[str], tuple[Backend, BotoSesManager, BotoSesManager, FailAt]]:
     """Per backend kind, built once for the module (each case uses its own artifact names):
     the repository, a clean session and a session carrying a re-armable FailAt."""
@@ -136,9 +136,9 @@ def fault_envs(
 
     def get(kind: str) -> tuple[Backend, BotoSesManager, BotoSesManager, FailAt]:
         if kind not in cache:
-            clean = rob_make_bsm()
+            clean = make_bsm()
             extra = {"lease_secs": 0} if kind == "s3_dynamodb" else {}
-            faulty = rob_make_bsm()
+            faulty = make_bsm()
             fault = FailAt()
             faulty.boto_ses.events.register("before-send", fault)
             cache[kind] = (new_backend(kind, clean, **extra), clean, faulty, fault)
@@ -153,7 +153,7 @@ def test_fault_at_every_request_leaves_a_consistent_repository(
     kind: str,
     operation: str,
     fault_envs: Callable[[str], tuple[Backend, BotoSesManager, BotoSesManager, FailAt]],
-    rob_raw_s3: Any,
+    raw_s3: Any,
 ) -> None:
     backend, clean, faulty, fault = fault_envs(kind)
 
@@ -162,7 +162,7 @@ def test_fault_at_every_request_leaves_a_consistent_repository(
     prepare(backend, clean, name)
     fault.arm(0)
     result = run(operation, backend, faulty, name)
-    check_completed(operation, backend, clean, rob_raw_s3, name, result)
+    check_completed(operation, backend, clean, raw_s3, name, result)
     total = len(fault.operations)
     assert total >= 1
 
@@ -184,14 +184,14 @@ def test_fault_at_every_request_leaves_a_consistent_repository(
             continue
         window = kind == "s3_dynamodb" and operation == "put"
         try:
-            check_readable(backend, clean, rob_raw_s3, name, allow_latest_lag=window)
+            check_readable(backend, clean, raw_s3, name, allow_latest_lag=window)
         except Exception as error:
             failures.append(f"k={k} ({fault.failed}): after the fault: {error!r}")
             continue
         try:
             result = run(operation, backend, clean, name)
-            check_completed(operation, backend, clean, rob_raw_s3, name, result)
-            check_readable(backend, clean, rob_raw_s3, name, allow_latest_lag=False)
+            check_completed(operation, backend, clean, raw_s3, name, result)
+            check_readable(backend, clean, raw_s3, name, allow_latest_lag=False)
         except Exception as error:
             failures.append(f"k={k} ({fault.failed}): repeating the call: {error!r}")
     assert failures == [], f"{total} requests per {operation}; failures: {failures}"
@@ -261,13 +261,13 @@ def test_transient_errors_are_retried(
     kind: str,
     mode: str,
     service: str,
-    rob_make_bsm: Callable[[], BotoSesManager],
-    rob_raw_s3: Any,
+    make_bsm: Callable[[], BotoSesManager],
+    raw_s3: Any,
 ) -> None:
-    clean = rob_make_bsm()
+    clean = make_bsm()
     backend = new_backend(kind, clean)
     name = "transient"
-    flaky = rob_make_bsm()
+    flaky = make_bsm()
     handler = Transient(mode, service)
     flaky.boto_ses.events.register("before-send", handler)
     backend.put(flaky, name, V1)
@@ -276,4 +276,4 @@ def test_transient_errors_are_retried(
     assert handler.hits > 2, "the failed request was not retried"
     assert published.version == "1"
     assert published.sha256 == sha(V1)
-    assert raw_bytes(rob_raw_s3, backend.get(clean, name, 1).s3uri) == V1
+    assert raw_bytes(raw_s3, backend.get(clean, name, 1).s3uri) == V1

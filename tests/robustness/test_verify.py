@@ -23,9 +23,9 @@ def _key(uri: str) -> str:
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_clean_repository_reports_no_problem(
-    kind: str, rob_make_bsm: Callable[[], BotoSesManager]
+    kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend(kind, bsm)
     _build(backend, bsm, "clean")
     backend.put_alias(
@@ -38,25 +38,25 @@ def test_clean_repository_reports_no_problem(
 
 
 def test_s3_only_verify_reports_each_corruption(
-    rob_make_bsm: Callable[[], BotoSesManager], rob_raw_s3: Any
+    make_bsm: Callable[[], BotoSesManager], raw_s3: Any
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend("s3_only", bsm)
     for name in ("healthy", "orphan", "tampered", "dangling"):
         _build(backend, bsm, name)
     bucket = backend.bucket
     # an extra key under the artifact's folder, outside the layout
     orphan_key = "artifacts/orphan/stray.txt"
-    rob_raw_s3.put_object(Bucket=bucket, Key=orphan_key, Body=b"junk")
+    raw_s3.put_object(Bucket=bucket, Key=orphan_key, Body=b"junk")
     # version 1's bytes replaced, its metadata (recorded sha256) kept
     tampered_key = _key(backend.get(bsm, "tampered", 1).s3uri)
-    head = rob_raw_s3.head_object(Bucket=bucket, Key=tampered_key)
-    rob_raw_s3.put_object(
+    head = raw_s3.head_object(Bucket=bucket, Key=tampered_key)
+    raw_s3.put_object(
         Bucket=bucket, Key=tampered_key, Body=b"tampered bytes", Metadata=head["Metadata"]
     )
     # the object an alias points at, deleted
     backend.put_alias(bsm, "dangling", "prod", version=2)
-    rob_raw_s3.delete_object(Bucket=bucket, Key=_key(backend.get(bsm, "dangling", 2).s3uri))
+    raw_s3.delete_object(Bucket=bucket, Key=_key(backend.get(bsm, "dangling", 2).s3uri))
 
     report = backend.verify(bsm)
     found = {(p.kind, p.name) for p in report.problems}
@@ -72,24 +72,24 @@ def test_s3_only_verify_reports_each_corruption(
 
 
 def test_s3_dynamodb_verify_reports_each_corruption(
-    rob_make_bsm: Callable[[], BotoSesManager], rob_raw_s3: Any, rob_raw_ddb: Any
+    make_bsm: Callable[[], BotoSesManager], raw_s3: Any, raw_dynamodb: Any
 ) -> None:
-    bsm = rob_make_bsm()
+    bsm = make_bsm()
     backend = new_backend("s3_dynamodb", bsm)
     names = ("healthy", "orphan", "noobject", "noitem", "badsha", "dangling")
     for name in names:
         _build(backend, bsm, name)
     bucket, table = backend.bucket, backend.table
     orphan_key = "artifacts/orphan/stray.txt"
-    rob_raw_s3.put_object(Bucket=bucket, Key=orphan_key, Body=b"junk")
+    raw_s3.put_object(Bucket=bucket, Key=orphan_key, Body=b"junk")
     # a live version whose bytes are gone
     noobject_key = "artifacts/noobject/000001.bin"
-    rob_raw_s3.delete_object(Bucket=bucket, Key=noobject_key)
+    raw_s3.delete_object(Bucket=bucket, Key=noobject_key)
     # bytes of a version that has no item
     noitem_key = "artifacts/noitem/000009.bin"
-    rob_raw_s3.put_object(Bucket=bucket, Key=noitem_key, Body=b"no item for me")
+    raw_s3.put_object(Bucket=bucket, Key=noitem_key, Body=b"no item for me")
     # an item whose recorded sha256 is wrong
-    rob_raw_ddb.update_item(
+    raw_dynamodb.update_item(
         TableName=table,
         Key={"pk": {"S": "badsha"}, "sk": {"S": "000002"}},
         UpdateExpression="SET sha256 = :s",
@@ -97,7 +97,7 @@ def test_s3_dynamodb_verify_reports_each_corruption(
     )
     # a version soft-deleted behind the back of the alias pointing at it
     backend.put_alias(bsm, "dangling", "prod", version=3)
-    rob_raw_ddb.update_item(
+    raw_dynamodb.update_item(
         TableName=table,
         Key={"pk": {"S": "dangling"}, "sk": {"S": "000003"}},
         UpdateExpression="SET is_deleted = :t",
