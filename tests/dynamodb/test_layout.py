@@ -88,9 +88,7 @@ def bsm(make_bsm: Callable[[], BotoSesManager]) -> BotoSesManager:
 
 
 # ---------------------------------------------------------------- what the library writes
-def test_s3_keys_and_artifact_items(
-    bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
-) -> None:
+def test_s3_keys_and_artifact_items(bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any) -> None:
     repo = new_repo(bsm)
     name = "app"
     repo.put_artifact(name=name, content=b"one", metadata={"team": "core"}, bsm=bsm)
@@ -197,9 +195,7 @@ def _hand_write(raw_s3: Any, raw_ddb: Any, repo: Repository, name: str) -> dict[
     return contents
 
 
-def test_hand_written_items_are_read(
-    bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
-) -> None:
+def test_hand_written_items_are_read(bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any) -> None:
     repo = new_repo(bsm)
     name = "legacy"
     contents = _hand_write(raw_s3, raw_dynamodb, repo, name)
@@ -236,9 +232,7 @@ def test_hand_written_items_can_be_published_and_put_over(
     published = repo.publish_artifact_version(name=name, bsm=bsm)
     assert published.version == "4"
     assert published.sha256 == sha(contents["LATEST"])
-    assert (
-        body(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000004{SUFFIX}") == (contents["LATEST"])
-    )
+    assert body(raw_s3, repo.s3_bucket, f"{PREFIX}/{name}/000004{SUFFIX}") == (contents["LATEST"])
     repo.put_artifact(name=name, content=b"put over", bsm=bsm)
     latest = item(raw_dynamodb, repo.dynamodb_table_name, name, "LATEST")
     assert latest["sha256"] == {"S": sha(b"put over")}
@@ -255,9 +249,7 @@ def test_hand_written_items_can_be_published_and_put_over(
 
 
 # ---------------------------------------------------------------- soft delete
-def test_soft_delete_keeps_bytes(
-    bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
-) -> None:
+def test_soft_delete_keeps_bytes(bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any) -> None:
     repo = new_repo(bsm)
     name = "soft"
     for content in (b"one", b"two"):

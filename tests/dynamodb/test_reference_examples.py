@@ -27,9 +27,7 @@ class Count:
 
 
 @pytest.mark.parametrize("mode", ["bsm_omitted", "explicit_second_session"])
-def test_reference_examples(
-    mode: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any
-) -> None:
+def test_reference_examples(mode: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any) -> None:
     boot = make_bsm()
     boot_count = Count()
     boot.boto_ses.events.register("before-send", boot_count)
