@@ -257,31 +257,17 @@ class Repository(RepositoryBase):
         turn was skipped (we were presumed dead); take a new ticket."""
         name, source = request.name, request.source
         now = _model.utc_now()
-        try:
-            response = dynamodb.update_item(
-                TableName=self._table,
-                Key=D.key(name, C.LATEST_VERSION),
-                UpdateExpression=(
-                    "SET put_next = if_not_exists(put_next, :zero) + :one, "
-                    "put_since = if_not_exists(put_since, :now)"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(sha256) OR sha256 <> :sha OR is_deleted = :t"
-                ),
-                ExpressionAttributeValues=D.values(
-                    zero=0, one=1, now=D_time(now), sha=source.sha256, t=True
-                ),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not D.is_condition_failed(error):
-                raise D.backend_error(error, "UpdateItem", self._table) from error
-            old = D.decode(error.response.get("Item")) or {}
+        item, old = self._take_ticket(
+            dynamodb,
+            name,
+            "attribute_not_exists(sha256) OR sha256 <> :sha OR is_deleted = :t",
+            sha=source.sha256,
+            t=True,
+        )
+        if item is None:  # unchanged: nothing to write
             if progress:
                 progress(source.size, source.size)
-            return self._artifact(name, old)  # unchanged: nothing to write
-        item = D.decode(response.get("Attributes")) or {}
+            return self._artifact(name, old or {})
         ticket = int(item["put_next"])
         turn = self._wait_for_turn(dynamodb, name, ticket, item)
         if turn is None:
@@ -346,6 +332,33 @@ class Repository(RepositoryBase):
         return Artifact(
             name, C.LATEST_VERSION, now, self._uri(name, C.LATEST_VERSION), source.sha256
         )
+
+    def _take_ticket(
+        self, dynamodb: Any, name: str, condition: str, **values: Any
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Take a ticket in LATEST's write queue if ``condition`` holds (one conditional
+        update). Returns (the item with our ticket in ``put_next``, None), or (None, the
+        item as it is) when the condition failed and nothing was written."""
+        try:
+            response = dynamodb.update_item(
+                TableName=self._table,
+                Key=D.key(name, C.LATEST_VERSION),
+                UpdateExpression=(
+                    "SET put_next = if_not_exists(put_next, :zero) + :one, "
+                    "put_since = if_not_exists(put_since, :now)"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=D.values(
+                    zero=0, one=1, now=D_time(_model.utc_now()), **values
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not D.is_condition_failed(error):
+                raise D.backend_error(error, "UpdateItem", self._table) from error
+            return None, D.decode(error.response.get("Item"))
+        return D.decode(response.get("Attributes")) or {}, None
 
     def _wait_for_turn(
         self, dynamodb: Any, name: str, ticket: int, item: dict[str, Any]
@@ -446,35 +459,18 @@ class Repository(RepositoryBase):
         )
 
     def _publish_once(self, s3: Any, dynamodb: Any, name: str) -> Artifact | None:
-        try:
-            response = dynamodb.update_item(
-                TableName=self._table,
-                Key=D.key(name, C.LATEST_VERSION),
-                UpdateExpression=(
-                    "SET put_next = if_not_exists(put_next, :zero) + :one, "
-                    "put_since = if_not_exists(put_since, :now)"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(sha256) "
-                    "AND (attribute_not_exists(is_deleted) OR is_deleted = :f) AND "
-                    "(attribute_not_exists(published_sha256) OR published_sha256 <> sha256)"
-                ),
-                ExpressionAttributeValues=D.values(
-                    zero=0, one=1, now=D_time(_model.utc_now()), f=False
-                ),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not D.is_condition_failed(error):
-                raise D.backend_error(error, "UpdateItem", self._table) from error
-            old = D.decode(error.response.get("Item"))
+        taken, old = self._take_ticket(
+            dynamodb,
+            name,
+            "attribute_exists(sha256) "
+            "AND (attribute_not_exists(is_deleted) OR is_deleted = :f) AND "
+            "(attribute_not_exists(published_sha256) OR published_sha256 <> sha256)",
+            f=False,
+        )
+        if taken is None:
             if not old or old.get("is_deleted") or "sha256" not in old:
-                raise ArtifactNotFoundError(
-                    f"artifact {name!r} has no LATEST to publish"
-                ) from error
+                raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
             return self._published(name, old)  # unchanged since the last publish
-        taken = D.decode(response.get("Attributes")) or {}
         ticket = int(taken["put_next"])
         item = self._wait_for_turn(dynamodb, name, ticket, taken)
         if item is None:
