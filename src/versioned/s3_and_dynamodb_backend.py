@@ -597,11 +597,14 @@ class Repository(RepositoryBase):
         that fails if an alias was pointed at the version since it was read (put_alias
         bumps ``alias_epoch`` in its transaction). Returns (deleted items, whether any
         conflicted: the caller re-reads and retries those)."""
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            items_future = pool.submit(D.query, dynamodb, self._table, name)
-            aliases_future = pool.submit(D.query, dynamodb, self._table, D.alias_pk(name))
-            items = {item["sk"]: item for item in items_future.result()}
-            aliases = [self._alias(name, item) for item in aliases_future.result()]
+        # Items first, aliases second (not in parallel): an alias written after the items
+        # were read has bumped the target's alias_epoch since, which fails our condition;
+        # one written before the aliases are read is seen. Read the other way round, an
+        # alias written in between would be missed and its target deleted.
+        items = {item["sk"]: item for item in D.query(dynamodb, self._table, name)}
+        aliases = [
+            self._alias(name, item) for item in D.query(dynamodb, self._table, D.alias_pk(name))
+        ]
         used = {target for alias in aliases for target in _alias_targets(alias)}
         doomed = []
         for version in versions:
@@ -812,8 +815,9 @@ class Repository(RepositoryBase):
         bsm: BotoSesManager | None = None,
     ) -> tuple[datetime, list[Artifact]]:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
-        ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Two reads
-        in parallel, then one conditional update per version, sent in parallel."""
+        ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Two
+        Queries (versions, then aliases), then one conditional update per version, sent in
+        parallel."""
         _model.validate_artifact_name(name)
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         _, dynamodb = self._clients(bsm)
