@@ -5,21 +5,17 @@ Names are prefixed ``cli_`` to stay clear of the session fixtures in tests/conft
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from _clikit import Cli, CliEnv
-from moto.server import ThreadedMotoServer
 
 from versioned import s3_and_dynamodb_backend
-from versioned.cli import _app, _settings
 
 REGION = "us-east-1"
 BACKENDS = ["s3_only", "s3_and_dynamodb"]
@@ -32,44 +28,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def cli_session_cache() -> dict[tuple[str | None, ...], Any]:
-    return {}
-
-
-@pytest.fixture(autouse=True)
-def cli_reuse_sessions(
-    cli_session_cache: dict[tuple[str | None, ...], Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Reuse one boto session per (region, profile, endpoint) across invocations.
-
-    A real ``versioned`` process builds one session; building a fresh one (and loading the
-    botocore service models again) for each of the hundreds of in-process invocations
-    would multiply the suite's runtime.
-    """
-
-    def make_session(settings: _settings.Settings) -> Any:
-        key = (settings.region, settings.profile, settings.endpoint_url)
-        if key not in cli_session_cache:
-            cli_session_cache[key] = _settings.make_session(settings)
-        return cli_session_cache[key]
-
-    monkeypatch.setattr(_app, "make_session", make_session)
-
-
-@pytest.fixture(scope="session")
-def cli_server_url() -> Iterator[str]:
-    """Endpoint URL of a moto server (S3 and DynamoDB) for the CLI tests."""
-    werkzeug = logging.getLogger("werkzeug")
-    previous = werkzeug.level
-    werkzeug.setLevel(logging.ERROR)  # no request log lines in captured stderr
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-        werkzeug.setLevel(previous)
+def cli_server_url(moto_server: str) -> str:
+    """Endpoint URL of the session's moto server (tests/conftest.py), for the CLI tests."""
+    return moto_server
 
 
 @pytest.fixture

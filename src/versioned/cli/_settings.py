@@ -10,6 +10,7 @@ other tools; ``VERSIONED_*`` variables override the file for one shell or one CI
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -139,16 +140,25 @@ def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: P
 
 
 def make_session(settings: Settings) -> Any:
-    """A BotoSesManager for the settings (region, profile and endpoint only when given)."""
+    """A BotoSesManager for the settings (region, profile and endpoint only when given).
+
+    Reused within the process for equal settings: building a session loads botocore's
+    service models, which is slow when the command line is driven in-process (tests, the
+    demo)."""
+    return _session(settings.region, settings.profile, settings.endpoint_url)
+
+
+@functools.lru_cache(maxsize=16)
+def _session(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
     from boto_session_manager import BotoSesManager
 
     kwargs: dict[str, Any] = {}
-    if settings.region:
-        kwargs["region_name"] = settings.region
-    if settings.profile:
-        kwargs["profile_name"] = settings.profile
-    if settings.endpoint_url:
-        kwargs["default_client_kwargs"] = {"endpoint_url": settings.endpoint_url}
+    if region:
+        kwargs["region_name"] = region
+    if profile:
+        kwargs["profile_name"] = profile
+    if endpoint_url:
+        kwargs["default_client_kwargs"] = {"endpoint_url": endpoint_url}
     return BotoSesManager(**kwargs)
 
 
