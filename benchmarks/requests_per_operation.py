@@ -189,6 +189,18 @@ def run_backend(
         head_ms.append((time.perf_counter() - start) * 1000)
     heads = statistics.median(head_ms)
     bench.heads_ms = heads  # type: ignore[attr-defined]
+    # The same HEADs from raw boto3 on 16 threads: what any client can gain from
+    # parallelism against this endpoint (moto serves requests one at a time on the CPU).
+    parallel_ms = []
+    for _ in range(max(5, runs // 2)):
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda key: bench.s3.head_object(Bucket=BUCKET, Key=key), keys))
+        parallel_ms.append((time.perf_counter() - start) * 1000)
+    bench.endpoint_context = [  # type: ignore[attr-defined]
+        f"raw boto3, {len(keys)} HEADs on 16 threads / {len(keys)} sequential HEADs: "
+        f"{statistics.median(parallel_ms) / heads:.3f} (the endpoint's own parallel speed-up)"
+    ]
     list_ms = statistics.median(ms for _, ms in list_samples)
     bench.ratios.append(
         Ratio(
@@ -377,7 +389,7 @@ def print_report(benches: list[Bench], n: int) -> list[str]:
                 missed.append(f"{ratio.backend} {ratio.what}: {value} (target {limit})")
     print()
     for bench in benches:
-        for line in getattr(bench, "context", []):
+        for line in getattr(bench, "endpoint_context", []) + getattr(bench, "context", []):
             print(f"CONTEXT {bench.backend}: {line}")
         for anomaly in getattr(bench, "anomalies", []):
             print(f"ANOMALY {bench.backend}: {anomaly}")
