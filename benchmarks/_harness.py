@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from boto_session_manager import BotoSesManager
 
@@ -76,3 +77,20 @@ class RequestCounter:
     def reset(self) -> None:
         with self._lock:
             self.count = 0
+
+
+def make_repository(backend: str, bsm: BotoSesManager, bucket: str, table: str) -> Any:
+    """A bootstrapped repository: "s3-only" (prefix s3only) or "s3+ddb" (prefix ddb)."""
+    from versioned import s3_and_dynamodb_backend, s3_only_backend
+
+    repo: Any
+    if backend == "s3-only":
+        repo = s3_only_backend.Repository(
+            aws_region="us-east-1", s3_bucket=bucket, s3_prefix="s3only"
+        )
+    else:
+        repo = s3_and_dynamodb_backend.Repository(
+            aws_region="us-east-1", s3_bucket=bucket, s3_prefix="ddb", dynamodb_table_name=table
+        )
+    repo.bootstrap(bsm=bsm)
+    return repo

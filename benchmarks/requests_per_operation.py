@@ -19,9 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from _harness import RequestCounter, make_bsm, moto_server, raw_client
-
-from versioned import s3_and_dynamodb_backend, s3_only_backend
+from _harness import RequestCounter, make_bsm, make_repository, moto_server, raw_client
 
 BUCKET = "versioned-bench"
 TABLE = "versioned-bench"
@@ -408,21 +406,9 @@ def main() -> int:
         for backend in ("s3-only", "s3+ddb"):
             bsm = make_bsm(url)
             counter = RequestCounter(bsm)  # before the library first uses the session
-            if backend == "s3-only":
-                repo: Any = s3_only_backend.Repository(
-                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only"
-                )
-                repo.bootstrap(bsm=bsm)
-                targets, dynamodb = S3_TARGETS, False
-            else:
-                repo = s3_and_dynamodb_backend.Repository(
-                    aws_region="us-east-1",
-                    s3_bucket=BUCKET,
-                    s3_prefix="ddb",
-                    dynamodb_table_name=TABLE,
-                )
-                repo.bootstrap(bsm=bsm)
-                targets, dynamodb = DDB_TARGETS, True
+            repo = make_repository(backend, bsm, BUCKET, TABLE)
+            dynamodb = backend != "s3-only"
+            targets = DDB_TARGETS if dynamodb else S3_TARGETS
             bench = Bench(backend, repo, bsm, counter, url)
             started = time.perf_counter()
             try:

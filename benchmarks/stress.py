@@ -19,9 +19,7 @@ import time
 import traceback
 from typing import Any
 
-from _harness import make_bsm, moto_server, raw_client
-
-from versioned import s3_and_dynamodb_backend, s3_only_backend
+from _harness import make_bsm, make_repository, moto_server, raw_client
 
 BUCKET = "versioned-stress"
 TABLE = "versioned-stress"
@@ -199,18 +197,7 @@ def main() -> int:
     with moto_server() as url:
         for backend in ("s3-only", "s3+ddb"):
             bsm = make_bsm(url)
-            if backend == "s3-only":
-                repo: Any = s3_only_backend.Repository(
-                    aws_region="us-east-1", s3_bucket=BUCKET, s3_prefix="s3only"
-                )
-            else:
-                repo = s3_and_dynamodb_backend.Repository(
-                    aws_region="us-east-1",
-                    s3_bucket=BUCKET,
-                    s3_prefix="ddb",
-                    dynamodb_table_name=TABLE,
-                )
-            repo.bootstrap(bsm=bsm)
+            repo = make_repository(backend, bsm, BUCKET, TABLE)
             stress = Stress(repo, bsm, args.writers, args.rounds)
             elapsed = stress.run()
             result = check(stress, url, {"name": NAME, "bsm": bsm})
