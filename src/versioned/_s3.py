@@ -165,10 +165,6 @@ class ObjectInfo:
     def sha256(self) -> str | None:
         return self.metadata.get(C.METADATA_KEY_ARTIFACT_SHA256)
 
-    @property
-    def is_multipart(self) -> bool:
-        return "-" in self.etag
-
 
 def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
     return ObjectInfo(
@@ -639,18 +635,13 @@ def _multipart_copy(
 
 
 # ------------------------------------------------------------------ reads
-def get_object(s3: Any, bucket: str, key: str, *, if_match: str | None = None) -> Any:
+def get_object(s3: Any, bucket: str, key: str) -> Any:
     """GetObject response (streaming body); None when absent."""
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if if_match:
-        kwargs["IfMatch"] = if_match
     try:
-        return s3.get_object(**kwargs)
+        return s3.get_object(Bucket=bucket, Key=key)
     except ClientError as error:
         if is_not_found(error):
             return None
-        if is_precondition_failed(error):
-            raise
         raise backend_error(error, "GET", bucket, key) from error
     except BotoCoreError as error:
         raise backend_error(error, "GET", bucket, key) from error

@@ -236,16 +236,10 @@ class Repository(RepositoryBase):
         request = self._put_request(name, content, content_type, metadata, tags)
         try:
             s3, dynamodb = self._clients(bsm)
-            deadline = time.monotonic() + DEADLINE_SECS
-            while True:
-                result = self._put_once(s3, dynamodb, request, progress)
-                if result is not None:
-                    return result
-                if time.monotonic() > deadline:
-                    raise ContentionError(
-                        f"putting {name!r} waited {DEADLINE_SECS:.0f}s for concurrent "
-                        "writers; retry later"
-                    )
+            return _until_done(
+                lambda: self._put_once(s3, dynamodb, request, progress),
+                f"putting {name!r} waited {DEADLINE_SECS:.0f}s for concurrent writers; retry later",
+            )
         finally:
             request.source.close()
 

@@ -357,8 +357,6 @@ class Repository(RepositoryBase):
             return None
         update_at = _model.utc_now().isoformat()
         metadata = {**info.metadata, C.METADATA_KEY_UPDATE_AT: update_at}
-        upload_id = None
-        del upload_id
         etag = _s3._multipart_copy(
             s3,
             self.s3_bucket,
