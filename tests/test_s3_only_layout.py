@@ -84,6 +84,7 @@ def test_exact_keys(env: Env, raw_s3: Any) -> None:
     assert all_keys(raw_s3, env.bucket) == [
         "artifacts/my_app/aliases/dev.json",
         "artifacts/my_app/aliases/prod.json",
+        "artifacts/my_app/state.json",  # the artifact's compare-and-swap state
         "artifacts/my_app/versions/000000_LATEST.bin",
         "artifacts/my_app/versions/999998_000002.bin",
         "artifacts/my_app/versions/999999_000001.bin",
@@ -136,7 +137,7 @@ def test_object_metadata(env: Env, raw_s3: Any) -> None:
 
 def test_timestamps_are_iso_strings(env: Env) -> None:
     repo, bsm = env.repo, env.bsm
-    before = datetime.now(UTC)
+    before = datetime.now(UTC).replace(microsecond=0)  # S3 reports whole seconds
     latest = repo.put_artifact(bsm=bsm, name=NAME, content=b"x")
     version = repo.publish_artifact_version(bsm=bsm, name=NAME)
     alias = repo.put_alias(bsm=bsm, name=NAME, alias="prod", version=1)
@@ -377,17 +378,38 @@ def test_publishing_unchanged_at_999999_returns_it(env: Env, raw_s3: Any) -> Non
 
 
 def test_request_budget_of_common_calls(env: Env) -> None:
-    """The S3-only request budgets of docs/design.md (retries excluded)."""
+    """The S3-only request budgets of docs/design.md (retries excluded). The first
+    publish of an artifact also lists its versions and creates its state; the first write
+    of an alias also checks that no purge ran meanwhile."""
     repo, bsm, counter = env.repo, env.bsm, env.counter
+
+    def put(content: bytes) -> Any:
+        return repo.put_artifact(bsm=bsm, name=NAME, content=content)
+
+    def publish() -> Any:
+        return repo.publish_artifact_version(bsm=bsm, name=NAME)
+
+    def alias(version: int) -> Any:
+        return repo.put_alias(bsm=bsm, name=NAME, alias="prod", version=version)
+
     steps: list[tuple[str, Callable[[], Any], int]] = [
-        ("put new", lambda: repo.put_artifact(bsm=bsm, name=NAME, content=b"a"), 2),
-        ("put unchanged", lambda: repo.put_artifact(bsm=bsm, name=NAME, content=b"a"), 1),
-        ("publish new", lambda: repo.publish_artifact_version(bsm=bsm, name=NAME), 3),
-        ("publish unchanged", lambda: repo.publish_artifact_version(bsm=bsm, name=NAME), 2),
+        ("put new", lambda: put(b"a"), 2),
+        ("put unchanged", lambda: put(b"a"), 1),
+        ("first publish", publish, 5),
+        # the newest copy is confirmed once (a HEAD) before it is handed out again
+        ("publish unchanged", publish, 3),
+        ("publish unchanged", publish, 3),
+        ("put new", lambda: put(b"b"), 2),
+        ("publish new", publish, 4),
         ("get version", lambda: repo.get_artifact_version(bsm=bsm, name=NAME, version=1), 1),
-        ("put alias", lambda: repo.put_alias(bsm=bsm, name=NAME, alias="prod", version=1), 3),
+        # a new alias: + a check for a concurrent purge; a target whose copy the state
+        # has not confirmed yet: + a HEAD (once; the write records it)
+        ("first alias write", lambda: alias(1), 5),
+        ("alias write", lambda: alias(2), 4),
+        ("alias write", lambda: alias(1), 3),
         ("get alias", lambda: repo.get_alias(bsm=bsm, name=NAME, alias="prod"), 1),
         ("list aliases (1)", lambda: repo.list_aliases(bsm=bsm, name=NAME), 2),
+        ("list versions (2)", lambda: repo.list_artifact_versions(bsm=bsm, name=NAME), 3),
         ("list names", lambda: repo.list_artifact_names(bsm=bsm), 1),
     ]
     for label, step, budget in steps:

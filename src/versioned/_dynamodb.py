@@ -1,19 +1,16 @@
-"""The only module that speaks DynamoDB: the item codec, table creation, and error mapping.
+"""The only module that speaks DynamoDB: the item codec, table creation, reads, conditional
+writes, transactions, and the one translation of botocore errors.
 
-Items (compatible with the seed's PynamoDB models):
-
-- artifact: pk=name, sk="LATEST" | "000001"; sha256 (S), is_deleted (BOOL), update_at (S).
-  LATEST also carries: etag and content_length of its bytes; latest_version (N, the newest
-  published number) with published_sha256 / published_update_at; and its write queue,
-  put_next / put_serving (N tickets) and put_since (when the current turn began).
-  Version items carry alias_epoch (N), bumped by every alias write that targets them.
-- alias: pk="__{name}-alias", sk=alias; version, secondary_version, secondary_version_weight
-  (N), update_at, revision.
+A failed condition surfaces as :class:`ConditionFailed` carrying the item as it was when
+the server returned it (``None`` where a server does not implement
+``ReturnValuesOnConditionCheckFailure``); a cancelled transaction as
+:class:`TransactionCanceled` with per-action reasons.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -26,25 +23,31 @@ from .exc import ArtifactDynamoDBBackendError, ValidationError
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 
-
-def alias_pk(name: str) -> str:
-    return f"__{name}-alias"
+Item = dict[str, Any]
 
 
 def encode(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _SERIALIZER.serialize(value) for key, value in item.items() if value is not None}
 
 
-def decode(item: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def decode(item: Mapping[str, Any] | None) -> Item | None:
     if not item:
         return None
-    out: dict[str, Any] = {}
+    out: Item = {}
     for key, value in item.items():
         plain = _DESERIALIZER.deserialize(value)
-        if isinstance(plain, Decimal):
-            plain = int(plain) if plain == plain.to_integral_value() else float(plain)
-        out[key] = plain
+        out[key] = _plain(plain)
     return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
 
 
 def values(**named: Any) -> dict[str, Any]:
@@ -56,20 +59,38 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
+# ------------------------------------------------------------------ errors
+class ConditionFailed(Exception):
+    """A conditional write was refused; ``item`` is the item as it was, when known."""
+
+    def __init__(self, item: Item | None, known: bool) -> None:
+        super().__init__("condition failed")
+        self.item = item
+        #: whether the server returned the item (False: it ignores the request for it)
+        self.known = known
+
+
+class TransactionCanceled(Exception):
+    """A transaction was cancelled; ``reasons[i]`` is action i's code ("None",
+    "ConditionalCheckFailed", "TransactionConflict", ...) and ``items[i]`` its old item."""
+
+    def __init__(self, reasons: list[str], items: list[Item | None]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+        self.items = items
+
+    @property
+    def conflict_only(self) -> bool:
+        """True when no condition failed: only concurrent transactions interfered."""
+        return "ConditionalCheckFailed" not in self.reasons
+
+
 def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def is_condition_failed(error: ClientError) -> bool:
-    return error_code(error) == "ConditionalCheckFailedException"
-
-
-def cancellation_codes(error: ClientError) -> list[str]:
-    """Per-item reasons of a cancelled transaction ("None", "ConditionalCheckFailed", ...)."""
-    return [str(r.get("Code", "None")) for r in error.response.get("CancellationReasons", [])]
-
-
 def backend_error(error: Exception, action: str, table: str) -> ArtifactDynamoDBBackendError:
+    """The one translation of a botocore failure into the library's error."""
     if isinstance(error, ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
@@ -95,26 +116,20 @@ def translate(action: str, table: str) -> Iterator[None]:
         raise backend_error(error, action, table) from error
 
 
+# ------------------------------------------------------------------ table
 def ensure_table(
     dynamodb: Any, table: str, read_capacity: int | None, write_capacity: int | None
 ) -> None:
     """Create the table (pk/sk strings) unless it exists, then wait until it is ACTIVE."""
-    if (read_capacity is None) != (write_capacity is None):
-        raise ValidationError(
-            "give both dynamodb_read_capacity_units and dynamodb_write_capacity_units "
-            "(provisioned) or neither (on-demand)"
-        )
-    for label, capacity in (("read", read_capacity), ("write", write_capacity)):
-        if capacity is not None and (
-            isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1
-        ):
-            raise ValidationError(f"dynamodb_{label}_capacity_units must be a positive int")
+    check_capacity(read_capacity, write_capacity)
     try:
         status = dynamodb.describe_table(TableName=table)["Table"]["TableStatus"]
     except ClientError as error:
         if error_code(error) != "ResourceNotFoundException":
             raise backend_error(error, "DescribeTable", table) from error
         status = None
+    except BotoCoreError as error:
+        raise backend_error(error, "DescribeTable", table) from error
     if status is None:
         billing: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
         if read_capacity is not None:
@@ -141,6 +156,8 @@ def ensure_table(
         except ClientError as error:
             if error_code(error) != "ResourceInUseException":
                 raise backend_error(error, "CreateTable", table) from error
+        except BotoCoreError as error:
+            raise backend_error(error, "CreateTable", table) from error
     if status != "ACTIVE":
         with translate("wait for table", table):
             dynamodb.get_waiter("table_exists").wait(
@@ -148,10 +165,49 @@ def ensure_table(
             )
 
 
-def get(dynamodb: Any, table: str, pk: str, sk: str) -> dict[str, Any] | None:
+def check_capacity(read_capacity: object, write_capacity: object) -> None:
+    """Both capacities (provisioned) or neither (on-demand); positive ints."""
+    if (read_capacity is None) != (write_capacity is None):
+        raise ValidationError(
+            "give both dynamodb_read_capacity_units and dynamodb_write_capacity_units "
+            "(provisioned) or neither (on-demand)"
+        )
+    for label, capacity in (("read", read_capacity), ("write", write_capacity)):
+        if capacity is not None and (
+            isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1
+        ):
+            raise ValidationError(f"dynamodb_{label}_capacity_units must be a positive int")
+
+
+# ------------------------------------------------------------------ reads
+def get(dynamodb: Any, table: str, pk: str, sk: str) -> Item | None:
+    """One item, strongly consistent; None when absent. 1 request."""
     with translate("GetItem", table):
         response = dynamodb.get_item(TableName=table, Key=key(pk, sk), ConsistentRead=True)
     return decode(response.get("Item"))
+
+
+def batch_get(dynamodb: Any, table: str, keys: list[tuple[str, str]]) -> list[Item]:
+    """Many items by key, strongly consistent (1 request per 100 keys); absent ones are
+    left out."""
+    found: list[Item] = []
+    for start in range(0, len(keys), 100):
+        pending: dict[str, Any] = {
+            table: {
+                "Keys": [key(pk, sk) for pk, sk in keys[start : start + 100]],
+                "ConsistentRead": True,
+            }
+        }
+        with translate("BatchGetItem", table):
+            for _ in range(10):
+                response = dynamodb.batch_get_item(RequestItems=pending)
+                found.extend(
+                    d for d in map(decode, response.get("Responses", {}).get(table, [])) if d
+                )
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+    return found
 
 
 def query(
@@ -162,7 +218,7 @@ def query(
     descending: bool = True,
     limit: int | None = None,
     sk_between: tuple[str, str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Item]:
     """Every item of a partition (1 request per MB), strongly consistent."""
     condition = "pk = :pk"
     expression = values(pk=pk)
@@ -178,7 +234,7 @@ def query(
     }
     if limit:
         kwargs["Limit"] = limit
-    items: list[dict[str, Any]] = []
+    items: list[Item] = []
     with translate("Query", table):
         while True:
             response = dynamodb.query(**kwargs)
@@ -200,6 +256,133 @@ def scan_keys(dynamodb: Any, table: str) -> list[tuple[str, str]]:
             if not last:
                 return keys
             kwargs["ExclusiveStartKey"] = last
+
+
+# ------------------------------------------------------------------ writes
+@dataclasses.dataclass
+class Update:
+    """One UpdateItem: expressions with named values (``:name``) and names (``#name``)."""
+
+    pk: str
+    sk: str
+    expression: str
+    condition: str | None = None
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    names: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def arguments(self, table: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "Key": key(self.pk, self.sk),
+            "UpdateExpression": self.expression,
+        }
+        if self.condition:
+            kwargs["ConditionExpression"] = self.condition
+        if self.values:
+            kwargs["ExpressionAttributeValues"] = values(**self.values)
+        if self.names:
+            kwargs["ExpressionAttributeNames"] = dict(self.names)
+        return kwargs
+
+
+def update(dynamodb: Any, table: str, change: Update, *, return_new: bool = False) -> Item | None:
+    """Apply one UpdateItem; raises ConditionFailed (with the old item when the server
+    returns it). Returns the new item with ``return_new``."""
+    kwargs = change.arguments(table)
+    if return_new:
+        kwargs["ReturnValues"] = "ALL_NEW"
+    if change.condition:
+        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        response = dynamodb.update_item(**kwargs)
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raise _condition_failed(error) from error
+        raise backend_error(error, "UpdateItem", table) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "UpdateItem", table) from error
+    return decode(response.get("Attributes")) if return_new else None
+
+
+def _condition_failed(error: ClientError) -> ConditionFailed:
+    raw = error.response.get("Item")
+    return ConditionFailed(decode(raw), known="Item" in error.response)
+
+
+def put(dynamodb: Any, table: str, item: Mapping[str, Any], condition: str | None = None) -> None:
+    """PutItem, optionally conditional (ConditionFailed as for :func:`update`)."""
+    kwargs: dict[str, Any] = {"TableName": table, "Item": encode(item)}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        dynamodb.put_item(**kwargs)
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raise _condition_failed(error) from error
+        raise backend_error(error, "PutItem", table) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "PutItem", table) from error
+
+
+def delete_item(dynamodb: Any, table: str, change: Update) -> Item | None:
+    """DeleteItem (``change.expression`` unused), optionally conditional; returns the
+    deleted item (None: there was none)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Key": key(change.pk, change.sk),
+        "ReturnValues": "ALL_OLD",
+    }
+    if change.condition:
+        kwargs["ConditionExpression"] = change.condition
+        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if change.values:
+            kwargs["ExpressionAttributeValues"] = values(**change.values)
+        if change.names:
+            kwargs["ExpressionAttributeNames"] = dict(change.names)
+    try:
+        response = dynamodb.delete_item(**kwargs)
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raise _condition_failed(error) from error
+        raise backend_error(error, "DeleteItem", table) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "DeleteItem", table) from error
+    return decode(response.get("Attributes"))
+
+
+def transact(dynamodb: Any, table: str, actions: list[dict[str, Any]], token: str) -> None:
+    """TransactWriteItems with an idempotency token (a retry after a lost response is
+    recognised by DynamoDB itself); raises TransactionCanceled."""
+    try:
+        dynamodb.transact_write_items(TransactItems=actions, ClientRequestToken=token)
+    except ClientError as error:
+        if error_code(error) == "TransactionCanceledException":
+            reasons = error.response.get("CancellationReasons", [])
+            raise TransactionCanceled(
+                [str(r.get("Code", "None")) for r in reasons],
+                [decode(r.get("Item")) for r in reasons],
+            ) from error
+        if error_code(error) in ("TransactionConflictException", "TransactionInProgressException"):
+            raise TransactionCanceled(["TransactionConflict"], [None]) from error
+        raise backend_error(error, "TransactWriteItems", table) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "TransactWriteItems", table) from error
+
+
+def update_action(table: str, change: Update) -> dict[str, Any]:
+    arguments = change.arguments(table)
+    if change.condition:
+        arguments["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Update": arguments}
+
+
+def put_action(table: str, item: Mapping[str, Any], condition: str | None = None) -> dict[str, Any]:
+    action: dict[str, Any] = {"TableName": table, "Item": encode(item)}
+    if condition:
+        action["ConditionExpression"] = condition
+        action["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Put": action}
 
 
 def delete_keys(dynamodb: Any, table: str, keys: list[tuple[str, str]]) -> None:

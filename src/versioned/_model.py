@@ -2,7 +2,7 @@
 
 Each rule lives in exactly one function: version parsing and encodings, name and alias
 validation, the traffic-weight rule and weighted routing, timestamps, and which versions a
-purge removes.
+purge removes (and why the others stay).
 """
 
 from __future__ import annotations
@@ -12,13 +12,20 @@ import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from . import constants as C
-from .exc import ValidationError
+from . import constants
+from .exc import ArgumentTypeError, ValidationError, VersionLimitError
 
-Version = int | str  # "LATEST" or a published number; the normalised form is "LATEST" or int
+LATEST = constants.LATEST_VERSION
+
+#: A normalised version: the int 1..999999, or "LATEST".
+VersionId = int | str
 
 RESERVED_METADATA_KEYS = frozenset(
-    {C.METADATA_KEY_ARTIFACT_SHA256, C.METADATA_KEY_ARTIFACT_NAME, C.METADATA_KEY_UPDATE_AT}
+    {
+        constants.METADATA_KEY_ARTIFACT_SHA256,
+        constants.METADATA_KEY_ARTIFACT_NAME,
+        constants.METADATA_KEY_UPDATE_AT,
+    }
 )
 
 
@@ -31,27 +38,39 @@ def validate_artifact_name(name: object) -> str:
     """
     if not isinstance(name, str):
         raise TypeError(f"artifact name must be a str, got {type(name).__name__}")
+    problem = artifact_name_problem(name)
+    if problem:
+        raise ValidationError(problem)
+    return name
+
+
+def artifact_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid artifact name, or None when it is."""
     if not name:
-        raise ValidationError("artifact name must not be empty")
-    if len(name) > C.MAX_ARTIFACT_NAME_LENGTH:
-        raise ValidationError(
+        return "artifact name must not be empty"
+    if len(name) > constants.MAX_ARTIFACT_NAME_LENGTH:
+        return (
             f"artifact name is {len(name)} characters long; "
-            f"the limit is {C.MAX_ARTIFACT_NAME_LENGTH}"
+            f"the limit is {constants.MAX_ARTIFACT_NAME_LENGTH}"
         )
     if name in (".", ".."):
-        raise ValidationError(f"artifact name {name!r} is not allowed")
+        return f"artifact name {name!r} is not allowed"
     if "/" in name or "\\" in name:
-        raise ValidationError(f"artifact name {name!r} must not contain '/' or '\\'")
+        return f"artifact name {name!r} must not contain '/' or '\\'"
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise ValidationError(f"artifact name {name!r} must not contain control characters")
+        return f"artifact name {name!r} must not contain control characters"
     if not name.isascii():
-        raise ValidationError(
+        return (
             f"artifact name {name!r} must be ASCII (it is stored in S3 object metadata, "
             "which only holds ASCII)"
         )
     if name.startswith("__"):
-        raise ValidationError(f"artifact name {name!r} must not start with '__' (reserved)")
-    return name
+        return f"artifact name {name!r} must not start with '__' (reserved)"
+    return None
+
+
+def is_artifact_name(name: str) -> bool:
+    return artifact_name_problem(name) is None
 
 
 def validate_alias_name(alias: object) -> str:
@@ -59,28 +78,40 @@ def validate_alias_name(alias: object) -> str:
     "LATEST"; at most 64 characters. Hyphens are refused (the DynamoDB layout's rule)."""
     if not isinstance(alias, str):
         raise TypeError(f"alias must be a str, got {type(alias).__name__}")
-    if not alias:
-        raise ValidationError("alias must not be empty")
-    if alias == C.LATEST_VERSION:
-        raise ValidationError("alias cannot be 'LATEST' (it names the mutable version)")
-    if "-" in alias:
-        raise ValidationError(f"alias {alias!r} must not contain '-'; use '_' instead")
-    if not alias[0].isascii() or not alias[0].isalpha():
-        raise ValidationError(f"alias {alias!r} must start with a letter")
-    if len(alias) > C.MAX_ALIAS_NAME_LENGTH:
-        raise ValidationError(f"alias {alias!r} is longer than {C.MAX_ALIAS_NAME_LENGTH}")
-    if not all(ch.isascii() and (ch.isalnum() or ch == "_") for ch in alias):
-        raise ValidationError(f"alias {alias!r} may only hold letters, digits and '_'")
+    problem = alias_name_problem(alias)
+    if problem:
+        raise ValidationError(problem)
     return alias
 
 
+def alias_name_problem(alias: str) -> str | None:
+    """Why ``alias`` is not a valid alias name, or None when it is."""
+    if not alias:
+        return "alias must not be empty"
+    if alias == LATEST:
+        return "alias cannot be 'LATEST' (it names the mutable version)"
+    if "-" in alias:
+        return f"alias {alias!r} must not contain '-'; use '_' instead"
+    if not alias[0].isascii() or not alias[0].isalpha():
+        return f"alias {alias!r} must start with a letter"
+    if len(alias) > constants.MAX_ALIAS_NAME_LENGTH:
+        return f"alias {alias!r} is longer than {constants.MAX_ALIAS_NAME_LENGTH}"
+    if not all(ch.isascii() and (ch.isalnum() or ch == "_") for ch in alias):
+        return f"alias {alias!r} may only hold letters, digits and '_'"
+    return None
+
+
+def is_alias_name(alias: str) -> bool:
+    return alias_name_problem(alias) is None
+
+
 # ---------------------------------------------------------------- versions
-def parse_version(version: object, *, allow_latest: bool = True) -> int | str:
+def parse_version(version: object, *, allow_latest: bool = True) -> VersionId:
     """Normalise a user-given version: None/"LATEST" -> "LATEST", 3/"3"/"000003" -> 3."""
-    if version is None or version == C.LATEST_VERSION:
+    if version is None or version == LATEST:
         if not allow_latest:
             raise ValidationError("this operation needs a published version number, not LATEST")
-        return C.LATEST_VERSION
+        return LATEST
     if isinstance(version, bool):
         raise TypeError("version must be an int, a digit string or 'LATEST', not a bool")
     if isinstance(version, int):
@@ -91,21 +122,30 @@ def parse_version(version: object, *, allow_latest: bool = True) -> int | str:
         number = int(version)
     else:
         raise TypeError(f"version must be an int or str, got {type(version).__name__}")
-    if not 1 <= number <= C.MAX_VERSION:
-        raise ValidationError(f"version {number} is outside 1..{C.MAX_VERSION}")
+    if not 1 <= number <= constants.MAX_VERSION:
+        raise ValidationError(f"version {number} is outside 1..{constants.MAX_VERSION}")
     return number
 
 
-def version_str(version: int | str) -> str:
+def version_str(version: VersionId) -> str:
     """The public string form of a normalised version: "LATEST" or "7"."""
-    return C.LATEST_VERSION if version == C.LATEST_VERSION else str(int(version))
+    return LATEST if version == LATEST else str(int(version))
 
 
-def zfill_version(version: int | str) -> str:
-    """The six-digit form used in keys and items: "LATEST" or "000007"."""
-    if version == C.LATEST_VERSION:
-        return C.LATEST_VERSION
-    return str(int(version)).zfill(C.VERSION_ZFILL)
+def zfill_version(version: VersionId) -> str:
+    """The six-digit form used in DynamoDB sort keys and S3 keys: "LATEST" or "000007"."""
+    return LATEST if version == LATEST else str(int(version)).zfill(constants.VERSION_ZFILL)
+
+
+def parse_zfilled(text: str) -> VersionId | None:
+    """Inverse of :func:`zfill_version` for exact encodings only; None otherwise."""
+    if text == LATEST:
+        return LATEST
+    if len(text) == constants.VERSION_ZFILL and text.isascii() and text.isdigit():
+        number = int(text)
+        if 1 <= number <= constants.MAX_VERSION:
+            return number
+    return None
 
 
 def encode_filename(version: int | str | None) -> str:
@@ -115,40 +155,52 @@ def encode_filename(version: int | str | None) -> str:
     ('000000_LATEST', '999999_000001', '999998_000002')
     """
     parsed = parse_version(version)
-    if parsed == C.LATEST_VERSION:
+    if parsed == LATEST:
         return "000000_LATEST"
     number = int(parsed)
-    return f"{C.MAX_VERSION + 1 - number:06d}_{number:06d}"
+    return f"{constants.MAX_VERSION + 1 - number:06d}_{number:06d}"
+
+
+def parse_filename(stem: str) -> VersionId | None:
+    """The version an exact S3-only file stem names, or None for anything else.
+
+    >>> parse_filename("999998_000002"), parse_filename("999998_000002-copy")
+    (2, None)
+    """
+    if stem == "000000_LATEST":
+        return LATEST
+    head, sep, tail = stem.partition("_")
+    if not (sep and len(head) == 6 and len(tail) == 6 and (head + tail).isascii()):
+        return None
+    if not (head.isdigit() and tail.isdigit()):
+        return None
+    number = int(tail)
+    if not 1 <= number <= constants.MAX_VERSION or int(head) != constants.MAX_VERSION + 1 - number:
+        return None
+    return number
 
 
 def decode_filename(filename: str) -> str:
-    """Inverse of :func:`encode_filename`; a suffix after the stem is ignored.
+    """Inverse of :func:`encode_filename` (the seed's public helper).
 
-    >>> decode_filename("999998_000002.bin")
+    >>> decode_filename("999998_000002")
     '2'
     """
-    stem = filename.rsplit("/", 1)[-1]
-    if stem.startswith("000000_LATEST"):
-        return C.LATEST_VERSION
-    head, sep, tail = stem.partition("_")
-    digits = tail[: C.VERSION_ZFILL]
-    if not (sep and len(head) == 6 and head.isdigit() and len(digits) == 6 and digits.isdigit()):
+    base = filename.rsplit("/", 1)[-1]
+    stem, extension = base[:13], base[13:]  # a suffix such as ".bin" may follow the stem
+    parsed = parse_filename(stem) if not extension or extension.startswith(".") else None
+    if parsed is None:
         raise ValidationError(f"{filename!r} is not a versioned file name")
-    number = int(digits)
-    if not 1 <= number <= C.MAX_VERSION or int(head) != C.MAX_VERSION + 1 - number:
-        raise ValidationError(f"{filename!r} is not a versioned file name")
-    return str(number)
+    return version_str(parsed)
 
 
-def next_version(newest: int | None) -> int:
-    """The number a publish creates after ``newest``; refuses to go past 999999."""
-    from .exc import VersionLimitError
-
-    number = (newest or 0) + 1
-    if number > C.MAX_VERSION:
+def next_version(high_water_mark: int) -> int:
+    """The number a publish creates after ``high_water_mark``; refuses to pass 999999."""
+    number = high_water_mark + 1
+    if number > constants.MAX_VERSION:
         raise VersionLimitError(
-            f"version {C.MAX_VERSION} already exists; no higher version can be published. "
-            "Purge the artifact or use a new artifact name."
+            f"version {constants.MAX_VERSION} was already handed out; no higher version can be "
+            "published. Purge the artifact or use a new artifact name."
         )
     return number
 
@@ -158,30 +210,36 @@ def next_version(newest: int | None) -> int:
 class AliasTarget:
     """A validated alias routing rule."""
 
-    version: int | str
+    version: VersionId
     secondary_version: int | None
     secondary_version_weight: int | None
+
+    @property
+    def versions(self) -> list[VersionId]:
+        """The versions this rule routes to (primary first)."""
+        if self.secondary_version is None:
+            return [self.version]
+        return [self.version, self.secondary_version]
 
 
 def validate_alias_target(
     version: object, secondary_version: object, secondary_version_weight: object
 ) -> AliasTarget:
     """Check an alias's routing rule: weight is an int in 0..99 (bool refused), given
-    exactly when a secondary version is, and the two versions differ."""
+    exactly when a secondary version is, and the two versions differ. A missing or
+    non-int weight is a TypeError, as in the seed's library."""
     primary = parse_version(version)
     if secondary_version is None:
         if secondary_version_weight is not None:
             raise ValidationError("secondary_version_weight needs a secondary_version")
         return AliasTarget(primary, None, None)
     secondary = parse_version(secondary_version)
-    if secondary == C.LATEST_VERSION:
+    if secondary == LATEST:
         raise ValidationError("secondary_version must be a published version, not LATEST")
-    if secondary_version_weight is None:
-        raise ValidationError("secondary_version needs a secondary_version_weight (0..99)")
     if isinstance(secondary_version_weight, bool) or not isinstance(secondary_version_weight, int):
-        raise TypeError(
-            "secondary_version_weight must be an int, "
-            f"got {type(secondary_version_weight).__name__}"
+        raise ArgumentTypeError(
+            "secondary_version needs secondary_version_weight, an int in 0..99; got "
+            f"{secondary_version_weight!r}"
         )
     if not 0 <= secondary_version_weight <= 99:
         raise ValidationError(
@@ -207,6 +265,11 @@ def choose_weighted(
 # ---------------------------------------------------------------- time
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    """``moment`` in UTC, truncated to the second (the precision S3's HEAD reports)."""
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def format_dynamodb_time(moment: datetime) -> str:
@@ -243,30 +306,63 @@ def check_retention_args(keep_last_n: object, purge_older_than_secs: object) -> 
             raise ValidationError(f"{label} must be >= 0, got {value}")
 
 
-def select_versions_to_purge(
+@dataclasses.dataclass(frozen=True)
+class RetentionDecision:
+    """Which published versions a purge removes (newest first) and why each other stays."""
+
+    remove: list[int]
+    keep: dict[int, str]
+
+
+def decide_retention(
     versions: Iterable[tuple[int, datetime]],
     *,
     keep_last_n: int,
     purge_older_than_secs: float,
     now: datetime,
-    protected: Iterable[int | str] = (),
-) -> list[int]:
-    """The published versions a purge removes, newest first.
-
-    A version goes only if it is not among the newest ``keep_last_n``, is older than
-    ``purge_older_than_secs`` and no alias points at it. LATEST is never a candidate.
-    """
-    keep = {int(v) for v in protected if v != C.LATEST_VERSION}
+    alias_users: Mapping[int, list[str]],
+) -> RetentionDecision:
+    """A version goes only if it is not among the newest ``keep_last_n``, is older than
+    ``purge_older_than_secs`` and no alias points at it. LATEST is never a candidate."""
     ordered = sorted(versions, key=lambda pair: pair[0], reverse=True)
     threshold = now - timedelta(seconds=purge_older_than_secs)
-    return [
-        number
-        for number, updated in ordered[keep_last_n:]
-        if updated < threshold and number not in keep
-    ]
+    remove: list[int] = []
+    keep: dict[int, str] = {}
+    for index, (number, updated) in enumerate(ordered):
+        users = alias_users.get(number)
+        if users:
+            keep[number] = "alias " + ", ".join(sorted(users))
+        elif index < keep_last_n:
+            keep[number] = f"among the newest {keep_last_n}"
+        elif updated >= threshold:
+            keep[number] = f"younger than {describe_seconds(purge_older_than_secs)}"
+        else:
+            remove.append(number)
+    return RetentionDecision(remove, keep)
 
 
-def check_user_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+def describe_seconds(seconds: float) -> str:
+    """'90 days', '2 hours', '45 seconds': the largest unit that divides evenly."""
+    whole = int(seconds)
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if whole and whole % size == 0:
+            count = whole // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} second{'s' if seconds != 1 else ''}"
+
+
+def alias_users(aliases: Iterable[tuple[str, Iterable[VersionId]]]) -> dict[int, list[str]]:
+    """{published version: [aliases routing to it]} from (alias, targets) pairs."""
+    users: dict[int, list[str]] = {}
+    for alias, targets in aliases:
+        for target in targets:
+            if target != LATEST:
+                users.setdefault(int(target), []).append(alias)
+    return users
+
+
+# ---------------------------------------------------------------- put arguments
+def check_user_metadata(metadata: object) -> dict[str, str]:
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
@@ -280,10 +376,10 @@ def check_user_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             raise ValidationError(
                 f"metadata {key!r}: S3 metadata keys (non-empty) and values must be ASCII"
             )
-    return dict(metadata)
+    return {str(key): str(value) for key, value in metadata.items()}
 
 
-def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+def check_tags(tags: object) -> dict[str, str]:
     if tags is None:
         return {}
     if not isinstance(tags, Mapping):
@@ -293,4 +389,10 @@ def check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
             raise TypeError("tag keys and values must be str")
     if len(tags) > 10:
         raise ValidationError("S3 allows at most 10 tags per object")
-    return dict(tags)
+    return {str(key): str(value) for key, value in tags.items()}
+
+
+def check_content_type(content_type: object) -> str | None:
+    if content_type is not None and not isinstance(content_type, str):
+        raise TypeError("content_type must be a str")
+    return content_type or None

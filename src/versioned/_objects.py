@@ -1,7 +1,8 @@
 """Behaviour shared by both layouts' public ``Artifact`` and ``Alias`` dataclasses.
 
 The dataclasses themselves live in the backend modules (their ``update_at`` types differ,
-as the seeds specify); everything they do is written once here.
+as the seeds specify); everything they do is written once here. Content is read with the
+S3 client the given session caches for itself (``bsm.get_client``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import _model, _s3
 from . import constants as C
@@ -27,12 +28,15 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _client(bsm: BotoSesManager) -> Any:
+    return bsm.get_client("s3")
+
+
 _UNKNOWN = _s3.Expectation(None)
 
 
 def _content(bsm: BotoSesManager, uri: str, expect: _s3.Expectation) -> bytes:
-    bucket, key = split_uri(uri)
-    return _s3.read_verified(_s3.client(bsm, "s3"), bucket, key, expect)
+    return _s3.read_verified(_client(bsm), *split_uri(uri), expect)
 
 
 def _download(
@@ -43,18 +47,15 @@ def _download(
     progress: _s3.Progress | None,
 ) -> str:
     bucket, key = split_uri(uri)
-    return _s3.download_verified(
-        _s3.client(bsm, "s3"), bucket, key, path, expect, progress=progress
-    )
+    return _s3.download_verified(_client(bsm), bucket, key, path, expect, progress=progress)
 
 
 def _open(bsm: BotoSesManager, uri: str, expect: _s3.Expectation) -> io.BufferedReader:
-    bucket, key = split_uri(uri)
-    return _s3.open_verified(_s3.client(bsm, "s3"), bucket, key, expect)
+    return _s3.open_verified(_client(bsm), *split_uri(uri), expect)
 
 
 class ArtifactMethods:
-    """Methods of an artifact version; expects ``s3uri`` and ``sha256`` attributes."""
+    """Methods of an artifact version; expects ``s3uri``, ``sha256`` and ``version``."""
 
     s3uri: str
     sha256: str

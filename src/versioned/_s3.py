@@ -1,8 +1,14 @@
-"""The only module that speaks S3: clients, conditional writes, multipart transfers,
-verified downloads, and the mapping of botocore errors onto :mod:`versioned.exc`."""
+"""The only module that speaks S3: clients, conditional writes, checked uploads,
+self-consistent copies, verified downloads, and the one translation of botocore errors.
+
+Conditional failures (412 / 409) surface as :class:`Precondition`, an internal signal
+the layouts turn into protocol decisions; a missing object is ``None``; everything else
+becomes :class:`~versioned.exc.ArtifactS3BackendError`.
+"""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -11,17 +17,16 @@ import os
 import tempfile
 import threading
 import urllib.parse
-import weakref
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import constants as C
-from .exc import ArtifactS3BackendError, IntegrityError, ValidationError
+from . import constants
+from .exc import ArtifactNotFoundError, ArtifactS3BackendError, IntegrityError, ValidationError
 
 if TYPE_CHECKING:
     from boto_session_manager import BotoSesManager
@@ -29,80 +34,52 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 MiB = 1024 * 1024
 CHUNK = 1 * MiB
-
-#: botocore's standard retry mode: throttling, 5xx and connection errors are retried with
-#: exponential backoff and jitter, up to this many attempts in all.
-#: threads for metadata fan-out (HEADs, small GETs, conditional updates), which cost no
-#: memory: many in flight hide per-request latency
+#: threads for metadata fan-out (HEADs, small GETs), which cost no memory
 FANOUT_WORKERS = 16
 
-RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 8},
-    max_pool_connections=32,
-)
+#: botocore's standard retry mode: throttling, 5xx and connection errors are retried with
+#: exponential backoff and jitter. A retried conditional write may meet its own earlier
+#: attempt; every caller of a conditional write recognises that case.
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
 
 
 @dataclasses.dataclass(frozen=True)
 class TransferSettings:
     """How large objects move: above ``multipart_threshold`` bytes, uploads are multipart
-    with ``part_size`` parts sent by ``max_workers`` threads (also used for parallel reads)."""
+    with ``part_size`` parts sent by ``max_workers`` threads; copies above
+    ``single_copy_limit`` are multipart copies."""
 
     multipart_threshold: int = 16 * MiB
     part_size: int = 8 * MiB
     max_workers: int = 6
-    #: objects up to this size are copied with one CopyObject (S3's limit is 5 GiB);
-    #: larger ones with a multipart copy
     single_copy_limit: int = 5 * 1024 * MiB
 
     def __post_init__(self) -> None:
+        for label in ("multipart_threshold", "part_size", "max_workers", "single_copy_limit"):
+            value = getattr(self, label)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{label} must be an int")
         if self.part_size < 5 * MiB and self.multipart_threshold >= 5 * MiB:
             raise ValidationError("part_size must be at least 5 MiB (an S3 limit)")
-        if self.max_workers < 1:
-            raise ValidationError("max_workers must be >= 1")
+        if self.max_workers < 1 or self.multipart_threshold < 1 or self.single_copy_limit < 1:
+            raise ValidationError("transfer settings must be positive")
 
 
 # ------------------------------------------------------------------ clients
-class _Clients:
-    def __init__(self, bsm: BotoSesManager) -> None:
-        self._bsm = bsm
-        self._lock = threading.Lock()
-        self._cache: dict[str, Any] = {}
-
-    def get(self, service: str) -> Any:
-        client = self._cache.get(service)
-        if client is None:
-            with self._lock:
-                client = self._cache.get(service)
-                if client is None:
-                    kwargs = dict(getattr(self._bsm, "default_client_kwargs", None) or {})
-                    user_config = kwargs.pop("config", None)
-                    config = RETRY_CONFIG.merge(user_config) if user_config else RETRY_CONFIG
-                    client = self._bsm.boto_ses.client(service, config=config, **kwargs)
-                    self._cache[service] = client
-        return client
-
-
-_CLIENTS: weakref.WeakKeyDictionary[Any, _Clients] = weakref.WeakKeyDictionary()
-_CLIENTS_LOCK = threading.Lock()
-
-
-def client(bsm: BotoSesManager, service: str) -> Any:
-    """The ``service`` client of exactly this session, with the library's retry policy.
-
-    Built once per session and cached beside it (weakly: the cache dies with the session).
-    The session's own ``default_client_kwargs`` (endpoint_url, ...) are honoured.
-    """
-    clients = _CLIENTS.get(bsm)
-    if clients is None:
-        with _CLIENTS_LOCK:
-            clients = _CLIENTS.get(bsm)
-            if clients is None:
-                clients = _Clients(bsm)
-                _CLIENTS[bsm] = clients
-    return clients.get(service)
+def make_client(bsm: BotoSesManager, service: str) -> Any:
+    """A ``service`` client of exactly this session, with the library's retry policy and
+    the session's own ``default_client_kwargs`` (endpoint_url, config...)."""
+    kwargs = dict(getattr(bsm, "default_client_kwargs", None) or {})
+    user_config = kwargs.pop("config", None)
+    config = RETRY_CONFIG.merge(user_config) if user_config else RETRY_CONFIG
+    return bsm.boto_ses.client(service, config=config, **kwargs)
 
 
 # ------------------------------------------------------------------ errors
+class Precondition(Exception):
+    """A conditional request was refused (412, or 409 for a conflicting concurrent write)."""
+
+
 def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -119,13 +96,15 @@ def is_not_found(error: ClientError) -> bool:
 
 def is_precondition_failed(error: ClientError) -> bool:
     return error_code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict") or (
-        status_code(error) in (409, 412) and error_code(error) != "BucketAlreadyOwnedByYou"
+        status_code(error) in (409, 412)
+        and error_code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
     )
 
 
 def backend_error(
     error: Exception, action: str, bucket: str, key: str = ""
 ) -> ArtifactS3BackendError:
+    """The one translation of a botocore failure into the library's error."""
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     if isinstance(error, ClientError):
         code = error_code(error)
@@ -141,11 +120,16 @@ def backend_error(
 
 
 @contextlib.contextmanager
-def translate(action: str, bucket: str, key: str = "") -> Iterator[None]:
-    """Turn any botocore failure inside the block into an ArtifactS3BackendError."""
+def translate(
+    action: str, bucket: str, key: str = "", *, conditional: bool = False
+) -> Iterator[None]:
+    """Turn botocore failures inside the block into the library's error; with
+    ``conditional``, a refused precondition becomes :class:`Precondition`."""
     try:
         yield
     except ClientError as error:
+        if conditional and is_precondition_failed(error):
+            raise Precondition(f"{action} s3://{bucket}/{key}: precondition failed") from error
         raise backend_error(error, action, bucket, key) from error
     except BotoCoreError as error:
         raise backend_error(error, action, bucket, key) from error
@@ -154,6 +138,8 @@ def translate(action: str, bucket: str, key: str = "") -> Iterator[None]:
 # ------------------------------------------------------------------ objects
 @dataclasses.dataclass(frozen=True)
 class ObjectInfo:
+    """What a HEAD (or GET) tells about one object."""
+
     key: str
     etag: str
     size: int
@@ -163,13 +149,13 @@ class ObjectInfo:
 
     @property
     def sha256(self) -> str | None:
-        return self.metadata.get(C.METADATA_KEY_ARTIFACT_SHA256)
+        return self.metadata.get(constants.METADATA_KEY_ARTIFACT_SHA256)
 
 
 def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
     return ObjectInfo(
         key=key,
-        etag=response["ETag"],
+        etag=str(response["ETag"]),
         size=int(response.get("ContentLength", response.get("Size", 0))),
         last_modified=response["LastModified"],
         metadata={k.lower(): v for k, v in (response.get("Metadata") or {}).items()},
@@ -190,12 +176,53 @@ def head(s3: Any, bucket: str, key: str) -> ObjectInfo | None:
     return _info(key, response)
 
 
-def head_many(s3: Any, bucket: str, keys: list[str], workers: int) -> list[ObjectInfo | None]:
+def head_many(s3: Any, bucket: str, keys: list[str]) -> list[ObjectInfo | None]:
     """HEAD many objects in parallel, results in the order of ``keys``."""
-    if len(keys) <= 1:
-        return [head(s3, bucket, key) for key in keys]
-    with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
-        return list(pool.map(lambda key: head(s3, bucket, key), keys))
+    return fan_out(lambda key: head(s3, bucket, key), keys)
+
+
+def parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent requests at once (one round trip instead of several); results in
+    order. The first failure is raised once all have finished."""
+    return fan_out(lambda call: call(), list(calls))
+
+
+def fan_out(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``[function(item) for item in items]`` on up to FANOUT_WORKERS threads."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(FANOUT_WORKERS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """A small object read whole: its bytes, ETag and metadata."""
+
+    body: bytes
+    etag: str
+    metadata: dict[str, str]
+    last_modified: datetime
+
+
+def get_document(s3: Any, bucket: str, key: str) -> Document | None:
+    """GET a small object whole; None when absent. 1 request."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if is_not_found(error):
+            return None
+        raise backend_error(error, "GET", bucket, key) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "GET", bucket, key) from error
+    with translate("GET", bucket, key):
+        body: bytes = response["Body"].read()
+    return Document(
+        body=body,
+        etag=str(response["ETag"]),
+        metadata={k.lower(): v for k, v in (response.get("Metadata") or {}).items()},
+        last_modified=response["LastModified"],
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,64 +233,91 @@ class ListedObject:
     last_modified: datetime
 
 
+@dataclasses.dataclass
+class Listing:
+    objects: list[ListedObject]
+    prefixes: list[str]
+
+
 def list_objects(
     s3: Any,
     bucket: str,
     prefix: str,
     *,
-    max_keys: int | None = None,
+    delimiter: str | None = None,
     start_after: str | None = None,
-) -> list[ListedObject]:
-    """List keys under ``prefix`` in lexicographic order (1 request per 1000 keys); with
-    ``max_keys``, at most that many (1 request when max_keys <= 1000)."""
-    found: list[ListedObject] = []
+    max_keys: int | None = None,
+) -> Listing:
+    """List under ``prefix`` in key order (1 request per 1000 entries). With
+    ``delimiter``, keys grouped by it come back as ``prefixes``; with ``max_keys``, at
+    most that many objects (a single page when it is at most 1000)."""
+    found = Listing([], [])
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-    if max_keys is not None:
-        kwargs["MaxKeys"] = max_keys
+    if delimiter:
+        kwargs["Delimiter"] = delimiter
     if start_after:
         kwargs["StartAfter"] = start_after
+    if max_keys is not None:
+        kwargs["MaxKeys"] = max_keys
     with translate("LIST", bucket, prefix):
         while True:
             response = s3.list_objects_v2(**kwargs)
             for item in response.get("Contents", []):
-                found.append(
-                    ListedObject(item["Key"], item["ETag"], item["Size"], item["LastModified"])
+                found.objects.append(
+                    ListedObject(
+                        item["Key"], str(item.get("ETag", "")), item["Size"], item["LastModified"]
+                    )
                 )
-            if max_keys is not None and len(found) >= max_keys:
-                return found[:max_keys]
+            found.prefixes.extend(p["Prefix"] for p in response.get("CommonPrefixes", []))
+            if max_keys is not None and len(found.objects) >= max_keys:
+                found.objects = found.objects[:max_keys]
+                return found
             token = response.get("NextContinuationToken")
             if not response.get("IsTruncated") or not token:
                 return found
             kwargs["ContinuationToken"] = token
 
 
-def list_folders(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """The immediate sub-folder names under ``prefix`` (1 request per 1000 names)."""
-    names: list[str] = []
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
-    with translate("LIST", bucket, prefix):
-        while True:
-            response = s3.list_objects_v2(**kwargs)
-            for item in response.get("CommonPrefixes", []):
-                names.append(item["Prefix"][len(prefix) :].rstrip("/"))
-            token = response.get("NextContinuationToken")
-            if not response.get("IsTruncated") or not token:
-                return names
-            kwargs["ContinuationToken"] = token
+def put_document(
+    s3: Any,
+    bucket: str,
+    key: str,
+    body: bytes,
+    *,
+    if_match: str | None = None,
+    if_none_match: bool = False,
+    metadata: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> str:
+    """Write a small object in one PutObject, optionally conditional; returns its ETag.
+    Raises Precondition when the condition fails."""
+    kwargs: dict[str, Any] = {"ContentType": content_type}
+    if metadata:
+        kwargs["Metadata"] = dict(metadata)
+    if if_match:
+        kwargs["IfMatch"] = if_match
+    elif if_none_match:
+        kwargs["IfNoneMatch"] = "*"
+    with translate("PUT", bucket, key, conditional=True):
+        response = s3.put_object(Bucket=bucket, Key=key, Body=body, **kwargs)
+    return str(response["ETag"])
 
 
 def delete(s3: Any, bucket: str, key: str, *, if_match: str | None = None) -> None:
-    """Delete one object; absent objects are fine. PreconditionFailed propagates."""
+    """Delete one object (absent is fine). With ``if_match``, raises Precondition when the
+    object is another one (or gone)."""
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if if_match:
         kwargs["IfMatch"] = if_match
     try:
         s3.delete_object(**kwargs)
     except ClientError as error:
-        if is_not_found(error) and not if_match:
+        if is_not_found(error):
+            if if_match:
+                raise Precondition(f"DELETE s3://{bucket}/{key}: object is gone") from error
             return
-        if is_precondition_failed(error) or is_not_found(error):
-            raise
+        if is_precondition_failed(error):
+            raise Precondition(f"DELETE s3://{bucket}/{key}: precondition failed") from error
         raise backend_error(error, "DELETE", bucket, key) from error
     except BotoCoreError as error:
         raise backend_error(error, "DELETE", bucket, key) from error
@@ -278,7 +332,7 @@ def delete_many(s3: Any, bucket: str, keys: list[str]) -> None:
                 Bucket=bucket,
                 Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
             )
-        errors = response.get("Errors") or []
+        errors = [e for e in response.get("Errors") or [] if e.get("Code") != "NoSuchKey"]
         if errors:
             first = errors[0]
             raise ArtifactS3BackendError(
@@ -287,286 +341,377 @@ def delete_many(s3: Any, bucket: str, keys: list[str]) -> None:
             )
 
 
-def delete_prefix(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """Delete every object under ``prefix``; return the deleted keys."""
-    keys = [item.key for item in list_objects(s3, bucket, prefix)]
-    delete_many(s3, bucket, keys)
-    return keys
-
-
 def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     """Create the bucket in ``region`` unless it already exists (idempotent)."""
     try:
         s3.head_bucket(Bucket=bucket)
         return
     except ClientError as error:
-        if status_code(error) not in (404,) and error_code(error) not in ("404", "NoSuchBucket"):
+        if status_code(error) != 404 and error_code(error) not in ("404", "NoSuchBucket"):
             raise backend_error(error, "HEAD bucket", bucket) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "HEAD bucket", bucket) from error
     kwargs: dict[str, Any] = {"Bucket": bucket}
     if region and region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     try:
         s3.create_bucket(**kwargs)
     except ClientError as error:
-        if error_code(error) not in ("BucketAlreadyOwnedByYou",):
+        if error_code(error) != "BucketAlreadyOwnedByYou":
             raise backend_error(error, "CREATE bucket", bucket) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "CREATE bucket", bucket) from error
 
 
-def tagging(tags: Mapping[str, str]) -> str:
-    return urllib.parse.urlencode(dict(tags))
+# ------------------------------------------------------------------ content to upload
+def checksum(data: bytes | memoryview) -> str:
+    """The base64 SHA-256 S3 expects in ``ChecksumSHA256``."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-# ------------------------------------------------------------------ content sources
-class Source:
-    """Content to upload, hashed once while reading, re-readable for the upload.
+class Content:
+    """Content for a put, hashed before anything is sent.
 
-    bytes-like objects stay in memory; paths are read twice from disk (hash, then send);
-    seekable files are rewound; non-seekable streams are spooled to a temporary file.
+    Bytes stay in memory. A path or seekable file up to the multipart threshold is read
+    once into memory, so the bytes sent are the bytes hashed. Larger ones are hashed, then
+    read again part by part while the upload re-hashes them; if the two hashes differ
+    (the file changed meanwhile) the upload is aborted. Non-seekable streams are spooled
+    to a private temporary file while hashing.
     """
 
-    def __init__(self, content: object) -> None:
-        self._temp: IO[bytes] | None = None
+    def __init__(self, content: object, threshold: int) -> None:
+        self._data: bytes | None = None
         self._path: str | None = None
-        self._file: BinaryIO | None = None
-        self._buffer: memoryview | None = None
+        self._file: IO[bytes] | None = None
         self._start = 0
-        digest = hashlib.sha256()
+        self._spool: IO[bytes] | None = None
         if isinstance(content, str):
             raise TypeError(
                 "content must be bytes, a path (os.PathLike) or a binary file; got str. "
                 "Encode text first, or pass pathlib.Path(...) for a file."
             )
         if isinstance(content, bytes | bytearray | memoryview):
-            self._buffer = memoryview(content).cast("B")
-            digest.update(self._buffer)
-            self.size = self._buffer.nbytes
+            self._data = bytes(content)
         elif isinstance(content, os.PathLike):
-            path = os.fsdecode(os.fspath(content))
-            self._path = path
-            if not os.path.isfile(path):
-                raise ValidationError(f"content path {path!r} is not a file")
-            self.size = 0
-            with open(path, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    digest.update(chunk)
-                    self.size += len(chunk)
+            self._open_path(os.fsdecode(os.fspath(content)), threshold)
         elif hasattr(content, "read"):
-            stream: BinaryIO = content  # type: ignore[assignment]
-            seekable = False
-            with contextlib.suppress(Exception):
-                seekable = bool(stream.seekable())
-            if seekable:
-                self._file = stream
-                self._start = stream.tell()
-                self.size = 0
-            else:
-                self._temp = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-                self.size = 0
-            while True:
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
-                if not isinstance(chunk, bytes | bytearray):
-                    raise TypeError("content file must be opened in binary mode")
-                digest.update(chunk)
-                self.size += len(chunk)
-                if self._temp is not None:
-                    self._temp.write(chunk)
+            self._open_stream(content, threshold)
         else:
             raise TypeError(
                 "content must be bytes-like, a path (os.PathLike) or a readable binary file, "
                 f"got {type(content).__name__}"
             )
-        self.sha256 = digest.hexdigest()
+        if self._data is not None:
+            self.size = len(self._data)
+            self.sha256 = hashlib.sha256(self._data).hexdigest()
+        else:
+            self.sha256, self.size = self._hash_file()
 
-    def read_range(self, offset: int, length: int) -> bytes:
-        """Thread-safe read of ``length`` bytes at ``offset``."""
-        if self._buffer is not None:
-            return bytes(self._buffer[offset : offset + length])
-        if self._path is not None:
-            with open(self._path, "rb") as file:
-                return os.pread(file.fileno(), length, offset)
-        handle: IO[bytes] | None = self._temp if self._temp is not None else self._file
-        assert handle is not None
-        base = 0 if self._temp is not None else self._start
+    def _open_path(self, path: str, threshold: int) -> None:
+        if not os.path.isfile(path):
+            raise ValidationError(f"content path {path!r} is not a file")
+        if os.path.getsize(path) <= threshold:
+            with open(path, "rb") as handle:
+                self._data = handle.read()
+        else:
+            self._path = path
+
+    def _open_stream(self, stream: Any, threshold: int) -> None:
+        seekable = False
+        with contextlib.suppress(Exception):
+            seekable = bool(stream.seekable())
+        if seekable:
+            self._file, self._start = stream, stream.tell()
+            stream.seek(0, os.SEEK_END)
+            size = stream.tell() - self._start
+            stream.seek(self._start)
+            if size <= threshold:
+                self._data = _read_binary(stream, size)
+                self._file = None
+            return
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         try:
-            return os.pread(handle.fileno(), length, base + offset)
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            with _SEEK_LOCK:
-                handle.seek(base + offset)
-                return handle.read(length)
+            while chunk := stream.read(CHUNK):
+                if not isinstance(chunk, bytes | bytearray):
+                    raise TypeError("content file must be opened in binary mode")
+                spool.write(chunk)
+            spool.flush()
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+        if spool.tell() == 0 and os.fstat(spool.fileno()).st_size <= threshold:
+            self._data = spool.read()
+            spool.close()
+            return
+        self._spool, self._file, self._start = spool, spool, 0
 
-    def body(self) -> Any:
-        """A body for a single PutObject: bytes for small content."""
-        return self.read_range(0, self.size)
+    def _chunks(self) -> Iterator[bytes]:
+        """The content from its start, in chunks (one reader at a time)."""
+        if self._path is not None:
+            with open(self._path, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+            return
+        assert self._file is not None
+        self._file.seek(self._start)
+        while chunk := self._file.read(CHUNK):
+            if not isinstance(chunk, bytes | bytearray):
+                raise TypeError("content file must be opened in binary mode")
+            yield bytes(chunk)
+
+    def _hash_file(self) -> tuple[str, int]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in self._chunks():
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
+
+    @property
+    def in_memory(self) -> bytes | None:
+        return self._data
+
+    def parts(self, part_size: int) -> Iterator[bytes]:
+        """The content again, in parts of ``part_size`` bytes (the last may be shorter)."""
+        if self._data is not None:
+            for offset in range(0, len(self._data), part_size):
+                yield self._data[offset : offset + part_size]
+            if not self._data:
+                yield b""
+            return
+        pending = bytearray()
+        for chunk in self._chunks():
+            pending += chunk
+            while len(pending) >= part_size:
+                yield bytes(pending[:part_size])
+                del pending[:part_size]
+        if pending:
+            yield bytes(pending)
 
     def close(self) -> None:
-        if self._temp is not None:
-            self._temp.close()
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
 
-_SEEK_LOCK = threading.Lock()
+def _read_binary(stream: Any, size: int) -> bytes:
+    data = stream.read(size) if size else b""
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError("content file must be opened in binary mode")
+    return bytes(data)
 
 
-def put_source(
+def tagging(tags: Mapping[str, str]) -> str:
+    return urllib.parse.urlencode(dict(tags))
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadRequest:
+    """One object write: where, what, and the condition it is made under."""
+
+    bucket: str
+    key: str
+    metadata: Mapping[str, str]
+    content_type: str | None = None
+    tags: Mapping[str, str] | None = None
+    if_match: str | None = None
+    if_none_match: bool = False
+
+    def extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"Metadata": dict(self.metadata)}
+        if self.content_type:
+            extra["ContentType"] = self.content_type
+        if self.tags:
+            extra["Tagging"] = tagging(self.tags)
+        return extra
+
+    def condition(self) -> dict[str, Any]:
+        if self.if_match:
+            return {"IfMatch": self.if_match}
+        if self.if_none_match:
+            return {"IfNoneMatch": "*"}
+        return {}
+
+
+def upload(
     s3: Any,
-    bucket: str,
-    key: str,
-    source: Source,
-    *,
-    metadata: Mapping[str, str],
-    content_type: str | None,
-    tags: Mapping[str, str] | None,
+    request: UploadRequest,
+    content: Content,
     transfer: TransferSettings,
-    if_match: str | None = None,
-    if_none_match: bool = False,
     progress: Progress | None = None,
-) -> str:
-    """Upload ``source`` to ``key`` in one atomic, optionally conditional write.
-
-    Small content: one PutObject. Larger than the threshold: a multipart upload with parts
-    sent in parallel, completed conditionally; any failure aborts it (no parts are left).
-    Returns the new ETag. PreconditionFailed is raised as a ClientError for the caller.
-    """
-    extra: dict[str, Any] = {"Metadata": dict(metadata)}
-    if content_type:
-        extra["ContentType"] = content_type
-    if tags:
-        extra["Tagging"] = tagging(tags)
-    condition: dict[str, Any] = {}
-    if if_match:
-        condition["IfMatch"] = if_match
-    elif if_none_match:
-        condition["IfNoneMatch"] = "*"
+) -> ObjectWrite:
+    """Write ``content`` in one atomic, optionally conditional write; S3 verifies each
+    request's SHA-256. Small content: one PutObject. Larger: a multipart upload completed
+    only if the re-read content still hashes to ``content.sha256`` (else aborted, and
+    IntegrityError raised). Raises Precondition when the condition fails."""
     if progress:
-        progress(0, source.size)
-    if source.size <= transfer.multipart_threshold:
-        try:
+        progress(0, content.size)
+    data = content.in_memory
+    if data is not None and content.size <= transfer.multipart_threshold:
+        with translate("PUT", request.bucket, request.key, conditional=True):
             response = s3.put_object(
-                Bucket=bucket, Key=key, Body=source.body(), **extra, **condition
+                Bucket=request.bucket,
+                Key=request.key,
+                Body=data,
+                ChecksumSHA256=checksum(data),
+                **request.extra(),
+                **request.condition(),
             )
-        except ClientError as error:
-            if is_precondition_failed(error) or is_not_found(error):
-                raise
-            raise backend_error(error, "PUT", bucket, key) from error
-        except BotoCoreError as error:
-            raise backend_error(error, "PUT", bucket, key) from error
         if progress:
-            progress(source.size, source.size)
-        return str(response["ETag"])
-    return _multipart_upload(s3, bucket, key, source, extra, condition, transfer, progress)
+            progress(content.size, content.size)
+        return ObjectWrite(str(response["ETag"]))
+    return _multipart_upload(s3, request, content, transfer, progress)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectWrite:
+    etag: str
 
 
 def _multipart_upload(
     s3: Any,
-    bucket: str,
-    key: str,
-    source: Source,
-    extra: dict[str, Any],
-    condition: dict[str, Any],
+    request: UploadRequest,
+    content: Content,
     transfer: TransferSettings,
     progress: Progress | None,
-) -> str:
+) -> ObjectWrite:
+    bucket, key = request.bucket, request.key
     with translate("CREATE multipart upload", bucket, key):
-        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
-    done = 0
-    lock = threading.Lock()
-
-    def send(part: tuple[int, int, int]) -> dict[str, Any]:
-        nonlocal done
-        number, offset, length = part
-        data = source.read_range(offset, length)
-        response = s3.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-        )
-        del data
-        if progress:
-            with lock:
-                done += length
-                progress(done, source.size)
-        return {"ETag": response["ETag"], "PartNumber": number}
-
-    size = transfer.part_size
-    parts = [
-        (index + 1, offset, min(size, source.size - offset))
-        for index, offset in enumerate(range(0, source.size, size))
-    ]
+        upload_id = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **request.extra()
+        )["UploadId"]
     try:
-        with ThreadPoolExecutor(max_workers=transfer.max_workers) as pool:
-            completed = list(pool.map(send, parts))
-        response = s3.complete_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": completed},
-            **condition,
-        )
-        return str(response["ETag"])
-    except BaseException as error:
+        parts = _send_parts(s3, request, upload_id, content, transfer, progress)
+        with translate("COMPLETE multipart upload", bucket, key, conditional=True):
+            response = s3.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                **request.condition(),
+            )
+        return ObjectWrite(str(response["ETag"]))
+    except BaseException:
         with contextlib.suppress(Exception):
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        if isinstance(error, ClientError) and (
-            is_precondition_failed(error) or is_not_found(error)
-        ):
-            raise
-        if isinstance(error, ClientError | BotoCoreError):
-            raise backend_error(error, "multipart PUT", bucket, key) from error
         raise
 
 
-def copy_object(
+def _send_parts(
+    s3: Any,
+    request: UploadRequest,
+    upload_id: str,
+    content: Content,
+    transfer: TransferSettings,
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    """Read the parts in order (hashing them again), send them on ``max_workers``
+    threads with at most that many in memory, and check the whole hash at the end."""
+    digest = hashlib.sha256()
+    lock = threading.Lock()
+    slots = threading.BoundedSemaphore(transfer.max_workers)
+    done = 0
+
+    def send(number: int, data: bytes) -> dict[str, Any]:
+        nonlocal done
+        try:
+            with translate("UPLOAD part", request.bucket, request.key):
+                response = s3.upload_part(
+                    Bucket=request.bucket,
+                    Key=request.key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                    ChecksumSHA256=checksum(data),
+                )
+            if progress:
+                with lock:
+                    done += len(data)
+                    progress(done, content.size)
+            return {
+                "ETag": response["ETag"],
+                "PartNumber": number,
+                "ChecksumSHA256": response.get("ChecksumSHA256") or checksum(data),
+            }
+        finally:
+            slots.release()
+
+    futures: list[Future[dict[str, Any]]] = []
+    with ThreadPoolExecutor(max_workers=transfer.max_workers) as pool:
+        for number, data in enumerate(content.parts(transfer.part_size), start=1):
+            digest.update(data)
+            slots.acquire()
+            if any(f.done() and f.exception() for f in futures):
+                slots.release()
+                break
+            futures.append(pool.submit(send, number, data))
+        parts = [future.result() for future in futures]
+    if digest.hexdigest() != content.sha256:
+        raise IntegrityError(
+            f"the content for s3://{request.bucket}/{request.key} changed while it was being "
+            "uploaded (it no longer hashes to the sha256 computed first); nothing was stored. "
+            "Put it again once it is stable."
+        )
+    return parts
+
+
+# ------------------------------------------------------------------ copies
+@dataclasses.dataclass(frozen=True)
+class CopyResult:
+    """What a server-side copy created: its ETag, the SHA-256 of the copied bytes when the
+    server reports it, and its LastModified."""
+
+    etag: str
+    sha256: str | None
+    last_modified: datetime | None
+
+
+def copy(
     s3: Any,
     bucket: str,
     source_key: str,
     key: str,
     *,
-    size: int,
+    source: ObjectInfo,
     transfer: TransferSettings,
-    source_etag: str | None = None,
-    metadata: Mapping[str, str] | None = None,
-    content_type: str | None = None,
-    if_none_match: bool = False,
-) -> tuple[str, str | None]:
-    """Server-side copy of ``source_key`` to ``key``; returns (etag, sha256 of the copied
-    bytes as S3 computed it, or None for multipart copies).
+    if_none_match: bool = True,
+) -> CopyResult:
+    """Server-side copy of ``source_key`` (as ``source`` describes it) to ``key``.
 
-    Up to 5 GiB: one CopyObject asking S3 for the SHA-256 checksum of what it copied.
-    Larger: a multipart copy (UploadPartCopy in parallel) completed conditionally.
-    ``metadata`` given replaces the source's metadata, else it is kept.
-    """
-    source = {"Bucket": bucket, "Key": source_key}
-    extra: dict[str, Any] = {}
-    if metadata is not None:
-        extra["Metadata"] = dict(metadata)
-        extra["MetadataDirective"] = "REPLACE"
-        if content_type:
-            extra["ContentType"] = content_type
-    if size <= transfer.single_copy_limit:
-        if source_etag:
-            extra["CopySourceIfMatch"] = source_etag
-        if if_none_match:
-            extra["IfNoneMatch"] = "*"
-        try:
-            response = s3.copy_object(
-                Bucket=bucket, Key=key, CopySource=source, ChecksumAlgorithm="SHA256", **extra
-            )
-        except ClientError as error:
-            if is_precondition_failed(error) or is_not_found(error):
-                raise
-            raise backend_error(error, "COPY", bucket, key) from error
-        except BotoCoreError as error:
-            raise backend_error(error, "COPY", bucket, key) from error
-        result = response.get("CopyObjectResult", {})
-        checksum = result.get("ChecksumSHA256")
-        sha = None
-        if checksum and "-" not in checksum:
-            import base64
+    Up to ``single_copy_limit``: one CopyObject that keeps the source's metadata, so the
+    copy is self-consistent (bytes and recorded sha256 come from the same source state)
+    even where a server ignores ``CopySourceIfMatch``. Larger: a multipart copy, completed
+    only if the source's ETag did not change meanwhile. Raises Precondition when the
+    source changed or the destination exists (where the server checks it)."""
+    if source.size > transfer.single_copy_limit:
+        return _multipart_copy(s3, bucket, source_key, key, source, transfer, if_none_match)
+    extra: dict[str, Any] = {"CopySourceIfMatch": source.etag}
+    if if_none_match:
+        extra["IfNoneMatch"] = "*"
+    with translate("COPY", bucket, key, conditional=True):
+        response = s3.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": bucket, "Key": source_key},
+            ChecksumAlgorithm="SHA256",
+            **extra,
+        )
+    result = response.get("CopyObjectResult", {})
+    return CopyResult(
+        etag=str(result.get("ETag", "")),
+        sha256=_decode_checksum(result.get("ChecksumSHA256")),
+        last_modified=result.get("LastModified"),
+    )
 
-            sha = base64.b64decode(checksum).hex()
-        return str(result["ETag"]), sha
-    return _multipart_copy(
-        s3, bucket, source_key, key, size, transfer, source_etag, extra, if_none_match
-    ), None
+
+def _decode_checksum(value: str | None) -> str | None:
+    if not value or "-" in value:
+        return None
+    with contextlib.suppress(ValueError):
+        raw = base64.b64decode(value, validate=True)
+        if len(raw) == 32:
+            return raw.hex()
+    return None
 
 
 def _multipart_copy(
@@ -574,79 +719,60 @@ def _multipart_copy(
     bucket: str,
     source_key: str,
     key: str,
-    size: int,
+    source: ObjectInfo,
     transfer: TransferSettings,
-    source_etag: str | None,
-    extra: dict[str, Any],
     if_none_match: bool,
-) -> str:
-    create_args = {k: v for k, v in extra.items() if k in ("Metadata", "ContentType")}
-    if "Metadata" not in create_args:
-        head_response = s3.head_object(Bucket=bucket, Key=source_key)
-        create_args["Metadata"] = head_response.get("Metadata", {})
-        if head_response.get("ContentType"):
-            create_args["ContentType"] = head_response["ContentType"]
+) -> CopyResult:
+    extra: dict[str, Any] = {"Metadata": dict(source.metadata)}
+    if source.content_type:
+        extra["ContentType"] = source.content_type
     with translate("CREATE multipart copy", bucket, key):
-        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create_args)["UploadId"]
-    part = max(transfer.part_size, 256 * MiB)
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
+    part = max(transfer.part_size, 256 * MiB) if source.size > 256 * MiB else transfer.part_size
     ranges = [
-        (index + 1, offset, min(offset + part, size) - 1)
-        for index, offset in enumerate(range(0, size, part))
+        (index + 1, offset, min(offset + part, source.size) - 1)
+        for index, offset in enumerate(range(0, source.size, part))
     ]
 
     def copy_part(item: tuple[int, int, int]) -> dict[str, Any]:
         number, first, last = item
-        kwargs: dict[str, Any] = {}
-        if source_etag:
-            kwargs["CopySourceIfMatch"] = source_etag
-        response = s3.upload_part_copy(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            CopySource={"Bucket": bucket, "Key": source_key},
-            CopySourceRange=f"bytes={first}-{last}",
-            **kwargs,
-        )
+        with translate("COPY part", bucket, key, conditional=True):
+            response = s3.upload_part_copy(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource={"Bucket": bucket, "Key": source_key},
+                CopySourceRange=f"bytes={first}-{last}",
+                CopySourceIfMatch=source.etag,
+            )
         return {"ETag": response["CopyPartResult"]["ETag"], "PartNumber": number}
 
     try:
         with ThreadPoolExecutor(max_workers=transfer.max_workers) as pool:
             completed = list(pool.map(copy_part, ranges))
+        # Servers that ignore CopySourceIfMatch on part copies could mix two versions of
+        # the source: complete only if the source is still the one the parts came from.
+        after = head(s3, bucket, source_key)
+        if after is None or after.etag != source.etag:
+            raise Precondition(f"s3://{bucket}/{source_key} changed during a multipart copy")
         condition = {"IfNoneMatch": "*"} if if_none_match else {}
-        response = s3.complete_multipart_upload(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": completed},
-            **condition,
-        )
-        return str(response["ETag"])
-    except BaseException as error:
+        with translate("COMPLETE multipart copy", bucket, key, conditional=True):
+            response = s3.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": completed},
+                **condition,
+            )
+        return CopyResult(str(response["ETag"]), source.sha256, None)
+    except BaseException:
         with contextlib.suppress(Exception):
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        if isinstance(error, ClientError) and (
-            is_precondition_failed(error) or is_not_found(error)
-        ):
-            raise
-        if isinstance(error, ClientError | BotoCoreError):
-            raise backend_error(error, "multipart COPY", bucket, key) from error
         raise
 
 
-# ------------------------------------------------------------------ reads
-def get_object(s3: Any, bucket: str, key: str) -> Any:
-    """GetObject response (streaming body); None when absent."""
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if is_not_found(error):
-            return None
-        raise backend_error(error, "GET", bucket, key) from error
-    except BotoCoreError as error:
-        raise backend_error(error, "GET", bucket, key) from error
-
-
+# ------------------------------------------------------------------ verified reads
 @dataclasses.dataclass(frozen=True)
 class Expectation:
     """What a download must hash to: the sha256 recorded for it (None: unknown), and
@@ -675,18 +801,20 @@ def _integrity(actual: str, expected: str, bucket: str, key: str) -> None:
 
 def _object_sha(response: Mapping[str, Any]) -> str | None:
     meta = {k.lower(): v for k, v in (response.get("Metadata") or {}).items()}
-    return meta.get(C.METADATA_KEY_ARTIFACT_SHA256)
+    return meta.get(constants.METADATA_KEY_ARTIFACT_SHA256)
 
 
 def _must_get(s3: Any, bucket: str, key: str) -> Any:
-    response = get_object(s3, bucket, key)
-    if response is None:
-        from .exc import ArtifactNotFoundError
-
-        raise ArtifactNotFoundError(
-            f"s3://{bucket}/{key} does not exist: the version was deleted or purged"
-        )
-    return response
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if is_not_found(error):
+            raise ArtifactNotFoundError(
+                f"s3://{bucket}/{key} does not exist: the version was deleted or purged"
+            ) from error
+        raise backend_error(error, "GET", bucket, key) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "GET", bucket, key) from error
 
 
 def read_verified(s3: Any, bucket: str, key: str, expect: Expectation) -> bytes:
@@ -696,6 +824,35 @@ def read_verified(s3: Any, bucket: str, key: str, expect: Expectation) -> bytes:
         data: bytes = response["Body"].read()
     expect.check(hashlib.sha256(data).hexdigest(), _object_sha(response), bucket, key)
     return data
+
+
+def hash_object(s3: Any, bucket: str, key: str) -> tuple[str, str | None] | None:
+    """(sha256 of the bytes, sha256 the object's metadata records), streaming; None when
+    the object is absent."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if is_not_found(error):
+            return None
+        raise backend_error(error, "GET", bucket, key) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "GET", bucket, key) from error
+    digest = hashlib.sha256()
+    with translate("GET", bucket, key):
+        for chunk in response["Body"].iter_chunks(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest(), _object_sha(response)
+
+
+def check_download_target(path: str | os.PathLike[str]) -> str:
+    """The absolute target path, or a clear ValidationError before anything is fetched."""
+    target = os.path.abspath(os.fspath(path))
+    if os.path.isdir(target):
+        raise ValidationError(f"{os.fspath(path)} is a directory; give a file path")
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise ValidationError(f"directory {directory} does not exist")
+    return target
 
 
 def download_verified(
@@ -709,12 +866,13 @@ def download_verified(
 ) -> str:
     """Stream an object into a temporary file beside ``path``, check its sha256, then
     rename it into place. On a mismatch (or any failure) no file is left behind."""
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
+    target = check_download_target(path)
     response = _must_get(s3, bucket, key)
     total = int(response.get("ContentLength", 0))
     digest = hashlib.sha256()
-    handle, temp_path = tempfile.mkstemp(prefix=".versioned-", suffix=".part", dir=directory)
+    handle, temp_path = tempfile.mkstemp(
+        prefix=".versioned-", suffix=".part", dir=os.path.dirname(target)
+    )
     try:
         with os.fdopen(handle, "wb") as out, translate("GET", bucket, key):
             done = 0
@@ -732,7 +890,7 @@ def download_verified(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_path)
         raise
-    return target
+    return os.fspath(path)
 
 
 class VerifiedReader(io.RawIOBase):
@@ -755,7 +913,8 @@ class VerifiedReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        data = self._body.read(len(view))
+        with translate("GET", *self._where):
+            data = self._body.read(len(view))
         if not data:
             if not self._checked:
                 self._checked = True

@@ -1,6 +1,8 @@
 """The library's exceptions: one base class, and a subclass per kind of failure.
 
 Expected conditions (not found, conflicts, bad input) never surface as botocore errors.
+Where the seed's library raised a built-in type (TypeError for a bad weight,
+ArtifactS3BackendError for deleting LATEST), the error raised here is also of that type.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ class VersionedError(Exception):
 
 class ValidationError(VersionedError, ValueError):
     """An argument is invalid; nothing was sent to AWS."""
+
+
+class ArgumentTypeError(ValidationError, TypeError):
+    """An argument has the wrong type (also a TypeError, as in the seed's library)."""
 
 
 class ArtifactNotFoundError(VersionedError, LookupError):
@@ -38,12 +44,22 @@ class ContentionError(ConflictError):
     """Too many concurrent writers: the bounded retries were spent. Safe to retry later."""
 
 
+class RepositoryConflictError(ConflictError):
+    """The bucket prefix or the DynamoDB table already serves another repository."""
+
+
 class VersionLimitError(VersionedError):
     """The artifact already has the highest possible version number (999999)."""
 
 
 class IntegrityError(VersionedError):
-    """Stored bytes do not hash to the sha256 recorded for them."""
+    """Stored bytes do not hash to the sha256 recorded for them, or the content changed
+    while it was being uploaded."""
+
+
+class CorruptRecordError(VersionedError):
+    """A stored record (alias document, DynamoDB item, state object) cannot be read; the
+    message names it. ``Repository.verify()`` lists every such record."""
 
 
 class BackendError(VersionedError):
@@ -56,3 +72,7 @@ class ArtifactS3BackendError(BackendError):
 
 class ArtifactDynamoDBBackendError(BackendError):
     """A DynamoDB request failed (missing table, access denied, service error...)."""
+
+
+class LatestNotDeletableError(ValidationError, ArtifactS3BackendError):
+    """The S3-only layout cannot delete LATEST (the seed raised ArtifactS3BackendError)."""

@@ -208,7 +208,7 @@ def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
 
     def hook(**kwargs: Any) -> None:
         operation_name = str(kwargs.get("event_name", "")).split(".")[-1]
-        writes = ("DeleteObjects", "DeleteObject", "CopyObject", "UpdateItem")
+        writes = ("PutObject", "DeleteObjects", "DeleteObject", "CopyObject", "UpdateItem")
         if operation_name in writes and not fired:
             fired.append(operation_name)
             backend.put_alias(other, name, "late", version=1)

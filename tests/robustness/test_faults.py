@@ -84,9 +84,14 @@ def check_completed(
         assert latest.sha256 == sha(NEW)
         assert raw_bytes(raw_s3, latest.s3uri) == NEW
     elif operation == "publish":
-        assert result.version == "3"
+        # A publish that failed after reserving its number leaves that number unused in
+        # the S3-only layout (numbers are never handed out twice); DynamoDB has no gaps.
+        if backend.ddb:
+            assert result.version == "3"
+        else:
+            assert int(result.version) >= 3
         assert result.sha256 == sha(LATEST_CONTENT)
-        assert raw_bytes(raw_s3, backend.get(bsm, name, 3).s3uri) == LATEST_CONTENT
+        assert raw_bytes(raw_s3, backend.get(bsm, name, result.version).s3uri) == LATEST_CONTENT
     elif operation == "put_alias":
         alias = backend.get_alias(bsm, name, "prod")
         assert (alias.version, alias.secondary_version, alias.secondary_version_weight) == (

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -20,7 +20,6 @@ from rich.table import Table
 
 from .. import __version__
 from .. import constants as C
-from .._model import select_versions_to_purge
 from . import _output as out
 from ._errors import DEBUG_KEY, EXIT_CODES_HELP, EXIT_INTEGRITY, ErrorHandlingGroup
 from ._settings import Settings, make_repository, make_session, resolve, session_region
@@ -425,24 +424,13 @@ def plan_purge(
     conn: Connection, name: str, keep_last_n: int, purge_older_than_secs: int
 ) -> tuple[datetime, list[Any]]:
     """What ``purge_artifact_versions`` would delete now, computed without writing."""
-    now = datetime.now(UTC)
-    artifacts = conn.repo.list_artifact_versions(name=name, bsm=conn.bsm)
-    aliases = conn.repo.list_aliases(name=name, bsm=conn.bsm)
-    published = {int(a.version): a for a in artifacts if a.version != C.LATEST_VERSION}
-    protected = [
-        target
-        for alias in aliases
-        for target in (alias.version, alias.secondary_version)
-        if target is not None
-    ]
-    doomed = select_versions_to_purge(
-        [(number, artifact.update_datetime) for number, artifact in published.items()],
+    plan = conn.repo.plan_purge(
+        name=name,
         keep_last_n=keep_last_n,
         purge_older_than_secs=purge_older_than_secs,
-        now=now,
-        protected=protected,
+        bsm=conn.bsm,
     )
-    return now, [published[number] for number in doomed]
+    return plan.purge_time, list(plan.delete)
 
 
 @cli.command()

@@ -1,0 +1,268 @@
+"""Everything both layouts share, written once: argument checks, error messages, purge
+planning, verification, routing to the layout. The facades only adapt signatures and
+dataclasses; the layouts own storage and its concurrency protocol."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import TYPE_CHECKING, Any
+
+from . import _model, _s3
+from ._layouts import AliasRecord, Layout, PutRequest, VersionRecord
+from ._model import LATEST, VersionId
+from ._session import Session, Sessions
+from .exc import (
+    AliasNotFoundError,
+    ArtifactNotFoundError,
+    ValidationError,
+    VersionInUseError,
+)
+from .lifecycle import KeptVersion, PurgePlan
+from .verify import Problem, VerifyReport
+
+if TYPE_CHECKING:
+    from boto_session_manager import BotoSesManager
+
+
+def check_root(bucket: object, prefix: object, suffix: object) -> str:
+    """Validate the settings every repository has; returns the normalised prefix."""
+    if not isinstance(bucket, str) or not bucket:
+        raise ValidationError("s3_bucket must be a non-empty str")
+    if not isinstance(prefix, str):
+        raise TypeError("s3_prefix must be a str")
+    if not isinstance(suffix, str) or "/" in suffix:
+        raise ValidationError("suffix must be a str without '/'")
+    return prefix.strip("/")
+
+
+def in_use_message(name: str, users: dict[VersionId, list[str]]) -> str:
+    """The one message for a deletion refused because aliases route to the versions."""
+    parts = [
+        f"version {_model.version_str(version)} of {name!r} is used by "
+        f"alias{'es' if len(aliases) > 1 else ''} " + ", ".join(repr(a) for a in aliases)
+        for version, aliases in sorted(users.items(), key=lambda pair: str(pair[0]))
+    ]
+    return "; ".join(parts) + ". Point the alias elsewhere (or delete it) first."
+
+
+class Engine:
+    """The repository's behaviour over one storage layout."""
+
+    def __init__(self, layout: Layout, transfer: _s3.TransferSettings) -> None:
+        self.layout = layout
+        self.transfer = transfer
+        self._sessions = Sessions()
+
+    def session(self, bsm: BotoSesManager) -> Session:
+        return self._sessions.of(bsm)
+
+    def uri(self, name: str, version: VersionId) -> str:
+        return f"s3://{self.layout.bucket}/{self.layout.version_key(name, version)}"
+
+    # ------------------------------------------------------------ artifacts
+    def put(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        content: object,
+        content_type: object,
+        metadata: object,
+        tags: object,
+        progress: _s3.Progress | None,
+    ) -> VersionRecord:
+        request = PutRequest(
+            name=_model.validate_artifact_name(name),
+            content_type=_model.check_content_type(content_type),
+            metadata=_model.check_user_metadata(metadata),
+            tags=_model.check_tags(tags),
+        )
+        prepared = _s3.Content(content, self.transfer.multipart_threshold)
+        try:
+            return self.layout.write_latest(self.session(bsm), request, prepared, progress)
+        finally:
+            prepared.close()
+
+    def get_version(self, bsm: BotoSesManager, name: str, version: object) -> VersionRecord:
+        _model.validate_artifact_name(name)
+        parsed = _model.parse_version(version)
+        record = self.layout.get_version(self.session(bsm), name, parsed)
+        if record is None:
+            raise ArtifactNotFoundError(
+                f"artifact {name!r} has no version {_model.version_str(parsed)}"
+            )
+        return record
+
+    def list_versions(self, bsm: BotoSesManager, name: str) -> list[VersionRecord]:
+        _model.validate_artifact_name(name)
+        return self.layout.list_versions(self.session(bsm), name)
+
+    def latest_published_number(self, bsm: BotoSesManager, name: str) -> int:
+        _model.validate_artifact_name(name)
+        return self.layout.latest_published_number(self.session(bsm), name)
+
+    def publish(self, bsm: BotoSesManager, name: str) -> VersionRecord:
+        _model.validate_artifact_name(name)
+        return self.layout.publish(self.session(bsm), name)
+
+    def delete_version(self, bsm: BotoSesManager, name: str, version: object) -> None:
+        """Delete one version unless an alias routes to it (VersionInUseError)."""
+        _model.validate_artifact_name(name)
+        parsed = _model.parse_version(version)
+        result = self.layout.retire(self.session(bsm), name, [parsed], strict=True)
+        if result.in_use:
+            raise VersionInUseError(in_use_message(name, result.in_use))
+
+    def list_names(self, bsm: BotoSesManager) -> list[str]:
+        return self.layout.list_names(self.session(bsm))
+
+    # ------------------------------------------------------------ aliases
+    def put_alias(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        version: object,
+        secondary_version: object,
+        secondary_version_weight: object,
+        expected_revision: object,
+    ) -> AliasRecord:
+        _model.validate_artifact_name(name)
+        _model.validate_alias_name(alias)
+        target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
+        revision = check_revision(expected_revision)
+        return self.layout.write_alias(self.session(bsm), name, alias, target, revision)
+
+    def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> AliasRecord:
+        _model.validate_artifact_name(name)
+        _model.validate_alias_name(alias)
+        record = self.layout.get_alias(self.session(bsm), name, alias)
+        if record is None:
+            raise AliasNotFoundError(f"artifact {name!r} has no alias {alias!r}")
+        return record
+
+    def list_aliases(self, bsm: BotoSesManager, name: str) -> list[AliasRecord]:
+        _model.validate_artifact_name(name)
+        records = self.layout.list_aliases(self.session(bsm), name)
+        return sorted(records, key=lambda record: record.alias)
+
+    def delete_alias(
+        self, bsm: BotoSesManager, name: str, alias: str, expected_revision: object
+    ) -> bool:
+        _model.validate_artifact_name(name)
+        _model.validate_alias_name(alias)
+        revision = check_revision(expected_revision)
+        return self.layout.delete_alias(self.session(bsm), name, alias, revision)
+
+    # ------------------------------------------------------------ lifecycle
+    def plan_purge(
+        self, bsm: BotoSesManager, name: str, keep_last_n: object, purge_older_than_secs: object
+    ) -> PurgePlan[VersionRecord]:
+        """Which versions a purge removes and why the others stay; changes nothing."""
+        _model.validate_artifact_name(name)
+        _model.check_retention_args(keep_last_n, purge_older_than_secs)
+        assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
+        session = self.session(bsm)
+        versions, aliases = _s3.parallel(
+            lambda: self.layout.list_versions(session, name),
+            lambda: self.layout.list_aliases(session, name),
+        )
+        purge_time = _model.utc_now()
+        published = {int(r.version): r for r in versions if r.version != LATEST}
+        decision = _model.decide_retention(
+            [(number, record.update_at) for number, record in published.items()],
+            keep_last_n=keep_last_n,
+            purge_older_than_secs=purge_older_than_secs,
+            now=purge_time,
+            alias_users=_model.alias_users((a.alias, a.targets) for a in aliases),
+        )
+        keep = [KeptVersion(r, "LATEST") for r in versions if r.version == LATEST]
+        keep += [
+            KeptVersion(published[n], reason)
+            for n, reason in sorted(decision.keep.items(), reverse=True)
+        ]
+        return PurgePlan(purge_time, [published[n] for n in decision.remove], keep)
+
+    def purge_versions(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        keep_last_n: object,
+        purge_older_than_secs: object,
+        dry_run: bool = False,
+    ) -> tuple[Any, list[VersionRecord]]:
+        """Delete what :meth:`plan_purge` selects; versions an alias was pointed at
+        meanwhile stay. Returns (purge time, deleted versions, newest first)."""
+        plan = self.plan_purge(bsm, name, keep_last_n, purge_older_than_secs)
+        if dry_run or not plan.delete:
+            return plan.purge_time, list(plan.delete)
+        doomed = [record.version for record in plan.delete]
+        result = self.layout.retire(self.session(bsm), name, doomed, strict=False)
+        retired = sorted(result.retired, key=lambda r: int(r.version), reverse=True)
+        return plan.purge_time, retired
+
+    def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
+        _model.validate_artifact_name(name)
+        self.layout.purge_artifact(self.session(bsm), name)
+
+    def purge_all(self, bsm: BotoSesManager) -> None:
+        self.layout.purge_all(self.session(bsm))
+
+    # ------------------------------------------------------------ verification
+    def verify(self, bsm: BotoSesManager, name: object, workers: int) -> VerifyReport:
+        """Report every inconsistency of the repository (or of one artifact)."""
+        session = self.session(bsm)
+        report = VerifyReport()
+        if name is not None:
+            names = [_model.validate_artifact_name(name)]
+        else:
+            names = self.layout.verify_names(session, report.problems)
+        for artifact in names:
+            self._verify_artifact(session, artifact, report, workers)
+        return report
+
+    def _verify_artifact(
+        self, session: Session, name: str, report: VerifyReport, workers: int
+    ) -> None:
+        inventory = self.layout.inventory(session, name)
+        for problem in inventory.problems:
+            report.add(problem)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            checks = list(
+                pool.map(lambda r: self.layout.check_bytes(session, r), inventory.versions)
+            )
+        for record, check in zip(inventory.versions, checks, strict=True):
+            label = f"version {_model.version_str(record.version)}"
+            if check is None:
+                report.add(
+                    Problem("item_without_object", name, record.key, f"{label}: bytes missing")
+                )
+            elif check.actual != record.sha256 or (
+                check.object_sha256 is not None and check.object_sha256 != check.actual
+            ):
+                report.add(
+                    Problem(
+                        "sha256_mismatch",
+                        name,
+                        record.key,
+                        f"{label} records {record.sha256[:12]}..., its bytes hash to "
+                        f"{check.actual[:12]}...",
+                    )
+                )
+        for alias in inventory.aliases:
+            for target in alias.targets:
+                if target not in inventory.live:
+                    report.add(
+                        Problem(
+                            "dangling_alias",
+                            name,
+                            inventory.alias_locations.get(alias.alias, alias.alias),
+                            f"alias {alias.alias!r} points at missing version "
+                            f"{_model.version_str(target)}",
+                        )
+                    )
+
+
+def check_revision(expected_revision: object) -> str | None:
+    if expected_revision is not None and not isinstance(expected_revision, str):
+        raise TypeError("expected_revision must be a str")
+    return expected_revision

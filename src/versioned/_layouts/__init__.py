@@ -1,0 +1,148 @@
+"""The storage side: one small interface, one module per layout.
+
+A layout owns its concurrency protocol whole (how a version number is allocated, how an
+alias write and a deletion exclude each other, what a retried write recognises) and
+speaks to storage only through :mod:`versioned._s3` and :mod:`versioned._dynamodb`. It
+returns neutral records; the engine turns them into the public dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Protocol
+
+from .._model import AliasTarget, VersionId
+from .._s3 import Content, Progress
+from .._session import Session
+from ..verify import Problem
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRecord:
+    """One version as stored. ``update_at`` is the layout's one definition of its time."""
+
+    name: str
+    version: VersionId
+    sha256: str
+    update_at: datetime
+    key: str
+    size: int | None = None
+    content_type: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasRecord:
+    name: str
+    alias: str
+    version: VersionId
+    secondary_version: int | None
+    secondary_version_weight: int | None
+    update_at: datetime
+    revision: str | None = None
+
+    @property
+    def targets(self) -> list[VersionId]:
+        if self.secondary_version is None:
+            return [self.version]
+        return [self.version, self.secondary_version]
+
+
+@dataclasses.dataclass(frozen=True)
+class PutRequest:
+    """A validated put: the user's content type, metadata and tags."""
+
+    name: str
+    content_type: str | None
+    metadata: dict[str, str]
+    tags: dict[str, str]
+
+
+@dataclasses.dataclass
+class RetireResult:
+    """What a deletion did: the versions it removed, and those it kept because an alias
+    routes to them ({version: [aliases]})."""
+
+    retired: list[VersionRecord]
+    in_use: dict[VersionId, list[str]]
+
+
+@dataclasses.dataclass
+class Inventory:
+    """Everything ``verify`` checks for one artifact, as the layout found it."""
+
+    versions: list[VersionRecord]
+    aliases: list[AliasRecord]
+    #: versions an alias may point at (present and not deleted)
+    live: set[VersionId]
+    #: where each alias is stored, for reports
+    alias_locations: dict[str, str]
+    problems: list[Problem]
+
+
+@dataclasses.dataclass(frozen=True)
+class ByteCheck:
+    """The sha256 of a version's stored bytes and what the object's own metadata records
+    (None: nothing recorded there); ``None`` as a whole when the bytes are missing."""
+
+    actual: str
+    object_sha256: str | None
+
+
+class Layout(Protocol):
+    """What the engine needs from a storage layout."""
+
+    bucket: str
+
+    def version_key(self, name: str, version: VersionId) -> str: ...
+
+    # reads
+    def get_version(
+        self, session: Session, name: str, version: VersionId
+    ) -> VersionRecord | None: ...
+
+    def list_versions(self, session: Session, name: str) -> list[VersionRecord]: ...
+
+    def latest_published_number(self, session: Session, name: str) -> int: ...
+
+    def list_names(self, session: Session) -> list[str]: ...
+
+    def get_alias(self, session: Session, name: str, alias: str) -> AliasRecord | None: ...
+
+    def list_aliases(self, session: Session, name: str) -> list[AliasRecord]: ...
+
+    # writes
+    def write_latest(
+        self, session: Session, request: PutRequest, content: Content, progress: Progress | None
+    ) -> VersionRecord: ...
+
+    def publish(self, session: Session, name: str) -> VersionRecord: ...
+
+    def retire(
+        self, session: Session, name: str, versions: list[VersionId], *, strict: bool
+    ) -> RetireResult: ...
+
+    def write_alias(
+        self,
+        session: Session,
+        name: str,
+        alias: str,
+        target: AliasTarget,
+        expected_revision: str | None,
+    ) -> AliasRecord: ...
+
+    def delete_alias(
+        self, session: Session, name: str, alias: str, expected_revision: str | None
+    ) -> bool: ...
+
+    def purge_artifact(self, session: Session, name: str) -> None: ...
+
+    def purge_all(self, session: Session) -> None: ...
+
+    # verification
+    def verify_names(self, session: Session, problems: list[Problem]) -> list[str]: ...
+
+    def inventory(self, session: Session, name: str) -> Inventory: ...
+
+    def check_bytes(self, session: Session, record: VersionRecord) -> ByteCheck | None: ...

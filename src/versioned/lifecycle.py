@@ -1,0 +1,28 @@
+"""What a purge would do, and why each version stays (``Repository.plan_purge``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Generic, TypeVar
+
+A = TypeVar("A")
+
+
+@dataclasses.dataclass(frozen=True)
+class KeptVersion(Generic[A]):
+    """A version a purge keeps, and why: "LATEST", "among the newest 5", "younger than
+    30 days" or "alias prod"."""
+
+    artifact: A
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PurgePlan(Generic[A]):
+    """The versions a purge with these settings deletes (newest first), and every other
+    version with the reason it stays. Computed at ``purge_time``; nothing was changed."""
+
+    purge_time: datetime
+    delete: list[A]
+    keep: list[KeptVersion[A]]
