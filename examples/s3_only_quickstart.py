@@ -1,8 +1,19 @@
-# The seed quick start (../shared/seeds/s3-only-backend-quickstart.txt), its code cells verbatim.
-# It runs in-process under moto.mock_aws(), exactly as a user following the guide would.
+# The code cells of the seed's S3-only quick start guide
+# (examples/s3-only-backend-quickstart.txt, cells In [1] to In [17]), verbatim and in order;
+# only these comment lines and the "# ---- In [N] ----" markers are added.
+# tests/test_seed_quickstart.py runs it as a user following the guide would (in process,
+# under moto.mock_aws(), which the second cell starts); tests/cli/test_readme.py checks
+# that every cell is verbatim.
+# ruff: noqa  (the seed's code, kept as it is)
+
+# ---- In [1] ----
 from versioned.api import s3_only_backend
 
-# ---- cell ----
+Artifact = s3_only_backend.Alias
+Alias = s3_only_backend.Alias
+Repository = s3_only_backend.Repository
+
+# ---- In [2] ----
 import moto
 from boto_session_manager import BotoSesManager
 
@@ -14,8 +25,7 @@ mock_aws.start()
 bsm = BotoSesManager(region_name="us-east-1")
 print(f"{bsm.aws_account_id = }")
 
-
-# ---- cell ----
+# ---- In [3] ----
 # Use a simple bucket name
 bucket = "mybucket"
 
@@ -32,7 +42,7 @@ repo.bootstrap(bsm=bsm)
 
 print("✅ Repository initialized successfully!")
 
-# ---- cell ----
+# ---- In [4] ----
 # Create binary content (could be any binary data)
 def create_binary_content(version_tag: str) -> bytes:
     """Create sample binary content for demonstration"""
@@ -46,7 +56,7 @@ content_v1 = create_binary_content("version 1.0")
 print(f"📦 Created binary content: {len(content_v1)} bytes")
 print(f"📋 Content preview: {content_v1[:50]}...")
 
-# ---- cell ----
+# ---- In [5] ----
 from rich import print as rprint
 
 # Upload binary content as LATEST version
@@ -70,7 +80,7 @@ downloaded_content = artifact.get_content(bsm=bsm)
 print(f"✅ Successfully uploaded and verified ({len(downloaded_content)} bytes)")
 print(f"📋 Downloaded content matches: {downloaded_content == content_v1}")
 
-# ---- cell ----
+# ---- In [6] ----
 # List all artifacts in the repository
 artifact_names = repo.list_artifact_names(bsm=bsm)
 print(f"📁 Artifacts in repository: {artifact_names}")
@@ -82,9 +92,22 @@ rprint(artifact_info)
 print(f"""
 🏗️  S3 Folder Structure:
 Repository Root: s3://{repo.s3_bucket}/{repo.s3_prefix}/
+
+Your artifact structure:
+{artifact_name}/
+├── versions/
+│   └── 000000_LATEST.bin          # ← Your current binary content
+└── aliases/
+    └── (no aliases yet)
+
+The filename encoding ensures proper chronological sorting:
+- 000000_LATEST.bin: Always appears first (development version)
+- 999999_000001.bin: Version 1 (when published)
+- 999998_000002.bin: Version 2 (when published)
+- etc.
 """)
 
-# ---- cell ----
+# ---- In [7] ----
 # Publish the LATEST version as version 1
 print("📸 Creating immutable version 1...")
 published_version = repo.publish_artifact_version(bsm=bsm, name=artifact_name)
@@ -98,7 +121,7 @@ print(f"\n📚 All versions ({len(versions)} total):")
 for version in versions:
     print(f"  - Version {version.version}: {version.update_at} ({version.sha256[:8]}...)")
 
-# ---- cell ----
+# ---- In [8] ----
 # Create updated binary content
 content_v2 = create_binary_content("version 2.0 - enhanced features")
 
@@ -106,7 +129,7 @@ print(f"📦 Updated content size: {len(content_v2)} bytes")
 print(f"📈 Size change: {len(content_v2) - len(content_v1)} bytes")
 print(f"📋 Content preview: {content_v2[:50]}...")
 
-# ---- cell ----
+# ---- In [9] ----
 # Update the LATEST version
 updated_artifact = repo.put_artifact(
     bsm=bsm,
@@ -129,7 +152,7 @@ version_2 = repo.publish_artifact_version(bsm=bsm, name=artifact_name)
 print(f"📸 Published version 2")
 rprint(version_2)
 
-# ---- cell ----
+# ---- In [10] ----
 # Create development alias pointing to LATEST
 dev_alias = repo.put_alias(
     bsm=bsm,
@@ -163,7 +186,7 @@ staging_alias = repo.put_alias(
 print("🧪 Staging alias created")
 rprint(staging_alias)
 
-# ---- cell ----
+# ---- In [11] ----
 # Current production setup
 current_prod = repo.get_alias(bsm=bsm, name=artifact_name, alias="production")
 print(f"🔵 Current production points to version: {current_prod.version}")
@@ -189,7 +212,7 @@ prod_content = new_prod.get_version_content(bsm=bsm)
 print(f"📦 Production content size: {len(prod_content)} bytes")
 print(f"📋 Production content: {prod_content[:50]}...")
 
-# ---- cell ----
+# ---- In [12] ----
 # Create version 3 for canary testing
 content_v3 = create_binary_content("version 3.0 - performance optimizations")
 
@@ -213,7 +236,7 @@ version_3 = repo.publish_artifact_version(bsm=bsm, name=artifact_name)
 print(f"📸 Created version 3 with optimizations")
 rprint(version_3)
 
-# ---- cell ----
+# ---- In [13] ----
 # Start canary deployment: 90% traffic to stable v2, 10% to new v3
 canary_alias = repo.put_alias(
     bsm=bsm,
@@ -241,7 +264,7 @@ for i in range(1000):
 print(f"Version 2 (stable): {version_counts[2]} requests ({version_counts[2]/1000*100:.1f}%)")
 print(f"Version 3 (canary): {version_counts[3]} requests ({version_counts[3]/1000*100:.1f}%)")
 
-# ---- cell ----
+# ---- In [14] ----
 # Gradually increase canary traffic
 print("\n📈 Increasing canary traffic to 50%...")
 canary_50 = repo.put_alias(
@@ -265,7 +288,7 @@ final_prod = repo.put_alias(
 print(f"🚀 Production fully migrated to version {final_prod.version}")
 rprint(final_prod)
 
-# ---- cell ----
+# ---- In [15] ----
 # Simulate an emergency: rollback production to version 2
 print("🚨 Emergency detected! Rolling back to stable version...")
 
@@ -287,7 +310,7 @@ print(f"✅ Production verified at version {current_prod.version}")
 rollback_content = current_prod.get_version_content(bsm=bsm)
 print(f"📋 Rollback content: {rollback_content[:50]}...")
 
-# ---- cell ----
+# ---- In [16] ----
 # List all current versions
 all_versions = repo.list_artifact_versions(bsm=bsm, name=artifact_name)
 print(f"📚 Total versions before cleanup: {len(all_versions)}")
@@ -312,7 +335,7 @@ for deleted in deleted_versions:
 remaining_versions = repo.list_artifact_versions(bsm=bsm, name=artifact_name)
 print(f"✅ Remaining versions: {len(remaining_versions)}")
 
-# ---- cell ----
+# ---- In [17] ----
 # Get production content
 prod_alias = repo.get_alias(bsm=bsm, name=artifact_name, alias="production")
 binary_content = prod_alias.get_version_content(bsm=bsm)

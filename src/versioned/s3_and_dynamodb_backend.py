@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _dynamodb as ddb
 from . import _model, _s3
@@ -90,6 +90,9 @@ class Repository:
     #: its turn is skipped (it must exceed the longest upload or copy you run)
     lease_secs: float = 30.0
     _bsm: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    #: deleting a version marks its item deleted; its bytes stay
+    soft_delete: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.dynamodb_table_name, str) or not self.dynamodb_table_name:

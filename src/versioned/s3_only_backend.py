@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _model, _s3
 from . import constants as C
@@ -102,6 +102,9 @@ class Repository:
     part_size: int = 8 * _s3.MiB
     max_workers: int = 6
     single_copy_limit: int = 5 * 1024 * _s3.MiB
+
+    #: deleting a version removes its bytes
+    soft_delete: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self.s3_prefix = check_root(self.s3_bucket, self.s3_prefix, self.suffix)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
+import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _clikit import Cli, CliEnv
+from _clikit import Cli, CliEnv, LineReader
 from click.testing import CliRunner
 
 from versioned import s3_and_dynamodb_backend
@@ -123,7 +121,7 @@ def test_session_human(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
 
     out = cli_run("purge", "app", "--keep", "1", "--older-than", "0").stdout
     assert "Purged 1 version(s) of app" in out
-    assert "versions/999999_000001" in out or "000001" in out
+    assert re.search(r"^\s*1\s+\d{4}-", out, re.MULTILINE), out
     assert "Purged nothing" in cli_run("purge", "app", "--keep", "1", "--older-than", "0").stdout
 
     out = cli_run("get", "app", "--alias", "prod", "-o", str(work / "prod.bin")).stdout
@@ -136,7 +134,7 @@ def test_session_human(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
 def test_session_json(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
     work = cli_env.workdir
     put = cli_run.json("put", "app", write(work, "v1.bin", V1), "--metadata", "team=ml")
-    assert set(put) == ARTIFACT_FIELDS
+    assert set(put) >= ARTIFACT_FIELDS
     assert (put["name"], put["version"], put["sha256"]) == ("app", "LATEST", sha(V1))
     assert put["s3uri"].startswith(f"s3://{cli_env.bucket}/versioned-artifacts/app/")
     assert cli_run.json("put", "app", write(work, "same.bin", V1))["sha256"] == sha(V1)
@@ -175,7 +173,7 @@ def test_session_json(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
 
     listed = cli_run.json("versions", "app")
     assert [a["version"] for a in listed] == ["LATEST", "3", "2", "1"]
-    assert all(set(a) == ARTIFACT_FIELDS for a in listed)
+    assert all(set(a) >= ARTIFACT_FIELDS for a in listed)
     assert [a["sha256"] for a in listed] == [sha(V3), sha(V3), sha(V2), sha(V1)]
 
     plan = cli_run.json("purge", "app", "--keep", "1", "--older-than", "0s", "--dry-run")
@@ -232,7 +230,8 @@ def test_usage_errors_exit_2(cli_repo: str, cli_run: Cli) -> None:
     cli_run("put", "app", "-", input=V1)
     cli_run("publish", "app")
     result = cli_run("alias", "set", "app", "prod", "1", "--canary", "2", code=2)
-    assert result.stderr.strip().splitlines()[-1] == "Error: --canary and --weight go together"
+    line = assert_one_error_line(result.stderr)
+    assert line.startswith("Error: --canary and --weight go together")
     cli_run("alias", "set", "app", "prod", "1", "--weight", "10", code=2)
     cli_run("alias", "set", "app", "prod", "1", "--canary", "2", "--weight", "100", code=2)
     cli_run("get", "app", "--version", "1", "--alias", "prod", "-o", "-", code=2)
@@ -341,15 +340,20 @@ def test_config_precedence(cli_env: CliEnv, cli_run: Cli, monkeypatch: Any) -> N
 def test_config_file_selects_the_repository(
     cli_backend: str, cli_env: CliEnv, cli_run: Cli, monkeypatch: Any
 ) -> None:
-    cli_run("bootstrap")
     monkeypatch.delenv("VERSIONED_BUCKET")
     (cli_env.workdir / "versioned.toml").write_text(
         f'bucket = "{cli_env.bucket}"\nprefix = "team-a"\nsuffix = ".bin"\n'
     )
+    cli_run("bootstrap")
     put = cli_run.json("put", "model", "-", input=V1)
     assert put["s3uri"].startswith(f"s3://{cli_env.bucket}/team-a/model/")
     assert put["s3uri"].endswith(".bin")
     assert cli_run.json("names") == ["model"]
+    if cli_backend == "s3_and_dynamodb":
+        # A table serves one repository: another prefix on it is refused, not mixed in.
+        error = cli_run("names", "--prefix", "team-b", code=4).stderr
+        assert "serves the repository" in error and "team-a" in error
+        return
     assert cli_run.json("names", "--prefix", "team-b") == []  # option beats the file
     monkeypatch.setenv("VERSIONED_PREFIX", "team-c")  # env beats the file
     assert cli_run.json("names") == []
@@ -460,33 +464,6 @@ def test_sandbox_serves_until_interrupted(cli_env: CliEnv) -> None:
             process.wait(timeout=20)
     assert process.returncode == 0, process.stderr.read() if process.stderr else ""
     assert "Sandbox stopped." in stdout.until("Sandbox stopped.", timeout=5)[-1]
-
-
-class LineReader:
-    """Reads a process's stdout on a thread, so waiting for a line can time out."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        self._lines: queue.Queue[str] = queue.Queue()
-        stream = process.stdout
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream: Any) -> None:
-        for line in stream:
-            self._lines.put(line.rstrip("\n"))
-
-    def until(self, marker: str, timeout: float) -> list[str]:
-        """The lines up to and including the first one containing ``marker``."""
-        seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {marker!r} within {timeout}s; got {seen}") from None
-            seen.append(line)
-            if marker in line:
-                return seen
 
 
 def test_local_endpoint_refuses_a_missing_aws_profile(cli_env: CliEnv, monkeypatch: Any) -> None:

@@ -2,141 +2,44 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import re
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from .. import __version__
+from .. import __version__, exc
 from .. import constants as C
 from . import _output as out
-from ._errors import DEBUG_KEY, EXIT_CODES_HELP, EXIT_INTEGRITY, ErrorHandlingGroup
-from ._settings import Settings, make_repository, make_session, resolve, session_region
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-OPTIONS_KEY: Final = "versioned.options"
-CHUNK: Final = 1024 * 1024
-
-
-# ------------------------------------------------------------------ shared options
-def _remember_setting(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value is not None and param.name:
-        ctx.meta.setdefault(OPTIONS_KEY, {})[param.name] = value
-
-
-def _remember_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.meta[DEBUG_KEY] = True
-
-
-_SETTING_OPTIONS: Final = [
-    ("--bucket", "NAME", "S3 bucket of the repository.", "VERSIONED_BUCKET"),
-    (
-        "--prefix",
-        "PREFIX",
-        f"Key prefix in the bucket [default: {C.S3_PREFIX}].",
-        "VERSIONED_PREFIX",
-    ),
-    ("--suffix", "SUFFIX", "File-name suffix of stored versions, e.g. .bin.", "VERSIONED_SUFFIX"),
-    ("--region", "REGION", "AWS region.", "VERSIONED_REGION; AWS_REGION, AWS_DEFAULT_REGION"),
-    ("--profile", "NAME", "AWS profile.", "VERSIONED_PROFILE; AWS_PROFILE"),
-    (
-        "--endpoint-url",
-        "URL",
-        "S3 and DynamoDB endpoint (e.g. `versioned sandbox`).",
-        "VERSIONED_ENDPOINT_URL; AWS_ENDPOINT_URL",
-    ),
-    ("--table", "NAME", "DynamoDB table: selects the S3 + DynamoDB backend.", "VERSIONED_TABLE"),
-]
-
-
-def repository_options(command: F) -> F:
-    """Add the repository-selection options and --debug (also accepted before the command)."""
-    for flag, metavar, text, env in reversed(_SETTING_OPTIONS):
-        command = click.option(
-            flag,
-            metavar=metavar,
-            help=f"{text} [env: {env}]",
-            expose_value=False,
-            callback=_remember_setting,
-        )(command)
-    return click.option(
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        callback=_remember_debug,
-        help="Show the traceback of a failure. [env: VERSIONED_DEBUG=1]",
-    )(command)
-
-
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables."
+from ._aliases import alias_group
+from ._connection import Connection, connect, current_settings
+from ._errors import (
+    EXIT_CODES_HELP,
+    EXIT_INTEGRITY,
+    ErrorHandlingGroup,
+    not_found,
+    usage_problem,
 )
+from ._lookup import explained, require_artifact
+from ._options import (
+    duration_option,
+    json_option,
+    parse_duration,
+    parse_pairs,
+    repository_options,
+)
+from ._purge import Plan, plan_purge
+from ._settings import ALLOW_PROJECT_ENDPOINT_ENV
 
+__all__ = ["cli", "parse_duration"]
 
-@dataclasses.dataclass(frozen=True)
-class Connection:
-    """The resolved settings, the boto session and the repository of one invocation."""
-
-    settings: Settings
-    bsm: Any
-    repo: Any
-
-
-def current_settings(ctx: click.Context) -> Settings:
-    return resolve(ctx.meta.get(OPTIONS_KEY, {}), os.environ, Path.cwd())
-
-
-def connect(ctx: click.Context) -> Connection:
-    settings = current_settings(ctx)
-    bsm = make_session(settings)
-    repo = make_repository(settings, session_region(settings, bsm))
-    return Connection(settings, bsm, repo)
-
-
-def _parse_pairs(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param=param)
-        pairs[key] = value
-    return pairs
-
-
-_DURATION_PART: Final = re.compile(r"(\d+)([smhdw]?)")
-_UNIT_SECONDS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> int:
-    """Seconds in "90d", "12h", "30m", "45s", "1d12h" or a bare number of seconds."""
-    compact = text.strip().lower().replace(" ", "")
-    parts = _DURATION_PART.findall(compact)
-    if not compact or "".join(n + u for n, u in parts) != compact:
-        raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 45s")
-    return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-
-
-def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> int:
-    try:
-        return parse_duration(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error), ctx=ctx, param=param) from error
-
+CHUNK: Final = 1024 * 1024
 
 # ------------------------------------------------------------------ the group
 HELP = f"""Versioned binary artifacts on Amazon S3 (optionally with DynamoDB).
@@ -151,9 +54,12 @@ Repository selection, highest precedence first:
   2. VERSIONED_BUCKET, VERSIONED_PREFIX, VERSIONED_SUFFIX, VERSIONED_REGION,
      VERSIONED_PROFILE, VERSIONED_ENDPOINT_URL, VERSIONED_TABLE
   3. ./versioned.toml (top-level keys) or [tool.versioned] in ./pyproject.toml,
-     keys: bucket, prefix, suffix, region, profile, endpoint_url, table
+     keys: bucket, prefix, suffix, region, profile, table (and endpoint_url, used
+     only with {ALLOW_PROJECT_ENDPOINT_ENV}=1: a project file may not send your
+     credentials elsewhere)
   4. AWS_REGION / AWS_DEFAULT_REGION, AWS_PROFILE, AWS_ENDPOINT_URL
 A table name selects the S3 + DynamoDB backend; without one, the S3-only backend.
+Give the two backends different prefixes (or buckets): never the same one.
 
 Read commands take --json for one JSON document on stdout (the library's field names).
 Errors are one line on stderr; --debug adds the traceback.
@@ -161,11 +67,16 @@ Errors are one line on stderr; --debug adds the traceback.
 {EXIT_CODES_HELP}"""
 
 
-@click.group(cls=ErrorHandlingGroup, help=HELP, context_settings={"max_content_width": 100})
+@click.group(
+    "versioned", cls=ErrorHandlingGroup, help=HELP, context_settings={"max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="versioned")
 @repository_options
 def cli() -> None:
     pass
+
+
+cli.add_command(alias_group)
 
 
 def _reject_json_with_stdout(as_json: bool, output: str) -> None:
@@ -217,7 +128,7 @@ def show_config(ctx: click.Context, as_json: bool) -> None:
     table.add_column("value", overflow="fold")
     table.add_column("from")
     for field, value in settings.as_dict().items():
-        if field in ("backend", "sources"):
+        if field in ("backend", "sources", "warnings"):
             continue
         table.add_row(field, "-" if value is None else repr(value), settings.sources.get(field, ""))
     out.show(table)
@@ -233,7 +144,7 @@ def show_config(ctx: click.Context, as_json: bool) -> None:
     "-m",
     multiple=True,
     metavar="KEY=VALUE",
-    callback=_parse_pairs,
+    callback=parse_pairs,
     help="User metadata; repeatable.",
 )
 @click.option(
@@ -241,7 +152,7 @@ def show_config(ctx: click.Context, as_json: bool) -> None:
     "tags",
     multiple=True,
     metavar="KEY=VALUE",
-    callback=_parse_pairs,
+    callback=parse_pairs,
     help="S3 tag; repeatable.",
 )
 @json_option
@@ -258,7 +169,7 @@ def put(
 ) -> None:
     """Upload FILE as the LATEST version of NAME.
 
-    FILE "-" reads stdin.
+    FILE "-" reads stdin. A large upload shows a progress bar on stderr.
 
     Unchanged content (same sha256) writes nothing.
     """
@@ -281,6 +192,16 @@ def put(
         out.show(out.artifact_table(artifact, f"{name}: LATEST"))
 
 
+def newest_published_number(conn: Connection, name: str) -> int:
+    """The newest published version number of ``name`` (0 when none)."""
+    reader = getattr(conn.repo, "get_latest_published_artifact_version_number", None)
+    if reader is not None:
+        return int(reader(name=name, bsm=conn.bsm))
+    listed = conn.repo.list_artifact_versions(name=name, bsm=conn.bsm)
+    numbers = [int(a.version) for a in listed if a.version != C.LATEST_VERSION]
+    return max(numbers, default=0)
+
+
 @cli.command()
 @click.argument("name")
 @json_option
@@ -289,28 +210,41 @@ def put(
 def publish(ctx: click.Context, name: str, as_json: bool) -> None:
     """Snapshot LATEST of NAME as the next immutable version.
 
-    When LATEST equals the newest version, that version is returned unchanged.
+    When LATEST equals the newest version, no version is created and that version is
+    shown ("LATEST is unchanged"). A large artifact shows a spinner on stderr.
     """
     conn = connect(ctx)
-    artifact = conn.repo.publish_artifact_version(name=name, bsm=conn.bsm)
+    with explained(conn, name):
+        latest = conn.repo.get_artifact_version(name=name, bsm=conn.bsm)
+        before = newest_published_number(conn, name)
+        size = out.size_of(latest)
+        large = size is None or size > out.PROGRESS_THRESHOLD
+        with out.activity(f"publishing {name} (server-side copy)", wanted=large):
+            artifact = conn.repo.publish_artifact_version(name=name, bsm=conn.bsm)
+    unchanged = int(artifact.version) <= before
     if as_json:
-        out.emit_json(artifact)
-    else:
-        out.show(out.artifact_table(artifact, f"{name}: version {artifact.version}"))
+        out.emit_json({**out.jsonable(artifact), "unchanged": unchanged})
+        return
+    if unchanged:
+        out.say(f"LATEST is unchanged; version {artifact.version} already holds it.")
+    out.show(out.artifact_table(artifact, f"{name}: version {artifact.version}"))
 
 
 @cli.command()
 @click.argument("name")
+@click.option("--wide", is_flag=True, help="Also the full sha256 and S3 URI of each version.")
 @json_option
 @repository_options
 @click.pass_context
-def versions(ctx: click.Context, name: str, as_json: bool) -> None:
+def versions(ctx: click.Context, name: str, wide: bool, as_json: bool) -> None:
     """List the versions of NAME.
 
-    LATEST first, then newest first.
+    LATEST first, then newest first; 80 columns wide unless --wide.
     """
     conn = connect(ctx)
     artifacts = conn.repo.list_artifact_versions(name=name, bsm=conn.bsm)
+    if not artifacts:
+        require_artifact(conn, name)
     if as_json:
         out.emit_json(artifacts)
         return
@@ -318,7 +252,31 @@ def versions(ctx: click.Context, name: str, as_json: bool) -> None:
         out.say(f"No versions of {name!r}.")
         return
     aliases = conn.repo.list_aliases(name=name, bsm=conn.bsm)
-    out.show(out.versions_table(f"Versions of {name}", artifacts, aliases))
+    out.show(
+        out.versions_table(f"Versions of {name}", artifacts, aliases, wide=wide), unbounded=wide
+    )
+
+
+@cli.command("show")
+@click.argument("name")
+@click.argument("version", required=False)
+@json_option
+@repository_options
+@click.pass_context
+def show_version(ctx: click.Context, name: str, version: str | None, as_json: bool) -> None:
+    """Show one version of NAME (LATEST by default).
+
+    Its size, content type, sha256, S3 URI, user metadata and the aliases routing to it.
+    """
+    conn = connect(ctx)
+    with explained(conn, name):
+        artifact = conn.repo.get_artifact_version(name=name, version=version, bsm=conn.bsm)
+    aliases = conn.repo.list_aliases(name=name, bsm=conn.bsm)
+    users = out.alias_users(aliases).get(artifact.version, [])
+    if as_json:
+        out.emit_json({**out.jsonable(artifact), "aliases": users})
+        return
+    out.show(out.show_table(artifact, users, f"{name}: version {artifact.version}"))
 
 
 @cli.command()
@@ -342,6 +300,22 @@ def names(ctx: click.Context, as_json: bool) -> None:
     out.show(table)
 
 
+def check_output_path(output: str) -> None:
+    """Refuse, before any request, a destination that cannot be written."""
+    if output == "-":
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise usage_problem(f"-o {output} is a directory; give a file path, e.g. {path / 'NAME'}")
+    parent = path.absolute().parent
+    if not parent.exists():
+        raise usage_problem(f"-o {output}: directory {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise usage_problem(f"-o {output}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK):
+        raise usage_problem(f"-o {output}: directory {parent} is not writable")
+
+
 @cli.command()
 @click.argument("name")
 @click.option("--version", "version", metavar="VERSION", help="A version number or LATEST.")
@@ -350,7 +324,7 @@ def names(ctx: click.Context, as_json: bool) -> None:
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="PATH",
     help='Destination file; "-" writes the bytes to stdout.',
 )
 @json_option
@@ -373,12 +347,14 @@ def get(
     if version is not None and alias is not None:
         raise click.UsageError("give --version or --alias, not both")
     _reject_json_with_stdout(as_json, output)
+    check_output_path(output)
     conn = connect(ctx)
     alias_object = None
-    if alias is not None:
-        alias_object = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
-        version = alias_object.version
-    artifact = conn.repo.get_artifact_version(name=name, version=version, bsm=conn.bsm)
+    with explained(conn, name, alias):
+        if alias is not None:
+            alias_object = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
+            version = alias_object.version
+        artifact = conn.repo.get_artifact_version(name=name, version=version, bsm=conn.bsm)
     if output == "-":
         stream = sys.stdout.buffer
         with artifact.open(bsm=conn.bsm) as reader:
@@ -392,9 +368,7 @@ def get(
         out.emit_json({"artifact": artifact, "alias": alias_object, "path": output, "size": size})
         return
     via = f" (alias {alias})" if alias else ""
-    out.done(
-        f"Wrote {size} bytes of {name} version {artifact.version}{via} to {output}",
-    )
+    out.done(f"Wrote {size} bytes of {name} version {artifact.version}{via} to {output}")
 
 
 @cli.command()
@@ -406,12 +380,18 @@ def get(
 def delete(ctx: click.Context, name: str, version: str, as_json: bool) -> None:
     """Delete VERSION of NAME.
 
-    Refused (exit code 4) while an alias points at it. The S3-only backend deletes the
-    bytes and refuses LATEST; the S3 + DynamoDB backend soft-deletes (bytes stay).
+    Refused (exit code 4) while an alias points at it; a version that does not exist is
+    exit code 3. The S3-only backend deletes the bytes and refuses LATEST; the S3 +
+    DynamoDB backend soft-deletes (bytes stay).
     """
     conn = connect(ctx)
+    try:
+        conn.repo.get_artifact_version(name=name, version=version, bsm=conn.bsm)
+    except exc.ArtifactNotFoundError:
+        require_artifact(conn, name)
+        raise not_found(f"version {version} of {name} does not exist; nothing deleted") from None
     conn.repo.delete_artifact_version(name=name, version=version, bsm=conn.bsm)
-    soft = conn.settings.backend == "s3+dynamodb"
+    soft = bool(getattr(conn.repo, "soft_delete", False))
     if as_json:
         out.emit_json({"name": name, "version": version, "deleted": True, "soft": soft})
         return
@@ -420,17 +400,45 @@ def delete(ctx: click.Context, name: str, version: str, as_json: bool) -> None:
 
 
 # ------------------------------------------------------------------ lifecycle
-def plan_purge(
-    conn: Connection, name: str, keep_last_n: int, purge_older_than_secs: int
-) -> tuple[datetime, list[Any]]:
-    """What ``purge_artifact_versions`` would delete now, computed without writing."""
-    plan = conn.repo.plan_purge(
-        name=name,
-        keep_last_n=keep_last_n,
-        purge_older_than_secs=purge_older_than_secs,
-        bsm=conn.bsm,
-    )
-    return plan.purge_time, list(plan.delete)
+def _plan_document(plan: Plan) -> dict[str, Any]:
+    return {
+        "purge_time": plan.purge_time,
+        "versions": plan.delete,
+        "kept": [
+            {"version": kept.artifact.version, "reason": kept.reason, "artifact": kept.artifact}
+            for kept in plan.keep
+        ],
+    }
+
+
+def _show_plan(name: str, plan: Plan) -> None:
+    if plan.delete:
+        title = f"Would purge {len(plan.delete)} version(s) of {name} (dry run: nothing deleted)"
+    else:
+        title = f"Would purge nothing of {name}: every version is kept (dry run)"
+    out.say(title)
+    table = out.compact_table()
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("why kept")
+    for artifact, action, reason in plan.rows():
+        table.add_row(artifact.version, out.when(artifact), action, reason)
+    out.show(table)
+
+
+def _show_purged(name: str, purged: list[Any]) -> None:
+    if not purged:
+        out.say(f"Purged nothing: no version of {name} matches.")
+        return
+    out.say(f"Purged {len(purged)} version(s) of {name}")
+    table = out.compact_table()
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
+    table.add_column("sha256", no_wrap=True)
+    for artifact in purged:
+        table.add_row(artifact.version, out.when(artifact), out.short_sha(artifact.sha256))
+    out.show(table)
 
 
 @cli.command()
@@ -446,11 +454,13 @@ def plan_purge(
     "--older-than",
     metavar="DURATION",
     default="90d",
-    callback=_duration_option,
+    callback=duration_option,
     show_default=True,
     help="Only purge versions older than this (s, m, h, d, w units: 90d, 12h, 0).",
 )
-@click.option("--dry-run", is_flag=True, help="List what would be purged; change nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be purged and what is kept, and why."
+)
 @json_option
 @repository_options
 @click.pass_context
@@ -463,39 +473,30 @@ def purge(
     no alias points at it. LATEST always stays.
     """
     conn = connect(ctx)
+    document: dict[str, Any] = {
+        "name": name,
+        "dry_run": dry_run,
+        "keep_last_n": keep,
+        "purge_older_than_secs": older_than,
+    }
     if dry_run:
-        purge_time, doomed = plan_purge(conn, name, keep, older_than)
-    else:
-        purge_time, doomed = conn.repo.purge_artifact_versions(
-            name=name, keep_last_n=keep, purge_older_than_secs=older_than, bsm=conn.bsm
-        )
-    if as_json:
-        out.emit_json(
-            {
-                "name": name,
-                "dry_run": dry_run,
-                "purge_time": purge_time,
-                "keep_last_n": keep,
-                "purge_older_than_secs": older_than,
-                "versions": doomed,
-            }
-        )
+        plan = plan_purge(conn, name, keep, older_than)
+        if not plan.delete and not plan.keep:
+            require_artifact(conn, name)
+        if as_json:
+            out.emit_json({**document, **_plan_document(plan)})
+        else:
+            _show_plan(name, plan)
         return
-    verb = "Would purge" if dry_run else "Purged"
-    if not doomed:
-        out.say(f"{'Would purge' if dry_run else 'Purged'} nothing: no version of {name} matches.")
-        return
-    table = Table(
-        title=f"{verb} {len(doomed)} version(s) of {name}"
-        + (" (dry run: nothing deleted)" if dry_run else ""),
-        title_justify="left",
+    purge_time, purged = conn.repo.purge_artifact_versions(
+        name=name, keep_last_n=keep, purge_older_than_secs=older_than, bsm=conn.bsm
     )
-    table.add_column("version", justify="right")
-    table.add_column("updated")
-    table.add_column("s3uri", overflow="fold")
-    for artifact in doomed:
-        table.add_row(artifact.version, out.when(artifact), artifact.s3uri)
-    out.show(table)
+    if not purged:
+        require_artifact(conn, name)
+    if as_json:
+        out.emit_json({**document, "purge_time": purge_time, "versions": purged})
+    else:
+        _show_purged(name, purged)
 
 
 def _confirm_destruction(yes: bool, what: str) -> None:
@@ -517,6 +518,7 @@ def purge_artifact(ctx: click.Context, name: str, yes: bool, as_json: bool) -> N
     """Delete every version and alias of NAME. Irreversible."""
     _confirm_destruction(yes, f"every version and alias of {name!r}")
     conn = connect(ctx)
+    require_artifact(conn, name)
     conn.repo.purge_artifact(name=name, bsm=conn.bsm)
     if as_json:
         out.emit_json({"name": name, "purged": True})
@@ -553,12 +555,12 @@ def verify(ctx: click.Context, name: str | None, as_json: bool) -> None:
 
     Reports, for the repository or one artifact, bytes that do not match their sha256,
     stray objects and aliases pointing at missing versions. Exit code 5 when any problem
-    is found.
+    is found, 3 when NAME does not exist.
     """
     conn = connect(ctx)
-    if not hasattr(conn.repo, "verify"):
-        raise click.ClickException(f"the {conn.settings.backend} backend has no verify")
     report = conn.repo.verify(name=name, bsm=conn.bsm)
+    if name is not None and report.ok:
+        require_artifact(conn, name)
     if as_json:
         out.emit_json({"ok": report.ok, "problems": report.problems})
     elif report.ok:
@@ -574,122 +576,30 @@ def verify(ctx: click.Context, name: str | None, as_json: bool) -> None:
         ctx.exit(EXIT_INTEGRITY)
 
 
-# ------------------------------------------------------------------ aliases
-@cli.group("alias", cls=ErrorHandlingGroup)
-def alias_group() -> None:
-    """Manage aliases: pointers to versions, canaries."""
-
-
-@alias_group.command("set")
-@click.argument("name")
-@click.argument("alias")
-@click.argument("version", required=False)
-@click.option("--canary", "canary", metavar="VERSION", help="Send --weight % of traffic here.")
-@click.option(
-    "--weight", type=click.IntRange(0, 99), metavar="PERCENT", help="The canary's share, 0..99."
-)
-@click.option(
-    "--expected-revision",
-    metavar="REVISION",
-    help="Only write if the alias is still at this revision (else exit code 4).",
-)
-@json_option
-@repository_options
-@click.pass_context
-def alias_set(
-    ctx: click.Context,
-    name: str,
-    alias: str,
-    version: str | None,
-    canary: str | None,
-    weight: int | None,
-    expected_revision: str | None,
-    as_json: bool,
-) -> None:
-    """Point ALIAS of NAME at VERSION (LATEST when omitted).
-
-    \b
-    Examples:
-      versioned alias set model prod 2                        # blue/green switch
-      versioned alias set model prod 2 --canary 3 --weight 10 # 10% to version 3
-    """
-    if (canary is None) != (weight is None):
-        raise click.UsageError("--canary and --weight go together")
-    conn = connect(ctx)
-    result = conn.repo.put_alias(
-        name=name,
-        alias=alias,
-        version=version,
-        secondary_version=canary,
-        secondary_version_weight=weight,
-        expected_revision=expected_revision,
-        bsm=conn.bsm,
-    )
-    if as_json:
-        out.emit_json(result)
-    else:
-        out.show(out.alias_table(result, f"{name}: alias {alias}"))
-
-
-@alias_group.command("get")
-@click.argument("name")
-@click.argument("alias")
-@json_option
-@repository_options
-@click.pass_context
-def alias_get(ctx: click.Context, name: str, alias: str, as_json: bool) -> None:
-    """Show ALIAS of NAME."""
-    conn = connect(ctx)
-    result = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
-    if as_json:
-        out.emit_json(result)
-    else:
-        out.show(out.alias_table(result, f"{name}: alias {alias}"))
-
-
-@alias_group.command("list")
-@click.argument("name")
-@json_option
-@repository_options
-@click.pass_context
-def alias_list(ctx: click.Context, name: str, as_json: bool) -> None:
-    """List the aliases of NAME."""
-    conn = connect(ctx)
-    aliases = conn.repo.list_aliases(name=name, bsm=conn.bsm)
-    if as_json:
-        out.emit_json(aliases)
-    elif not aliases:
-        out.say(f"No aliases of {name!r}.")
-    else:
-        out.show(out.aliases_table(f"Aliases of {name}", aliases))
-
-
-@alias_group.command("delete")
-@click.argument("name")
-@click.argument("alias")
-@click.option(
-    "--expected-revision",
-    metavar="REVISION",
-    help="Only delete if the alias is still at this revision (else exit code 4).",
-)
-@json_option
-@repository_options
-@click.pass_context
-def alias_delete(
-    ctx: click.Context, name: str, alias: str, expected_revision: str | None, as_json: bool
-) -> None:
-    """Delete ALIAS of NAME (its versions stay)."""
-    conn = connect(ctx)
-    conn.repo.delete_alias(
-        name=name, alias=alias, expected_revision=expected_revision, bsm=conn.bsm
-    )
-    if as_json:
-        out.emit_json({"name": name, "alias": alias, "deleted": True})
-    else:
-        out.done(f"Deleted alias {alias} of {name}")
-
-
 # ------------------------------------------------------------------ local endpoint
+#: The sandbox's DynamoDB layout gets its own prefix: the two layouts must never share one.
+SANDBOX_TABLE: Final = "versioned-sandbox"
+SANDBOX_DYNAMODB_PREFIX: Final = f"{C.S3_PREFIX}-dynamodb"
+
+
+def sandbox_lines(endpoint_url: str, bucket: str) -> list[str]:
+    from ._sandbox import export_lines
+
+    return [
+        f"Local S3 + DynamoDB endpoint (moto) on {endpoint_url}; bucket {bucket!r} created.",
+        "In another shell, run:",
+        "",
+        *export_lines(endpoint_url, bucket),
+        "",
+        f"That is the S3-only layout (prefix {C.S3_PREFIX}). For the S3 + DynamoDB layout,",
+        "use its own prefix, never the S3-only one:",
+        f"  export VERSIONED_TABLE={SANDBOX_TABLE} "
+        f"VERSIONED_PREFIX={SANDBOX_DYNAMODB_PREFIX} && versioned bootstrap",
+        "and to go back to the S3-only layout: unset VERSIONED_TABLE VERSIONED_PREFIX",
+        "Press Ctrl-C to stop (all data is in memory and goes with the server).",
+    ]
+
+
 @cli.command()
 @click.option(
     "--port",
@@ -705,33 +615,21 @@ def sandbox(port: int | None, bucket: str, verbose: bool) -> None:
     A moto server on 127.0.0.1, in the foreground until Ctrl-C.
 
     Prints the environment to export in another shell so that both this command line and
-    the library (through boto3's AWS_ENDPOINT_URL) use it. Needs moto[server].
+    the library (through boto3's AWS_ENDPOINT_URL) use it, and the settings that give
+    the S3 + DynamoDB layout a prefix of its own. Needs moto[server].
     """
     from .. import s3_only_backend
-    from ._sandbox import export_lines, moto_endpoint, port_is_free, sandbox_session
+    from ._sandbox import moto_endpoint, sandbox_session
 
-    chosen = port
-    if chosen is None:
-        chosen = 5000 if port_is_free(5000) else 0
-    with moto_endpoint(chosen, quiet=not verbose) as endpoint_url:
+    with moto_endpoint(port, quiet=not verbose) as endpoint_url:
         s3_only_backend.Repository(aws_region="us-east-1", s3_bucket=bucket).bootstrap(
             bsm=sandbox_session(endpoint_url)
         )
-        lines = [
-            f"Local S3 + DynamoDB endpoint (moto) on {endpoint_url}; bucket {bucket!r} created.",
-            "In another shell, run:",
-            "",
-            *export_lines(endpoint_url, bucket),
-            "",
-            "For the S3 + DynamoDB backend, also: export VERSIONED_TABLE=versioned-artifacts "
-            "&& versioned bootstrap",
-            "Press Ctrl-C to stop (all data is in memory and goes with the server).",
-        ]
         # Stop on Ctrl-C or SIGTERM, even when started with SIGINT ignored (as background
         # jobs of a non-interactive shell are, which Python would otherwise inherit).
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-        click.echo("\n".join(lines))
+        click.echo("\n".join(sandbox_lines(endpoint_url, bucket)))
         sys.stdout.flush()
         try:
             while True:

@@ -1,4 +1,8 @@
-"""Exit codes, and the group that turns exceptions into one line on stderr."""
+"""Exit codes, and the group that turns every failure into one line on stderr.
+
+Each line says what happened and, for the setup problems a new user meets (no endpoint, no
+credentials, no bucket or table), what to do next in command-line terms.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,19 @@ import contextlib
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from typing import Any, Final
 
 import click
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
 
 from .. import exc
 
@@ -18,6 +32,7 @@ EXIT_USAGE: Final = 2
 EXIT_NOT_FOUND: Final = 3
 EXIT_CONFLICT: Final = 4
 EXIT_INTEGRITY: Final = 5
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 EXIT_CODES_HELP: Final = f"""\b
 Exit codes:
@@ -29,9 +44,42 @@ Exit codes:
      alias, too many concurrent writers
   {EXIT_INTEGRITY}  integrity: stored bytes do not match their sha256 (or verify found
      problems)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
 
 DEBUG_KEY: Final = "versioned.debug"
+#: where ``connect`` leaves the resolved Settings, for the hints of a later failure
+SETTINGS_KEY: Final = "versioned.settings"
+
+NO_CREDENTIALS: Final = (
+    "no AWS credentials found: run `aws configure` or pass --profile / set AWS_PROFILE; "
+    "for a local endpoint, export the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY lines "
+    "that `versioned sandbox` prints"
+)
+
+
+class CliError(click.ClickException):
+    """A failure the command line explains itself: one line, exit code 1."""
+
+
+class NotFoundError(CliError):
+    """No such artifact, version or alias (exit code 3)."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class UsageProblem(CliError):
+    """A bad argument or setting found by the command line itself (exit code 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+def not_found(message: str) -> CliError:
+    return NotFoundError(message)
+
+
+def usage_problem(message: str) -> CliError:
+    return UsageProblem(message)
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -47,22 +95,90 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_ERROR
 
 
-def describe(error: BaseException) -> str:
-    """One line saying what happened and, for common AWS setup problems, what to do."""
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the exceptions it was raised from (or while handling)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _client_error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def setup_hint(error: BaseException, settings: Any = None) -> str | None:
+    """The whole message for a setup problem (endpoint, credentials, bucket, table), or
+    None. Looks through the exceptions the library's error was raised from."""
+    bucket = repr(getattr(settings, "bucket", None) or "")
+    table = repr(getattr(settings, "table", None) or "")
+    for link in causes(error):
+        if isinstance(link, NoCredentialsError | PartialCredentialsError):
+            return NO_CREDENTIALS
+        if isinstance(link, EndpointConnectionError | ConnectTimeoutError):
+            return unreachable_message(getattr(settings, "endpoint_url", None), str(link))
+        if isinstance(link, NoRegionError):
+            return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
+        if isinstance(link, ClientError):
+            code = _client_error_code(link)
+            if code == "NoSuchBucket":
+                return f"bucket {bucket} does not exist: run `versioned bootstrap` to create it"
+            if code == "ResourceNotFoundException":
+                return (
+                    f"DynamoDB table {table} does not exist: run `versioned bootstrap` "
+                    "(with the same --table) to create it"
+                )
+            if code in BAD_CREDENTIAL_CODES:
+                return (
+                    f"AWS rejected the credentials ({code}): check --profile / AWS_PROFILE "
+                    "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                )
+    text = str(error)
+    if "NoSuchBucket" in text:
+        return f"bucket {bucket} does not exist: run `versioned bootstrap` to create it"
+    if "ResourceNotFoundException" in text:
+        return f"DynamoDB table {table} does not exist: run `versioned bootstrap` to create it"
+    return None
+
+
+BAD_CREDENTIAL_CODES: Final = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+
+
+def unreachable_message(endpoint_url: str | None, detail: str) -> str:
+    if endpoint_url:
+        return (
+            f"cannot connect to {endpoint_url} ({detail}): start `versioned sandbox` and "
+            "export what it prints, or fix --endpoint-url / VERSIONED_ENDPOINT_URL "
+            "(unset it, and AWS_ENDPOINT_URL, to use AWS)"
+        )
+    return f"cannot reach AWS ({detail}): check the network, --region and AWS_DEFAULT_REGION"
+
+
+def describe(error: BaseException, settings: Any = None) -> str:
+    """One line saying what happened and, for common setup problems, what to do."""
+    hint = setup_hint(error, settings)
+    if hint is not None:
+        return hint
     text = " ".join(str(error).split())
     if isinstance(error, exc.VersionedError):
+        text = text.replace("run Repository.bootstrap() first", "run `versioned bootstrap` first")
         return text or type(error).__name__
     name = type(error).__name__
-    hints = {
-        "NoCredentialsError": "configure AWS credentials (aws configure, AWS_PROFILE, or "
-        "the exports printed by `versioned sandbox`)",
-        "EndpointConnectionError": "is the endpoint up? (check --endpoint-url / "
-        "VERSIONED_ENDPOINT_URL, or start `versioned sandbox`)",
-        "ProfileNotFound": "check --profile / AWS_PROFILE",
-    }
-    hint = hints.get(name)
     line = f"{name}: {text}" if text else name
-    return f"{line}; {hint}" if hint else line
+    if isinstance(error, ProfileNotFound):
+        return f"{line}; check --profile / AWS_PROFILE (`aws configure list-profiles`)"
+    return line
 
 
 def debug_enabled(ctx: click.Context) -> bool:
@@ -72,14 +188,49 @@ def debug_enabled(ctx: click.Context) -> bool:
     )
 
 
+#: click >= 8.2 reports a group run without a command as a "usage error" that prints help
+_HELP_ERRORS: Final[tuple[type[click.UsageError], ...]] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+
+
+def one_line_usage_error(error: click.UsageError) -> click.ClickException:
+    """Click prints a usage error as four lines (usage, hint, blank, error); keep one."""
+    if isinstance(error, _HELP_ERRORS):
+        return error
+    message = " ".join(error.format_message().split())
+    if error.ctx is not None:
+        message = f"{message} Try '{error.ctx.command_path} --help'."
+    return usage_problem(message)
+
+
 class ErrorHandlingGroup(click.Group):
     """A click group whose commands fail with one ``Error: ...`` line and an exit code."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            raise one_line_usage_error(error) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            raise one_line_usage_error(error) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted.", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             # The reader went away (``versioned get ... -o - | head``): stop quietly.
             with contextlib.suppress(Exception):
@@ -89,5 +240,6 @@ class ErrorHandlingGroup(click.Group):
         except Exception as error:
             if debug_enabled(ctx):
                 traceback.print_exception(error, file=sys.stderr)
-            click.echo(click.style("Error: ", fg="red", bold=True) + describe(error), err=True)
+            line = describe(error, ctx.meta.get(SETTINGS_KEY))
+            click.echo(click.style("Error: ", fg="red", bold=True) + line, err=True)
             raise click.exceptions.Exit(exit_code_for(error)) from None

@@ -1,4 +1,8 @@
-"""Output: one JSON document on stdout, or Rich tables; progress bars for big transfers."""
+"""Output: one JSON document on stdout, or Rich tables; progress on stderr.
+
+Every timestamp the command line prints goes through :func:`when` (tables) or
+:func:`iso_time` (JSON): UTC, to the second, whichever layout or call it came from.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ import dataclasses
 import json
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
+from rich.live import Live
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,19 +27,33 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-#: Transfers above this size get a progress bar (when both stdout and stderr are terminals).
+#: Transfers above this size get a progress bar (when stderr is a terminal).
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
 
 
+def iso_time(moment: datetime) -> str:
+    """A timestamp in JSON: ISO-8601 in UTC, to the second (2025-06-26T23:57:20+00:00)."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
 def jsonable(value: Any) -> Any:
-    """Dataclasses become dicts (field names as declared), datetimes ISO-8601 strings."""
+    """Dataclasses become dicts (field names as declared), datetimes ISO-8601 strings.
+
+    An ``update_at`` field is written from the object's ``update_datetime``, so both
+    layouts (str or datetime ``update_at``) print the same format and precision.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        document = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        moment = getattr(value, "update_datetime", None)
+        if "update_at" in document and isinstance(moment, datetime):
+            document["update_at"] = iso_time(moment)
+        return document
     if isinstance(value, datetime):
-        return value.isoformat()
+        return iso_time(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -66,34 +86,88 @@ def done(message: str) -> None:
 
 
 def when(artifact_or_alias: Any) -> str:
+    """The update time of an artifact or alias, as every table prints it."""
     moment: datetime = artifact_or_alias.update_datetime
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return format_time(moment)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def short_sha(sha256: str | None) -> str:
     return f"{sha256[:12]}…" if sha256 else "-"
 
 
+def human_size(size: int | None) -> str:
+    """1023 B, 1.0 KiB, 9.5 MiB ...; "-" when unknown."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def size_of(artifact: Any) -> int | None:
+    """The artifact's size in bytes when the library reports it (Artifact.size)."""
+    size = getattr(artifact, "size", None)
+    return size if isinstance(size, int) else None
+
+
 def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("field", style="bold")
+    """Two borderless columns, so that a sha256 fits on one line of 80 columns."""
+    table = Table(title=title, show_header=False, title_justify="left", box=None)
+    table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key, value in rows:
         table.add_row(key, "-" if value is None else str(value))
     return table
 
 
+def artifact_rows(artifact: Any) -> list[tuple[str, Any]]:
+    size = size_of(artifact)
+    return [
+        ("name", artifact.name),
+        ("version", artifact.version),
+        ("updated", when(artifact)),
+        ("size", None if size is None else f"{size} bytes ({human_size(size)})"),
+        ("sha256", artifact.sha256),
+        ("s3uri", artifact.s3uri),
+    ]
+
+
 def artifact_table(artifact: Any, title: str) -> Table:
-    return key_value_table(
-        title,
-        [
-            ("name", artifact.name),
-            ("version", artifact.version),
-            ("updated", when(artifact)),
-            ("sha256", artifact.sha256),
-            ("s3uri", artifact.s3uri),
-        ],
-    )
+    return key_value_table(title, artifact_rows(artifact))
+
+
+def metadata_text(metadata: Mapping[str, str] | None) -> str | None:
+    if metadata is None:
+        return None
+    return "\n".join(f"{key}={value}" for key, value in sorted(metadata.items())) or "(none)"
+
+
+def show_table(artifact: Any, users: Sequence[str], title: str) -> Table:
+    """Everything about one version: the rows of artifact_table, its content type, user
+    metadata and the aliases that route to it."""
+    rows = artifact_rows(artifact)
+    rows[4:4] = [("content type", getattr(artifact, "content_type", None))]
+    rows += [
+        ("metadata", metadata_text(getattr(artifact, "metadata", None))),
+        ("aliases", ", ".join(users) or "(none)"),
+    ]
+    return key_value_table(title, rows)
+
+
+def describe_target(alias: Any) -> str:
+    """ "2", or "2 + 10% to 3" for a canary."""
+    if alias is None:
+        return "(none)"
+    if alias.secondary_version is None:
+        return str(alias.version)
+    return f"{alias.version} + {alias.secondary_version_weight}% to {alias.secondary_version}"
 
 
 def alias_table(alias: Any, title: str) -> Table:
@@ -117,7 +191,8 @@ def alias_table(alias: Any, title: str) -> Table:
     return key_value_table(title, rows)
 
 
-def versions_table(title: str, artifacts: Sequence[Any], aliases: Sequence[Any]) -> Table:
+def alias_users(aliases: Sequence[Any]) -> dict[str, list[str]]:
+    """{version: ["prod", "beta (10%)"]}: the aliases routing to each version."""
     users: dict[str, list[str]] = {}
     for alias in aliases:
         users.setdefault(alias.version, []).append(alias.alias)
@@ -125,30 +200,46 @@ def versions_table(title: str, artifacts: Sequence[Any], aliases: Sequence[Any])
             users.setdefault(alias.secondary_version, []).append(
                 f"{alias.alias} ({alias.secondary_version_weight}%)"
             )
-    table = Table(title=title, title_justify="left")
-    table.add_column("version", justify="right")
-    table.add_column("updated")
-    table.add_column("sha256")
+    return users
+
+
+def compact_table(title: str | None = None) -> Table:
+    """A table without outer borders, so that five columns fit 80 terminal columns."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+
+
+def versions_table(
+    title: str, artifacts: Sequence[Any], aliases: Sequence[Any], *, wide: bool = False
+) -> Table:
+    """One row per version; 80 columns wide unless ``wide`` (full sha256 and S3 URI)."""
+    users = alias_users(aliases)
+    table = compact_table(title)
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("sha256", no_wrap=True)
     table.add_column("aliases")
-    table.add_column("s3uri", overflow="fold")
+    if wide:
+        table.add_column("s3uri", no_wrap=True)
     for artifact in artifacts:
-        table.add_row(
+        row = [
             artifact.version,
             when(artifact),
-            short_sha(artifact.sha256),
+            human_size(size_of(artifact)),
+            artifact.sha256 if wide else short_sha(artifact.sha256),
             ", ".join(users.get(artifact.version, [])),
-            artifact.s3uri,
-        )
+        ]
+        table.add_row(*row, *([artifact.s3uri] if wide else []))
     return table
 
 
 def aliases_table(title: str, aliases: Sequence[Any]) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = compact_table(title)
     table.add_column("alias")
-    table.add_column("version", justify="right")
-    table.add_column("canary", justify="right")
-    table.add_column("weight", justify="right")
-    table.add_column("updated")
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("canary", justify="right", no_wrap=True)
+    table.add_column("weight", justify="right", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
     table.add_column("revision", overflow="fold")
     for alias in aliases:
         canary = alias.secondary_version is not None
@@ -163,14 +254,23 @@ def aliases_table(title: str, aliases: Sequence[Any]) -> Table:
     return table
 
 
-def show(renderable: Any) -> None:
-    stdout_console().print(renderable)
+def show(renderable: Any, *, unbounded: bool = False) -> None:
+    """Print on stdout, fitted to the terminal unless ``unbounded`` (--wide output: each
+    row on one line, however long)."""
+    console = stdout_console()
+    if unbounded:
+        console = Console(highlight=False, markup=False, width=UNBOUNDED_WIDTH)
+    console.print(renderable)
+
+
+UNBOUNDED_WIDTH = 1000
 
 
 # ------------------------------------------------------------------ progress
 def progress_wanted() -> bool:
-    """Progress bars only when a person is watching both streams."""
-    return sys.stdout.isatty() and sys.stderr.isatty()
+    """Progress is drawn on stderr, so it shows whenever stderr is a terminal (also with
+    stdout redirected: ``versioned put ... > log``)."""
+    return sys.stderr.isatty()
 
 
 class TransferBar:
@@ -195,6 +295,8 @@ class TransferBar:
                     TransferSpeedColumn(),
                     TimeRemainingColumn(),
                     console=stderr_console(),
+                    redirect_stdout=False,
+                    redirect_stderr=False,
                 )
                 self._progress.start()
                 self._task = self._progress.add_task(self._description, total=total)
@@ -209,7 +311,7 @@ class TransferBar:
 
 @contextlib.contextmanager
 def transfer_progress(description: str) -> Iterator[TransferBar | None]:
-    """Yield a progress callback, or None when nobody is watching a terminal."""
+    """Yield a progress callback, or None when stderr is not a terminal."""
     if not progress_wanted():
         yield None
         return
@@ -218,3 +320,24 @@ def transfer_progress(description: str) -> Iterator[TransferBar | None]:
         yield bar
     finally:
         bar.close()
+
+
+@contextlib.contextmanager
+def activity(description: str, *, wanted: bool = True) -> Iterator[None]:
+    """A spinner with ``description`` on stderr while the block runs (a terminal only);
+    for work with no progress to report, such as a server-side copy."""
+    if not (wanted and progress_wanted()):
+        yield
+        return
+    live = Live(
+        Spinner("dots", text=description),
+        console=stderr_console(),
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    live.start(refresh=True)
+    try:
+        yield
+    finally:
+        live.stop()

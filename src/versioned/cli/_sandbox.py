@@ -60,20 +60,48 @@ def quiet_request_log(quiet: bool = True) -> Iterator[None]:
         logger.setLevel(previous)
 
 
-@contextlib.contextmanager
-def moto_endpoint(port: int = 0, *, quiet: bool = True) -> Iterator[str]:
-    """Run a moto server on 127.0.0.1 (``port`` 0: a free one) and yield its URL.
+#: the port ``versioned sandbox`` prefers (moto's own default)
+PREFERRED_PORT: Final = 5000
+#: how long a server may take to bind and start before the port is presumed taken
+START_TIMEOUT_SECS: Final = 10.0
 
-    Raises click.ClickException when ``port`` is taken (checked first: moto's server
-    would otherwise wait forever for a socket it cannot bind).
+
+def _started(server: Any) -> bool:
+    """Start ``server``; False when it did not come up in time. moto's server waits
+    forever for a socket it cannot bind (another process took the port after our
+    check), so the start runs on a daemon thread that may be abandoned."""
+    starter = threading.Thread(target=server.start, daemon=True)
+    starter.start()
+    starter.join(timeout=START_TIMEOUT_SECS)
+    return not starter.is_alive()
+
+
+def _start_server(server_class: Any, port: int | None) -> Any:
+    """A started server on ``port`` (None: PREFERRED_PORT when free, else any free one)."""
+    if port is None:
+        candidates = [PREFERRED_PORT, 0] if port_is_free(PREFERRED_PORT) else [0]
+    elif port and not port_is_free(port):
+        raise click.ClickException(f"port {port} on {HOST} is in use; pick another with --port")
+    else:
+        candidates = [port]
+    for candidate in candidates:
+        server = server_class(ip_address=HOST, port=candidate, verbose=False)
+        if _started(server):
+            return server
+    raise click.ClickException(f"port {port} on {HOST} is in use; pick another with --port")
+
+
+@contextlib.contextmanager
+def moto_endpoint(port: int | None = 0, *, quiet: bool = True) -> Iterator[str]:
+    """Run a moto server on 127.0.0.1 and yield its URL. ``port`` 0: a free one; None:
+    5000 when free, else a free one.
+
+    Raises click.ClickException when an explicit ``port`` is taken.
     """
     server_class = _server_class()
     check_profile(os.environ)
-    if port and not port_is_free(port):
-        raise click.ClickException(f"port {port} on {HOST} is in use; pick another with --port")
     with quiet_request_log(quiet):
-        server = server_class(ip_address=HOST, port=port, verbose=False)
-        server.start()
+        server = _start_server(server_class, port)
         try:
             _, actual_port = server.get_host_and_port()
             yield f"http://{HOST}:{actual_port}"

@@ -5,12 +5,18 @@ project file (``./versioned.toml``, else ``[tool.versioned]`` in ``./pyproject.t
 generic ``AWS_*`` variable, built-in default. The generic AWS variables come last so that
 a project file can pin its bucket's region while the shell's ``AWS_DEFAULT_REGION`` serves
 other tools; ``VERSIONED_*`` variables override the file for one shell or one CI job.
+
+A project file is part of a repository someone else may have written, so it may not choose
+where signed requests go: its ``endpoint_url`` is ignored (with a warning) unless
+``VERSIONED_ALLOW_PROJECT_ENDPOINT=1`` is set.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +43,21 @@ DEFAULTS: Final = {"prefix": C.S3_PREFIX, "suffix": ""}
 CONFIG_FILE: Final = "versioned.toml"
 PYPROJECT_FILE: Final = "pyproject.toml"
 
+#: Set to 1 to let a project file choose the endpoint (off by default: a cloned repository
+#: must not redirect your signed requests and credentials to a host of its choosing).
+ALLOW_PROJECT_ENDPOINT_ENV: Final = "VERSIONED_ALLOW_PROJECT_ENDPOINT"
+
+#: Variables that decide which credentials a session finds (part of the session cache key).
+CREDENTIAL_ENV: Final = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+)
+
 
 class ConfigError(click.ClickException):
     """A project file or a setting is unusable (exit code 2, like a usage error)."""
@@ -56,6 +77,8 @@ class Settings:
     endpoint_url: str | None
     table: str | None
     sources: Mapping[str, str]
+    #: things the user should know about how the settings were chosen (stderr lines)
+    warnings: tuple[str, ...] = ()
 
     @property
     def backend(self) -> str:
@@ -64,7 +87,12 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         values = {field: getattr(self, field) for field in FIELDS}
-        return {"backend": self.backend, **values, "sources": dict(self.sources)}
+        return {
+            "backend": self.backend,
+            **values,
+            "sources": dict(self.sources),
+            "warnings": list(self.warnings),
+        }
 
 
 def load_project_file(directory: Path) -> tuple[dict[str, str], str | None]:
@@ -108,8 +136,18 @@ def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: P
     """Merge options, environment, project file and defaults (in that order of precedence).
 
     Empty environment variables count as unset; an empty option (``--suffix ""``) is a value.
+    Raises ConfigError for an unreadable project file or an endpoint URL without a scheme.
     """
     project, project_label = load_project_file(directory)
+    warnings: list[str] = []
+    if "endpoint_url" in project and not project_endpoint_allowed(environ):
+        ignored = project.pop("endpoint_url")
+        if options.get("endpoint_url") is None and not environ.get(OWN_ENV["endpoint_url"]):
+            warnings.append(
+                f"ignoring endpoint_url = {ignored!r} in {project_label}: a project file may "
+                f"not redirect your AWS credentials; export {ALLOW_PROJECT_ENDPOINT_ENV}=1 "
+                "to use it"
+            )
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     for field in FIELDS:
@@ -127,6 +165,8 @@ def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: P
                 break
         else:
             values[field] = None
+    if values["endpoint_url"] is not None:
+        check_endpoint_url(values["endpoint_url"], sources["endpoint_url"])
     return Settings(
         bucket=values["bucket"],
         prefix=values["prefix"] or "",
@@ -136,7 +176,25 @@ def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: P
         endpoint_url=values["endpoint_url"],
         table=values["table"],
         sources=sources,
+        warnings=tuple(warnings),
     )
+
+
+def project_endpoint_allowed(environ: Mapping[str, str]) -> bool:
+    return environ.get(ALLOW_PROJECT_ENDPOINT_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+_URL: Final = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)
+
+
+def check_endpoint_url(url: str, source: str) -> None:
+    """Raise ConfigError unless ``url`` is an http:// or https:// URL with a host."""
+    if _URL.match(url):
+        return
+    where = f"endpoint URL {url!r} ({source.removeprefix('env ')})"
+    if "://" not in url:
+        raise ConfigError(f"{where} has no scheme; did you mean http://{url} ?")
+    raise ConfigError(f"{where} must start with http:// or https://")
 
 
 def make_session(settings: Settings) -> Any:
@@ -144,12 +202,19 @@ def make_session(settings: Settings) -> Any:
 
     Reused within the process for equal settings: building a session loads botocore's
     service models, which is slow when the command line is driven in-process (tests, the
-    demo)."""
-    return _session(settings.region, settings.profile, settings.endpoint_url)
+    demo). The credential variables are part of the key: a changed environment gets a new
+    session, never the credentials an earlier one found."""
+    credentials = tuple(os.environ.get(name) for name in CREDENTIAL_ENV)
+    return _session(settings.region, settings.profile, settings.endpoint_url, credentials)
 
 
 @functools.lru_cache(maxsize=16)
-def _session(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
+def _session(
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    credential_env: tuple[str | None, ...],
+) -> Any:
     from boto_session_manager import BotoSesManager
 
     kwargs: dict[str, Any] = {}

@@ -1,0 +1,179 @@
+"""``versioned alias ...``: named pointers to versions, with an optional canary."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import click
+
+from .. import exc
+from . import _output as out
+from ._connection import Connection, connect
+from ._errors import ErrorHandlingGroup
+from ._lookup import explained, no_alias, require_artifact
+from ._options import json_option, repository_options
+
+#: compare-and-swap attempts of ``alias set`` before it writes unconditionally
+SET_ATTEMPTS: Final = 3
+
+
+@click.group("alias", cls=ErrorHandlingGroup)
+def alias_group() -> None:
+    """Manage aliases: pointers to versions, canaries."""
+
+
+def current_alias(conn: Connection, name: str, alias: str) -> Any:
+    """The alias, or None when it does not exist."""
+    try:
+        return conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
+    except exc.AliasNotFoundError:
+        return None
+
+
+def replace_alias(conn: Connection, name: str, alias: str, **target: Any) -> tuple[Any, Any]:
+    """Write the alias and return (what it replaced, what it is now).
+
+    Unless the caller gave an expected revision, the write is conditional on the revision
+    just read (re-read and retried on a race), so "before" is exactly what was replaced.
+    """
+    expected = target.pop("expected_revision")
+    before = current_alias(conn, name, alias)
+    for attempt in range(SET_ATTEMPTS):
+        revision = expected
+        if revision is None and before is not None and attempt < SET_ATTEMPTS - 1:
+            revision = getattr(before, "revision", None)
+        try:
+            after = conn.repo.put_alias(
+                name=name, alias=alias, expected_revision=revision, bsm=conn.bsm, **target
+            )
+            return before, after
+        except exc.ConcurrentModificationError:
+            if expected is not None or attempt == SET_ATTEMPTS - 1:
+                raise
+            before = current_alias(conn, name, alias)
+    raise AssertionError("unreachable")
+
+
+@alias_group.command("set")
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version", required=False)
+@click.option("--canary", "canary", metavar="VERSION", help="Send --weight % of traffic here.")
+@click.option(
+    "--weight", type=click.IntRange(0, 99), metavar="PERCENT", help="The canary's share, 0..99."
+)
+@click.option(
+    "--expected-revision",
+    metavar="REVISION",
+    help="Only write if the alias is still at this revision (else exit code 4).",
+)
+@json_option
+@repository_options
+@click.pass_context
+def alias_set(
+    ctx: click.Context,
+    name: str,
+    alias: str,
+    version: str | None,
+    canary: str | None,
+    weight: int | None,
+    expected_revision: str | None,
+    as_json: bool,
+) -> None:
+    """Point ALIAS of NAME at VERSION (LATEST when omitted).
+
+    Prints what the alias pointed at before and after.
+
+    \b
+    Examples:
+      versioned alias set model prod 2                        # blue/green switch
+      versioned alias set model prod 2 --canary 3 --weight 10 # 10% to version 3
+    """
+    if (canary is None) != (weight is None):
+        raise click.UsageError("--canary and --weight go together")
+    conn = connect(ctx)
+    with explained(conn, name):
+        before, after = replace_alias(
+            conn,
+            name,
+            alias,
+            version=version,
+            secondary_version=canary,
+            secondary_version_weight=weight,
+            expected_revision=expected_revision,
+        )
+    if as_json:
+        out.emit_json({**out.jsonable(after), "previous": out.jsonable(before)})
+        return
+    change = f"{out.describe_target(before)} -> {out.describe_target(after)}"
+    out.done(f"alias {alias} of {name}: {change}")
+    out.show(out.alias_table(after, f"{name}: alias {alias}"))
+
+
+@alias_group.command("get")
+@click.argument("name")
+@click.argument("alias")
+@json_option
+@repository_options
+@click.pass_context
+def alias_get(ctx: click.Context, name: str, alias: str, as_json: bool) -> None:
+    """Show ALIAS of NAME."""
+    conn = connect(ctx)
+    with explained(conn, name, alias):
+        result = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
+    if as_json:
+        out.emit_json(result)
+    else:
+        out.show(out.alias_table(result, f"{name}: alias {alias}"))
+
+
+@alias_group.command("list")
+@click.argument("name")
+@json_option
+@repository_options
+@click.pass_context
+def alias_list(ctx: click.Context, name: str, as_json: bool) -> None:
+    """List the aliases of NAME."""
+    conn = connect(ctx)
+    aliases = conn.repo.list_aliases(name=name, bsm=conn.bsm)
+    if not aliases:
+        require_artifact(conn, name)
+    if as_json:
+        out.emit_json(aliases)
+    elif not aliases:
+        out.say(f"No aliases of {name!r}.")
+    else:
+        out.show(out.aliases_table(f"Aliases of {name}", aliases))
+
+
+@alias_group.command("delete")
+@click.argument("name")
+@click.argument("alias")
+@click.option(
+    "--expected-revision",
+    metavar="REVISION",
+    help="Only delete if the alias is still at this revision (else exit code 4).",
+)
+@json_option
+@repository_options
+@click.pass_context
+def alias_delete(
+    ctx: click.Context, name: str, alias: str, expected_revision: str | None, as_json: bool
+) -> None:
+    """Delete ALIAS of NAME (its versions stay).
+
+    An alias that does not exist is exit code 3 (nothing deleted).
+    """
+    conn = connect(ctx)
+    try:
+        before = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
+    except (exc.AliasNotFoundError, exc.ArtifactNotFoundError):
+        require_artifact(conn, name)
+        raise no_alias(conn, name, alias, "; nothing deleted") from None
+    conn.repo.delete_alias(
+        name=name, alias=alias, expected_revision=expected_revision, bsm=conn.bsm
+    )
+    if as_json:
+        out.emit_json({"name": name, "alias": alias, "deleted": True, "previous": before})
+    else:
+        out.done(f"Deleted alias {alias} of {name} (it pointed at {out.describe_target(before)})")

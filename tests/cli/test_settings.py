@@ -1,0 +1,104 @@
+"""Where the command line sends requests: project files may not choose the endpoint
+(issue 9, item 19), and the sandbox never leads the two layouts onto one prefix (item 14)."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+from _clikit import (
+    Cli,
+    CliEnv,
+    parse_exports,
+    process_env,
+    recording_listener,
+    versioned_command,
+)
+
+from versioned.cli._app import sandbox_lines
+
+PROJECT_FILES = {
+    "versioned.toml": 'endpoint_url = "{url}"\n',
+    "pyproject.toml": '[project]\nname = "x"\n\n[tool.versioned]\nendpoint-url = "{url}"\n',
+}
+
+
+@pytest.mark.parametrize("filename", sorted(PROJECT_FILES))
+def test_project_file_endpoint_is_ignored_without_opt_in(
+    cli_repo: str, cli_env: CliEnv, cli_run: Cli, monkeypatch: Any, filename: str
+) -> None:
+    with recording_listener() as listener:
+        (cli_env.workdir / filename).write_text(PROJECT_FILES[filename].format(url=listener.url))
+        # the endpoint a user chose for this shell, beneath the file in precedence
+        monkeypatch.delenv("VERSIONED_ENDPOINT_URL")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", cli_env.endpoint_url)
+
+        result = cli_run("put", "model", "-", input=b"bytes")
+        assert cli_run.json("names") == ["model"]
+        config = cli_run.json("config")
+        assert listener.connections == 0 and not listener.received
+    assert (config["endpoint_url"], config["sources"]["endpoint_url"]) == (
+        cli_env.endpoint_url,
+        "env AWS_ENDPOINT_URL",
+    )
+    warning = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(warning) == 1, result.stderr
+    assert f"ignoring endpoint_url = '{listener.url}'" in warning[0]
+    assert "VERSIONED_ALLOW_PROJECT_ENDPOINT=1" in warning[0]
+    assert config["warnings"] == [warning[0].removeprefix("Warning: ")]
+
+
+def test_project_file_endpoint_is_used_with_opt_in(
+    cli_env: CliEnv, cli_run: Cli, monkeypatch: Any
+) -> None:
+    """The opt-in works, and shows what the default prevents: signed requests, with the
+    access key id, sent to whatever host the file names."""
+    with recording_listener() as listener:
+        (cli_env.workdir / "versioned.toml").write_text(f'endpoint_url = "{listener.url}"\n')
+        monkeypatch.delenv("VERSIONED_ENDPOINT_URL")
+        monkeypatch.setenv("VERSIONED_ALLOW_PROJECT_ENDPOINT", "1")
+        config = cli_run.json("config")
+        assert (config["endpoint_url"], config["warnings"]) == (listener.url, [])
+        process = subprocess.Popen(
+            [*versioned_command(), "names"],
+            env=process_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert listener.request_seen.wait(timeout=30)
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+        assert b"Credential=testing/" in listener.received
+
+
+def test_an_option_or_variable_beats_an_ignored_file_silently(
+    cli_env: CliEnv, cli_run: Cli
+) -> None:
+    (cli_env.workdir / "versioned.toml").write_text('endpoint_url = "http://file.invalid"\n')
+    result = cli_run("config", "--json")
+    assert "Warning" not in result.stderr  # VERSIONED_ENDPOINT_URL decides anyway
+
+
+def test_sandbox_hint_gives_the_dynamodb_layout_its_own_prefix(
+    cli_env: CliEnv, cli_run: Cli, monkeypatch: Any
+) -> None:
+    lines = sandbox_lines("http://127.0.0.1:5000", "versioned-sandbox")
+    s3_only = parse_exports(lines)
+    hint = next(line.strip() for line in lines if "VERSIONED_TABLE=" in line)
+    dynamodb = dict(
+        word.split("=", 1) for word in hint.split("&&")[0].removeprefix("export ").split()
+    )
+    assert "VERSIONED_PREFIX" in dynamodb and "VERSIONED_TABLE" in dynamodb
+    assert any("unset VERSIONED_TABLE VERSIONED_PREFIX" in line for line in lines)
+
+    for key, value in s3_only.items():
+        monkeypatch.setenv(key, value)
+    first = cli_run.json("config")
+    for key, value in dynamodb.items():
+        monkeypatch.setenv(key, value)
+    second = cli_run.json("config")
+    assert (first["backend"], second["backend"]) == ("s3", "s3+dynamodb")
+    assert (first["bucket"], first["prefix"]) != (second["bucket"], second["prefix"])
