@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-s3-compatible lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,15 +17,20 @@ demo: $(STAMP)
 	$(BIN)/versioned demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
+# The suite against SeaweedFS (S3) and MiniStack (DynamoDB) instead of moto: installs them
+# under .servers/, starts them on 127.0.0.1, always stops them (scripts/s3_compatible.py).
+test-s3-compatible: $(STAMP)
+	$(BIN)/python scripts/s3_compatible.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/mypy src
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/requests_per_operation.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .servers

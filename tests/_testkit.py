@@ -2,19 +2,134 @@
 
 from __future__ import annotations
 
+import atexit
+import base64
 import dataclasses
+import functools
 import hashlib
+import os
+import shutil
+import tempfile
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from boto_session_manager import BotoSesManager
+import boto3
+import botocore.session
+from boto_session_manager import BotoSesManager
+from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 MiB = 1024 * 1024
+
+# ------------------------------------------------------------------ endpoints
+#: The switch of the whole suite: where S3 and DynamoDB requests go. A moto server started
+#: by the test session serves whichever is not given. `make test-s3-compatible` sets both.
+ENDPOINT_VARIABLES = {
+    "s3": "VERSIONED_TEST_S3_ENDPOINT",
+    "dynamodb": "VERSIONED_TEST_DYNAMODB_ENDPOINT",
+}
+
+#: botocore variables that would redirect or un-redirect the test sessions' requests.
+#: The suite removes them at start: only VERSIONED_TEST_* choose the endpoints.
+AWS_ENDPOINT_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+)
+
+
+def configured_endpoints() -> dict[str, str]:
+    """{"s3": url, "dynamodb": url} for the VERSIONED_TEST_*_ENDPOINT variables that are set.
+
+    Only loopback URLs are accepted: the tests create and delete buckets and tables."""
+    given: dict[str, str] = {}
+    for service, variable in ENDPOINT_VARIABLES.items():
+        url = os.environ.get(variable, "").strip().rstrip("/")
+        if not url:
+            continue
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if not (host == "localhost" or host.startswith("127.") or host == "::1"):
+            raise RuntimeError(f"{variable}={url!r}: only a loopback endpoint is accepted")
+        given[service] = url
+    return given
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoints:
+    """Where the tests send S3 requests and DynamoDB requests (one server or two)."""
+
+    s3: str
+    dynamodb: str
+
+    @property
+    def shared(self) -> bool:
+        """True when one URL serves both services (moto, MiniStack)."""
+        return self.s3 == self.dynamodb
+
+    def url(self, service: str) -> str:
+        return self.dynamodb if service == "dynamodb" else self.s3
+
+
+_CONFIG_FILES: dict[Endpoints, str] = {}
+_CONFIG_LOCK = threading.Lock()
+
+
+def _services_config_file(endpoints: Endpoints) -> str:
+    """A botocore config file whose default profile routes S3 and DynamoDB to their
+    endpoints (the `services` section of the AWS shared config), one per process."""
+    with _CONFIG_LOCK:
+        path = _CONFIG_FILES.get(endpoints)
+        if path is None:
+            folder = tempfile.mkdtemp(prefix="versioned-test-endpoints-")
+            atexit.register(shutil.rmtree, folder, True)
+            path = str(Path(folder) / "config")
+            Path(path).write_text(
+                "[default]\nservices = versioned-test\n\n[services versioned-test]\n"
+                f"s3 =\n  endpoint_url = {endpoints.s3}\n"
+                f"dynamodb =\n  endpoint_url = {endpoints.dynamodb}\n"
+            )
+            _CONFIG_FILES[endpoints] = path
+        return path
+
+
+def make_session(
+    endpoints: Endpoints, region_name: str = REGION, loader: Any = None
+) -> BotoSesManager:
+    """A fresh BotoSesManager with the test credentials whose S3 and DynamoDB clients go to
+    ``endpoints``. One endpoint: ``default_client_kwargs={"endpoint_url": ...}`` as before.
+    Two: no endpoint_url in ``default_client_kwargs`` (it would win for every service); the
+    session reads a config file with a per-service `services` section instead, the way a
+    user points botocore at two endpoints. ``loader``: a shared botocore data loader."""
+    if endpoints.shared:
+        bsm = BotoSesManager(
+            region_name=region_name,
+            default_client_kwargs={"endpoint_url": endpoints.s3},
+            **CREDENTIALS,
+        )
+        if loader is not None:
+            bsm.boto_ses._session.register_component("data_loader", loader)
+        return bsm
+    core = botocore.session.Session()
+    core.set_config_variable("config_file", _services_config_file(endpoints))
+    core.set_config_variable("profile", "default")  # not AWS_PROFILE's: it is not in the file
+    core.set_config_variable("ignore_configured_endpoint_urls", False)
+    if loader is not None:
+        core.register_component("data_loader", loader)
+    return BotoSesManager(region_name=region_name, botocore_session=core, **CREDENTIALS)
+
+
+def raw_client(endpoints: Endpoints, service: str, region_name: str = REGION) -> Any:
+    """A plain boto3 client of ``service`` at its endpoint, independent of the library."""
+    # An explicit Session: boto3.client() would create boto3.DEFAULT_SESSION.
+    session = boto3.session.Session(region_name=region_name, **CREDENTIALS)
+    return session.client(service, endpoint_url=endpoints.url(service))
+
 
 #: Operation-name prefixes that only read (S3 and DynamoDB).
 READ_OPERATION_PREFIXES = (
@@ -27,6 +142,114 @@ READ_OPERATION_PREFIXES = (
     "BatchGet",
     "TransactGet",
 )
+
+
+class ServerFeatures:
+    """What the servers behind ``endpoints`` do where servers differ (each probed once, on
+    first use, with plain boto3; see docs/compatibility.md and scripts/server_features.py).
+
+    A test that cannot run without one of these skips with a reason naming it; a test of
+    how the library copes with a missing feature asserts on it instead."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.endpoints = endpoints
+
+    @functools.cached_property
+    def _bucket(self) -> str:
+        s3 = raw_client(self.endpoints, "s3")
+        bucket = f"features-{uuid.uuid4().hex[:12]}"
+        s3.create_bucket(Bucket=bucket)
+        return bucket
+
+    def _refused(self, call: Callable[[], Any]) -> bool:
+        """True when ``call`` fails with 412 Precondition Failed (or a 4xx rejection)."""
+        try:
+            call()
+        except ClientError as error:
+            return int(error.response["ResponseMetadata"]["HTTPStatusCode"]) in (400, 412)
+        return False
+
+    @functools.cached_property
+    def s3_bucket_regions(self) -> bool:
+        """GetBucketLocation returns the LocationConstraint a bucket was created with (AWS,
+        moto, MiniStack; SeaweedFS has no regions and returns None)."""
+        client = raw_client(self.endpoints, "s3", region_name="eu-west-1")
+        bucket = unique_bucket()
+        configuration = {"LocationConstraint": "eu-west-1"}
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration=configuration)
+        try:
+            location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+        finally:
+            client.delete_bucket(Bucket=bucket)
+        return bool(location == "eu-west-1")
+
+    @functools.cached_property
+    def s3_copy_if_none_match(self) -> bool:
+        """CopyObject with IfNoneMatch="*" refuses an existing destination (AWS, SeaweedFS;
+        moto and MiniStack overwrite it)."""
+        s3, bucket = raw_client(self.endpoints, "s3"), self._bucket
+        s3.put_object(Bucket=bucket, Key="copy-src", Body=b"source")
+        s3.put_object(Bucket=bucket, Key="copy-dst", Body=b"destination")
+        source = {"Bucket": bucket, "Key": "copy-src"}
+        return self._refused(
+            lambda: s3.copy_object(
+                Bucket=bucket, Key="copy-dst", CopySource=source, IfNoneMatch="*"
+            )
+        )
+
+    @functools.cached_property
+    def s3_verifies_checksums(self) -> bool:
+        """PutObject with a wrong ChecksumSHA256 is rejected (AWS, SeaweedFS, MiniStack:
+        400 BadDigest; moto stores the bytes)."""
+        s3, bucket = raw_client(self.endpoints, "s3"), self._bucket
+        wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+        return self._refused(
+            lambda: s3.put_object(Bucket=bucket, Key="bad-sum", Body=b"x", ChecksumSHA256=wrong)
+        )
+
+    @functools.cached_property
+    def s3_lists_emptied_folders(self) -> bool:
+        """ListObjectsV2 with a Delimiter still lists a folder whose keys were all deleted
+        (SeaweedFS; not AWS, moto or MiniStack)."""
+        s3, bucket = raw_client(self.endpoints, "s3"), self._bucket
+        s3.put_object(Bucket=bucket, Key="emptied/folder/key", Body=b"x")
+        s3.delete_object(Bucket=bucket, Key="emptied/folder/key")
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="emptied/", Delimiter="/")
+        return any(p["Prefix"] == "emptied/folder/" for p in listed.get("CommonPrefixes", []))
+
+    @functools.cached_property
+    def dynamodb_idempotency_tokens(self) -> bool:
+        """TransactWriteItems with a repeated ClientRequestToken is applied once (AWS,
+        MiniStack; moto applies it again)."""
+        dynamodb = raw_client(self.endpoints, "dynamodb")
+        table = unique_table()
+        dynamodb.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        try:
+            dynamodb.get_waiter("table_exists").wait(
+                TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+            )
+            update = {
+                "TableName": table,
+                "Key": {"pk": {"S": "token"}},
+                "UpdateExpression": "ADD n :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+            token = uuid.uuid4().hex
+            for _ in range(2):
+                dynamodb.transact_write_items(
+                    TransactItems=[{"Update": update}], ClientRequestToken=token
+                )
+            item = dynamodb.get_item(
+                TableName=table, Key={"pk": {"S": "token"}}, ConsistentRead=True
+            )["Item"]
+            return bool(item["n"]["N"] == "1")
+        finally:
+            dynamodb.delete_table(TableName=table)
 
 
 def sha256_hex(data: bytes) -> str:

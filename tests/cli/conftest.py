@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from _clikit import Cli, CliEnv
+from _testkit import Endpoints
 
 from versioned import s3_and_dynamodb_backend
 
@@ -28,9 +29,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def cli_server_url(moto_server: str) -> str:
-    """Endpoint URL of the session's moto server (tests/conftest.py), for the CLI tests."""
-    return moto_server
+def cli_server_url(s3_endpoint: str) -> str:
+    """The endpoint URL the CLI is given (VERSIONED_ENDPOINT_URL): the session's S3
+    endpoint (tests/conftest.py). See cli_backend for DynamoDB on another server."""
+    return s3_endpoint
 
 
 @pytest.fixture
@@ -60,7 +62,10 @@ def cli_env(cli_server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
 @pytest.fixture(params=BACKENDS)
 def cli_backend(
-    request: pytest.FixtureRequest, cli_env: CliEnv, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    cli_env: CliEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    endpoints: Endpoints,
 ) -> str:
     """Each storage layout in turn; the DynamoDB one is selected by VERSIONED_TABLE."""
     kind: str = request.param
@@ -68,6 +73,12 @@ def cli_backend(
         if getattr(s3_and_dynamodb_backend, "Repository", None) is None:
             pytest.skip("versioned.s3_and_dynamodb_backend has no Repository yet")
         monkeypatch.setenv("VERSIONED_TABLE", f"cli-table-{uuid.uuid4().hex[:12]}")
+        if not endpoints.shared:
+            # One endpoint setting cannot serve two servers: route per service the botocore
+            # way (VERSIONED_ENDPOINT_URL would override these for every service).
+            monkeypatch.delenv("VERSIONED_ENDPOINT_URL")
+            monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoints.s3)
+            monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb)
     return kind
 
 

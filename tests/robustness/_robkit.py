@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from typing import Any
 
+from _testkit import Endpoints, make_session
 from boto_session_manager import BotoSesManager
 
 from versioned import s3_and_dynamodb_backend, s3_only_backend
@@ -26,10 +27,8 @@ def unique(label: str) -> str:
     return f"rob-{label}-{uuid.uuid4().hex[:10]}"
 
 
-def make_bsm(url: str) -> BotoSesManager:
-    return BotoSesManager(
-        region_name=REGION, default_client_kwargs={"endpoint_url": url}, **CREDENTIALS
-    )
+def make_bsm(endpoints: Endpoints) -> BotoSesManager:
+    return make_session(endpoints, region_name=REGION)
 
 
 class Backend:
@@ -153,11 +152,13 @@ def sha_mismatches(backend: Backend, bsm: BotoSesManager, raw_s3: Any, name: str
     return bad
 
 
-def mp_worker(url: str, spec: tuple[str, str, str | None], name: str, worker: int, rounds: int):
+def mp_worker(
+    endpoints: Endpoints, spec: tuple[str, str, str | None], name: str, worker: int, rounds: int
+):
     """One process of the multi-process stress: its own session, put then publish."""
     kind, bucket, table = spec
     backend = Backend(kind, bucket, table)
-    bsm = make_bsm(url)
+    bsm = make_bsm(endpoints)
     results = []
     for round_ in range(rounds):
         content = f"process {worker} round {round_} {uuid.uuid4().hex}".encode()

@@ -21,6 +21,7 @@ from _robkit import (
     sha,
     sha_mismatches,
 )
+from _testkit import Endpoints
 from boto_session_manager import BotoSesManager
 
 from versioned.exc import (
@@ -266,7 +267,7 @@ def spawn_pool() -> Iterator[Any]:
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_processes_put_and_publish_keep_numbering(
     kind: str,
-    moto_server: str,
+    endpoints: Endpoints,
     make_bsm: Callable[[], BotoSesManager],
     raw_s3: Any,
     spawn_pool: Any,
@@ -274,7 +275,7 @@ def test_processes_put_and_publish_keep_numbering(
     bsm = make_bsm()
     backend = new_backend(kind, bsm)
     name = "processes"
-    jobs = [(moto_server, backend.spec(), name, i, 2) for i in range(4)]
+    jobs = [(endpoints, backend.spec(), name, i, 2) for i in range(4)]
     # chunksize 1 over 4 processes: one job per process, all running at once
     results = spawn_pool.starmap(mp_worker, jobs, chunksize=1)
     returned = [pair for result in results for pair in result]
