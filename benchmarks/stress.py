@@ -1,11 +1,25 @@
-"""Concurrency stress of issue 4: many writers putting and publishing one artifact.
+"""Concurrency stress of issues 4 and 9: many writers putting and publishing one artifact.
 
-Usage: python benchmarks/stress.py [--writers 64] [--rounds 3]
+Usage: python benchmarks/stress.py [--mode threads|chaos|both] [--writers 64] [--rounds 3]
+       [--processes 4] [--chaos-rounds 12] [--kills 8] [--drop-rate 0.08] [--seed 9]
 
-Per backend: every writer thread puts its own content and publishes, for --rounds rounds;
-every 4th writer also points a shared alias (a0..a3) at the version it got back; one thread
-runs purge_artifact_versions(keep_last_n=5, purge_older_than_secs=0) meanwhile. Afterwards
-every invariant is checked with raw boto3 reads and one table row per backend is printed.
+threads (issue 4), per backend: every writer thread puts its own content and publishes, for
+--rounds rounds; every 4th writer also points a shared alias (a0..a3) at the version it got
+back; one thread runs purge_artifact_versions(keep_last_n=5, purge_older_than_secs=0)
+meanwhile. Afterwards every invariant is checked with raw boto3 reads and one table row per
+backend is printed.
+
+chaos (issue 9), per backend: --processes worker processes put, publish, move aliases,
+delete and purge one artifact, each through its own fault proxy (tests/chaos/_faultproxy.py)
+that loses the response of a write (applied by the server, retried by botocore) with
+probability --drop-rate and resets a connection before forwarding with half that
+probability. --kills times, a worker is paused at a random request and SIGKILLed there (the
+paused request is then forwarded or discarded at random) and a fresh worker takes its place.
+Then one clean put and publish (which repair what a killed put may legitimately leave), and
+raw reads count: errors (calls that raised something other than an expected refusal), lost
+(versions a publish returned that vanished without a delete or purge), torn (stored bytes
+that do not hash to the recorded sha256), reused numbers (a number handed out for two
+contents, or now naming other bytes) and dangling aliases. All must be 0.
 """
 
 from __future__ import annotations
@@ -13,13 +27,17 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
+import random
 import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from _harness import make_bsm, make_repository, moto_server, raw_client
+
+CHAOS_DIR = Path(__file__).resolve().parents[1] / "tests" / "chaos"
 
 BUCKET = "versioned-stress"
 TABLE = "versioned-stress"
@@ -188,11 +206,284 @@ def check(stress: Stress, url: str, verify_kwargs: dict[str, Any]) -> dict[str, 
     }
 
 
+# ====================================================================== chaos (issue 9)
+#: refusals a call may legitimately answer with while others delete, purge and move aliases
+EXPECTED_REFUSALS = {
+    "put_alias": {"ArtifactNotFoundError", "ConcurrentModificationError"},
+    "delete": {"VersionInUseError", "ArtifactNotFoundError"},
+    "purge": set(),
+    "put": set(),
+    "publish": set(),
+}
+
+
+class ChaosRun:
+    """Worker processes through fault proxies, some SIGKILLed mid-request (see the module
+    docstring). Collects what every call reported, for ``chaos_check``."""
+
+    def __init__(self, url: str, backend: str, args: argparse.Namespace) -> None:
+        sys.path.insert(0, str(CHAOS_DIR))
+        from _chaoskit import Place, unique
+
+        self.url = url
+        self.args = args
+        self.rng = random.Random(f"{args.seed}-{backend}")
+        kind = "s3_only" if backend == "s3-only" else "s3_dynamodb"
+        self.place = Place(
+            kind, unique("stress"), table=unique("stress") if kind != "s3_only" else None
+        )
+        if kind == "s3_dynamodb":  # a killed writer's turn is skipped after 2 s, not 30 s
+            self.place = self.place.with_options(lease_secs=2)
+        self.lock = threading.Lock()
+        self.returned: list[tuple[int, str]] = []
+        self.deleted: set[int] = set()
+        self.maybe_deleted: set[int] = set()  # targets of deletes/purges cut short by a kill
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.refusals: collections.Counter[str] = collections.Counter()
+        self.calls = 0
+        self.kills = 0
+        self.dropped = 0
+        self.resets = 0
+        self.examples: list[str] = []
+
+    # ------------------------------------------------------------ faults
+    def _lossy(self, request: Any) -> bool:
+        with self.lock:
+            hit = request.is_write and self.rng.random() < self.args.drop_rate
+            self.dropped += hit
+        return hit
+
+    def _reset(self, request: Any) -> bool:
+        with self.lock:
+            hit = self.rng.random() < self.args.drop_rate / 2
+            self.resets += hit
+        return hit
+
+    def _proxy(self) -> Any:
+        from _faultproxy import FaultProxy
+
+        proxy = FaultProxy(self.url)
+        proxy.add("drop_response", when=self._lossy, times=None)
+        proxy.add("reset", when=self._reset, times=None)
+        return proxy
+
+    # ------------------------------------------------------------ events
+    def _record(self, worker: Any, event: dict[str, Any], inflight: dict[Any, Any]) -> None:
+        kind = event.get("kind")
+        if event.get("event") == "start":
+            inflight[worker] = (kind, self._top())
+            return
+        inflight.pop(worker, None)
+        if event.get("event") == "error":
+            label = f"{kind}:{event['type']}"
+            if event.get("library") and event["type"] in EXPECTED_REFUSALS.get(kind, set()):
+                self.refusals[label] += 1
+            else:
+                self.errors[label] += 1
+                if len(self.examples) < 5:
+                    self.examples.append(f"{label}: {event.get('message', '')[:160]}")
+            return
+        self.calls += 1
+        value = event.get("value")
+        if kind == "publish":
+            self.returned.append((int(value["version"]), value["sha256"]))
+        elif kind == "delete":
+            self.deleted.add(int(value["version"]))
+        elif kind == "purge":
+            self.deleted.update(int(v) for v in value)
+
+    def _top(self) -> int:
+        return max((n for n, _ in self.returned), default=0)
+
+    def _interrupted(self, call: tuple[str, int] | None) -> None:
+        """A worker was killed inside ``call``: what it may have deleted is not lost."""
+        if call is None:
+            return
+        kind, top = call
+        if kind in ("delete", "purge"):  # a purge keeps the newest 5: older ones may go
+            self.maybe_deleted.update(range(1, top + 1))
+
+    # ------------------------------------------------------------ the run
+    def run(self) -> float:
+        from _chaoskit import Ops, Worker, make_bsm
+
+        ops = Ops(self.place, make_bsm(self.url))
+        ops.bootstrap()
+        ops.put(NAME, b"seed")
+        seed = ops.publish(NAME)
+        self.returned.append((int(seed.version), seed.sha256))
+        started = time.perf_counter()
+        spare = [Worker() for _ in range(self.args.processes)]
+        active: list[tuple[Any, Any]] = []
+        inflight: dict[Any, Any] = {}
+        launched = 0
+
+        def launch() -> None:
+            nonlocal launched
+            worker = spare.pop(0) if spare else Worker()
+            proxy = self._proxy()
+            worker.send(
+                self.place,
+                proxy.url,
+                "stress",
+                name=NAME,
+                worker=launched,
+                seed=self.rng.randrange(1 << 30),
+                rounds=self.args.chaos_rounds,
+            )
+            launched += 1
+            active.append((worker, proxy))
+
+        for _ in range(self.args.processes):
+            launch()
+        kills_left = self.args.kills
+        next_kill = time.monotonic() + self.rng.uniform(0.5, 2.0)
+        hold = None
+        while active:
+            for worker, proxy in list(active):
+                while (line := worker.result(0.01)) is not None:
+                    if "event" in line:
+                        self._record(worker, line, inflight)
+                        continue
+                    active.remove((worker, proxy))  # its final line, or it died
+                    proxy.close()
+                    worker.close()
+                    break
+            if kills_left and hold is None and time.monotonic() > next_kill and active:
+                victim = self.rng.choice(active)
+                hold = (victim, victim[1].add("hold", skip=self.rng.randint(0, 25)))
+            if hold is not None:
+                (worker, proxy), rule = hold
+                held = rule.poll(0.01)
+                if held is not None or (worker, proxy) not in active:
+                    if held is not None:
+                        worker.kill()
+                        held.release("discard" if self.rng.random() < 0.5 else "forward")
+                        held.done.wait(10)
+                        self.kills += 1
+                        kills_left -= 1
+                        self._drain(worker, inflight)
+                        self._interrupted(inflight.pop(worker, None))
+                        active.remove((worker, proxy))
+                        proxy.close()
+                        launch()
+                    hold = None
+                    next_kill = time.monotonic() + self.rng.uniform(0.3, 1.5)
+        for worker in spare:
+            worker.kill()
+        elapsed = time.perf_counter() - started
+        # one clean round: repairs what a killed put may legitimately leave in LATEST
+        ops.put(NAME, b"final clean put " + str(time.time()).encode())
+        final = ops.publish(NAME)
+        self.returned.append((int(final.version), final.sha256))
+        return elapsed
+
+    def _drain(self, worker: Any, inflight: dict[Any, Any]) -> None:
+        """Events a killed worker wrote before it died."""
+        while (line := worker.result(0.05)) is not None and "event" in line:
+            self._record(worker, line, inflight)
+
+
+def chaos_check(run: ChaosRun) -> dict[str, Any]:
+    from _chaoskit import RawStore, raw_clients
+
+    raw = RawStore(*raw_clients(run.url))
+    place = run.place
+    stored = raw.versions(place, NAME)
+    by_number: dict[int, set[str]] = collections.defaultdict(set)
+    for number, digest in run.returned:
+        by_number[number].add(digest)
+    reused = {n for n, digests in by_number.items() if len(digests) > 1}
+    reused |= {
+        n
+        for n, digests in by_number.items()
+        if n in stored and stored[n].recorded not in digests and stored[n].actual not in digests
+    }
+    lost = sorted(
+        n for n in by_number if n not in stored and n not in run.deleted | run.maybe_deleted
+    )
+    torn = raw.torn(place, NAME)
+    dangling = raw.dangling(place, NAME)
+    details = [f"reused: version {n} -> {sorted(by_number[n])}" for n in sorted(reused)][:5]
+    details += [f"lost: version {n}" for n in lost[:5]]
+    details += [f"torn: {t}" for t in torn[:5]]
+    details += [f"dangling: {d}" for d in dangling[:5]]
+    return {
+        "errors": sum(run.errors.values()),
+        "lost": len(lost),
+        "torn": len(torn),
+        "reused": len(reused),
+        "dangling": len(dangling),
+        "versions": len(stored),
+        "details": details,
+    }
+
+
+def run_chaos(args: argparse.Namespace) -> list[str]:
+    rows = []
+    with moto_server() as url:
+        for backend in ("s3-only", "s3+ddb"):
+            run = ChaosRun(url, backend, args)
+            elapsed = run.run()
+            rows.append((backend, run, elapsed, chaos_check(run)))
+    print(
+        f"chaos: {args.processes} worker processes x {args.chaos_rounds} rounds (put, publish, "
+        f"alias/delete/purge), each through a fault proxy: write responses lost with p="
+        f"{args.drop_rate}, connections reset with p={args.drop_rate / 2}; "
+        f"{args.kills} SIGKILLs mid-request; seed {args.seed}"
+    )
+    header = (
+        f"{'backend':<8} {'calls':>5} {'kills':>5} {'dropped':>7} {'resets':>6} {'errors':>6} "
+        f"{'lost':>4} {'torn':>4} {'reused numbers':>14} {'dangling aliases':>16} {'secs':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    failed = []
+    for backend, run, elapsed, result in rows:
+        print(
+            f"{backend:<8} {run.calls:>5} {run.kills:>5} {run.dropped:>7} {run.resets:>6} "
+            f"{result['errors']:>6} {result['lost']:>4} {result['torn']:>4} "
+            f"{result['reused']:>14} {result['dangling']:>16} {elapsed:>6.1f}"
+        )
+        if any(result[k] for k in ("errors", "lost", "torn", "reused", "dangling")):
+            failed.append(backend)
+    print()
+    for backend, run, _, result in rows:
+        print(f"{backend}: versions listed afterwards {result['versions']}")
+        if run.errors:
+            print(f"{backend}: errors by call and type: {dict(run.errors)}")
+        if run.refusals:
+            print(f"{backend}: expected refusals (not errors): {dict(run.refusals)}")
+        for line in run.examples:
+            print(f"{backend}: example error: {line}")
+        for line in result["details"]:
+            print(f"{backend}: {line}")
+    return failed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=("threads", "chaos", "both"), default="both")
     parser.add_argument("--writers", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--chaos-rounds", type=int, default=12)
+    parser.add_argument("--kills", type=int, default=8)
+    parser.add_argument("--drop-rate", type=float, default=0.08)
+    parser.add_argument("--seed", type=int, default=9)
     args = parser.parse_args()
+    failed: list[str] = []
+    if args.mode in ("threads", "both"):
+        failed += run_threads(args)
+    if args.mode in ("chaos", "both"):
+        if args.mode == "both":
+            print()
+        failed += [f"chaos {backend}" for backend in run_chaos(args)]
+    print("ALL INVARIANTS HELD" if not failed else "INVARIANTS BROKEN: " + ", ".join(failed))
+    return 0
+
+
+def run_threads(args: argparse.Namespace) -> list[str]:
     rows = []
     with moto_server() as url:
         for backend in ("s3-only", "s3+ddb"):
@@ -249,8 +540,7 @@ def main() -> int:
             print(f"{backend}: example error: {line}")
         for line in result["details"][:15]:
             print(f"{backend}: {line}")
-    print("ALL INVARIANTS HELD" if not failed else "INVARIANTS BROKEN: " + ", ".join(failed))
-    return 0
+    return failed
 
 
 if __name__ == "__main__":

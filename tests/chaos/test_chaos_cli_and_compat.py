@@ -1,0 +1,154 @@
+"""Issue 9, items 19-20: a project file cannot redirect the CLI's signed requests; error
+types the seed's library (and its tests) rely on."""
+
+from __future__ import annotations
+
+import os
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _chaoskit import LAYOUTS, Ops, Place, attempt
+from _faultproxy import FaultProxy
+from click.testing import CliRunner
+
+from versioned.cli import cli
+from versioned.exc import ArtifactS3BackendError
+
+
+# ---------------------------------------------------------------- item 19
+class Trap:
+    """A listener on loopback that records every connection and answers 403."""
+
+    def __init__(self) -> None:
+        self.connections: list[bytes] = []
+        trap = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.settimeout(2)
+                try:
+                    first = self.request.recv(4096)
+                except OSError:
+                    first = b""
+                trap.connections.append(first)
+                body = b"<Error><Code>AccessDenied</Code><Message>trap</Message></Error>"
+                self.request.sendall(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n"
+                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body
+                )
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def trap() -> Iterator[Trap]:
+    listener = Trap()
+    yield listener
+    listener.close()
+
+
+@pytest.mark.parametrize("project_file", ["versioned.toml", "pyproject.toml"])
+def test_item19_project_file_endpoint_does_not_redirect_signed_requests(
+    project_file: str,
+    trap: Trap,
+    make_repo: Callable[..., Ops],
+    moto_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A cloned repository's project file names an endpoint: by default the CLI must not
+    send requests (with the user's credentials) there, and must say it ignored it. The
+    shell's AWS_ENDPOINT_URL (the moto server) is what a careful CLI uses instead."""
+    ops = make_repo("s3_only")
+    for key in list(os.environ):
+        if key.startswith(("VERSIONED_", "AWS_")):
+            monkeypatch.delenv(key)
+    settings = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_ENDPOINT_URL": moto_server,  # never real AWS, whatever the CLI decides
+        "VERSIONED_BUCKET": ops.place.bucket,
+        "VERSIONED_PREFIX": ops.place.prefix,
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    workdir = tmp_path / "cloned"
+    workdir.mkdir()
+    line = f'endpoint_url = "{trap.url}"\n'
+    if project_file == "versioned.toml":
+        (workdir / "versioned.toml").write_text(line)
+    else:
+        (workdir / "pyproject.toml").write_text(
+            f'[project]\nname = "x"\n\n[tool.versioned]\n{line}'
+        )
+    monkeypatch.chdir(workdir)
+    result = CliRunner().invoke(cli, ["names"])
+    first_lines = [request.split(b"\r\n", 1)[0] for request in trap.connections]
+    assert first_lines == [], (
+        f"{len(first_lines)} connection(s) to the endpoint from ./{project_file}: {first_lines}"
+    )
+    assert "endpoint" in result.stderr.lower(), f"no warning on stderr: {result.stderr!r}"
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+
+
+# ---------------------------------------------------------------- item 20
+@pytest.mark.parametrize("weight", [None, 0.5], ids=["no-weight", "weight-0.5"])
+@pytest.mark.parametrize("kind", LAYOUTS)
+def test_item20_secondary_version_without_an_int_weight_raises_type_error(
+    kind: str,
+    weight: float | None,
+    make_repo: Callable[..., Ops],
+    make_proxy: Callable[[], FaultProxy],
+    via: Callable[[Place, FaultProxy], Ops],
+) -> None:
+    ops = make_repo(kind)
+    proxy = make_proxy()
+    client = via(ops.place, proxy)
+    kwargs: dict[str, Any] = {"version": 1, "secondary_version": 999}
+    if weight is not None:
+        kwargs["secondary_version_weight"] = weight
+    outcome = attempt(lambda: client.put_alias("app", "prod", **kwargs))
+    assert isinstance(outcome.error, TypeError), outcome.describe()
+    assert proxy.seen() == [], [r.operation for r in proxy.seen()]
+
+
+def test_item20_s3_only_delete_of_latest_raises_artifact_s3_backend_error(
+    make_repo: Callable[..., Ops],
+    make_proxy: Callable[[], FaultProxy],
+    via: Callable[[Place, FaultProxy], Ops],
+) -> None:
+    ops = make_repo("s3_only")
+    proxy = make_proxy()
+    client = via(ops.place, proxy)
+    outcome = attempt(
+        lambda: client.repo.delete_artifact_version(client.bsm, "app", version="LATEST")
+    )
+    assert isinstance(outcome.error, ArtifactS3BackendError), outcome.describe()
+    assert proxy.seen() == [], [r.operation for r in proxy.seen()]
+
+
+def test_item19_trap_records_connections(trap: Trap) -> None:
+    """Guard for the trap itself: a connection is recorded and answered."""
+    with socket.create_connection(("127.0.0.1", int(trap.url.rsplit(":", 1)[1])), 5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 403")
+    assert len(trap.connections) == 1
