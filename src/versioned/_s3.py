@@ -128,7 +128,11 @@ def translate(
     try:
         yield
     except ClientError as error:
-        if conditional and is_precondition_failed(error):
+        # A condition on an object that does not exist fails with 412 on some servers and
+        # 404 NoSuchKey on others (moto, MiniStack): either way it is not the one expected.
+        if conditional and (
+            is_precondition_failed(error) or error_code(error) in ("NoSuchKey", "NotFound")
+        ):
             raise Precondition(f"{action} s3://{bucket}/{key}: precondition failed") from error
         raise backend_error(error, action, bucket, key) from error
     except BotoCoreError as error:

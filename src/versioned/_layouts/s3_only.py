@@ -413,18 +413,43 @@ class S3OnlyLayout:
         latest: _s3.ObjectInfo,
         latest_record: VersionRecord,
     ) -> VersionRecord | None:
-        """Copy LATEST (as ``latest`` describes it) to the reserved ``number``. None when
-        LATEST changed meanwhile: the number then stays unused and the caller retries."""
+        """Copy LATEST to the reserved ``number``. If LATEST changed since it was read, the
+        copy is refused and made again from LATEST as it is now (the number is not handed
+        out until its object exists, so nobody has seen it name other bytes). None when
+        the number cannot be used: the caller reserves another."""
         key = self.version_key(name, number)
-        try:
-            result = _s3.copy(
-                s3, self.bucket, latest.key, key, source=latest, transfer=self.transfer
-            )
-        except Precondition:
-            info = _s3.head(s3, self.bucket, key)
-            if info is not None and info.sha256 == latest_record.sha256:
-                return self._record(name, number, info)  # our earlier attempt landed
-            return None
+        for _ in range(3):
+            try:
+                result = _s3.copy(
+                    s3, self.bucket, latest.key, key, source=latest, transfer=self.transfer
+                )
+            except Precondition:
+                info = _s3.head(s3, self.bucket, key)
+                if info is not None:
+                    if info.sha256 == latest_record.sha256:
+                        return self._record(name, number, info)  # our earlier attempt landed
+                    return None  # another client's object holds this number
+                fresh = _s3.head(s3, self.bucket, latest.key)
+                if fresh is None:
+                    raise ArtifactNotFoundError(
+                        f"artifact {name!r} lost its LATEST while it was being published"
+                    ) from None
+                latest, latest_record = fresh, self._record(name, LATEST, fresh)
+                continue
+            return self._copied(s3, name, number, key, result, latest, latest_record)
+        return None
+
+    def _copied(
+        self,
+        s3: Any,
+        name: str,
+        number: int,
+        key: str,
+        result: _s3.CopyResult,
+        latest: _s3.ObjectInfo,
+        latest_record: VersionRecord,
+    ) -> VersionRecord | None:
+        """The record of a landed copy, from what the server reported or a HEAD."""
         sha = result.sha256
         if sha is None and same_etag(result.etag, latest.etag):
             sha = latest_record.sha256
@@ -432,9 +457,7 @@ class S3OnlyLayout:
             # LATEST changed under a server that ignores CopySourceIfMatch, or the server
             # reported too little: the copy is self-consistent, so read what it holds.
             info = _s3.head(s3, self.bucket, key)
-            if info is None:
-                return None
-            return self._record(name, number, info)
+            return None if info is None else self._record(name, number, info)
         return VersionRecord(
             name=name,
             version=number,
