@@ -285,28 +285,30 @@ class Update:
         return kwargs
 
 
+def _write(call: Any, action: str, table: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Send one (possibly conditional) write; a failed condition raises ConditionFailed
+    with the old item when the server returns it."""
+    if "ConditionExpression" in kwargs:
+        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    try:
+        return dict(call(**kwargs))
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raw = error.response.get("Item")
+            raise ConditionFailed(decode(raw), known="Item" in error.response) from error
+        raise backend_error(error, action, table) from error
+    except BotoCoreError as error:
+        raise backend_error(error, action, table) from error
+
+
 def update(dynamodb: Any, table: str, change: Update, *, return_new: bool = False) -> Item | None:
-    """Apply one UpdateItem; raises ConditionFailed (with the old item when the server
-    returns it). Returns the new item with ``return_new``."""
+    """Apply one UpdateItem (ConditionFailed as for :func:`_write`); returns the new item
+    with ``return_new``."""
     kwargs = change.arguments(table)
     if return_new:
         kwargs["ReturnValues"] = "ALL_NEW"
-    if change.condition:
-        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-    try:
-        response = dynamodb.update_item(**kwargs)
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise _condition_failed(error) from error
-        raise backend_error(error, "UpdateItem", table) from error
-    except BotoCoreError as error:
-        raise backend_error(error, "UpdateItem", table) from error
+    response = _write(dynamodb.update_item, "UpdateItem", table, kwargs)
     return decode(response.get("Attributes")) if return_new else None
-
-
-def _condition_failed(error: ClientError) -> ConditionFailed:
-    raw = error.response.get("Item")
-    return ConditionFailed(decode(raw), known="Item" in error.response)
 
 
 def put(dynamodb: Any, table: str, item: Mapping[str, Any], condition: str | None = None) -> None:
@@ -314,15 +316,7 @@ def put(dynamodb: Any, table: str, item: Mapping[str, Any], condition: str | Non
     kwargs: dict[str, Any] = {"TableName": table, "Item": encode(item)}
     if condition:
         kwargs["ConditionExpression"] = condition
-        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-    try:
-        dynamodb.put_item(**kwargs)
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise _condition_failed(error) from error
-        raise backend_error(error, "PutItem", table) from error
-    except BotoCoreError as error:
-        raise backend_error(error, "PutItem", table) from error
+    _write(dynamodb.put_item, "PutItem", table, kwargs)
 
 
 def delete_item(dynamodb: Any, table: str, change: Update) -> Item | None:
@@ -335,19 +329,11 @@ def delete_item(dynamodb: Any, table: str, change: Update) -> Item | None:
     }
     if change.condition:
         kwargs["ConditionExpression"] = change.condition
-        kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         if change.values:
             kwargs["ExpressionAttributeValues"] = values(**change.values)
         if change.names:
             kwargs["ExpressionAttributeNames"] = dict(change.names)
-    try:
-        response = dynamodb.delete_item(**kwargs)
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise _condition_failed(error) from error
-        raise backend_error(error, "DeleteItem", table) from error
-    except BotoCoreError as error:
-        raise backend_error(error, "DeleteItem", table) from error
+    response = _write(dynamodb.delete_item, "DeleteItem", table, kwargs)
     return decode(response.get("Attributes"))
 
 

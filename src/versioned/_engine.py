@@ -8,7 +8,7 @@ import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
 from . import _model, _s3
-from ._layouts import AliasRecord, Layout, PutRequest, VersionRecord
+from ._layouts import AliasRecord, Layout, PutRequest, VersionRecord, check_bytes
 from ._model import LATEST, VersionId
 from ._session import Session, Sessions
 from .exc import (
@@ -58,6 +58,36 @@ class Engine:
 
     def uri(self, name: str, version: VersionId) -> str:
         return f"s3://{self.layout.bucket}/{self.layout.version_key(name, version)}"
+
+    def artifact_fields(self, record: VersionRecord) -> dict[str, Any]:
+        """The public Artifact's fields (``update_at`` a datetime: facades convert it)."""
+        return {
+            "name": record.name,
+            "version": _model.version_str(record.version),
+            "update_at": record.update_at,
+            "s3uri": self.uri(record.name, record.version),
+            "sha256": record.sha256,
+            "size": record.size,
+            "content_type": record.content_type,
+            "metadata": record.metadata,
+        }
+
+    def alias_fields(self, record: AliasRecord) -> dict[str, Any]:
+        """The public Alias's fields (``update_at`` a datetime: facades convert it)."""
+        secondary = record.secondary_version
+        return {
+            "name": record.name,
+            "alias": record.alias,
+            "update_at": record.update_at,
+            "version": _model.version_str(record.version),
+            "secondary_version": None if secondary is None else str(secondary),
+            "secondary_version_weight": record.secondary_version_weight,
+            "version_s3uri": self.uri(record.name, record.version),
+            "secondary_version_s3uri": (
+                None if secondary is None else self.uri(record.name, secondary)
+            ),
+            "revision": record.revision,
+        }
 
     # ------------------------------------------------------------ artifacts
     def put(
@@ -228,7 +258,9 @@ class Engine:
             report.add(problem)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             checks = list(
-                pool.map(lambda r: self.layout.check_bytes(session, r), inventory.versions)
+                pool.map(
+                    lambda r: check_bytes(session, self.layout.bucket, r), inventory.versions
+                )
             )
         for record, check in zip(inventory.versions, checks, strict=True):
             label = f"version {_model.version_str(record.version)}"

@@ -252,6 +252,18 @@ def validate_alias_target(
     return AliasTarget(primary, int(secondary), secondary_version_weight)
 
 
+def stored_target(version: object, secondary: object, weight: object) -> AliasTarget:
+    """The routing rule of a stored alias record; ValueError/TypeError when the record
+    does not hold a valid one (an empty secondary version counts as none)."""
+    primary = parse_version(version)
+    if secondary in (None, ""):
+        return AliasTarget(primary, None, None)
+    number = int(parse_version(secondary, allow_latest=False))
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 99:
+        raise ValueError(f"secondary_version_weight {weight!r} is not an int in 0..99")
+    return AliasTarget(primary, number, weight)
+
+
 def choose_weighted(
     primary: str, secondary: str | None, weight: int | None, rng: random.Random | None = None
 ) -> str:

@@ -167,17 +167,22 @@ def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
-def head(s3: Any, bucket: str, key: str) -> ObjectInfo | None:
-    """HEAD one object; None when absent. 1 request."""
+def _fetch(call: Callable[..., Any], action: str, bucket: str, key: str) -> Any:
+    """Send one read of an object; None when the object is absent."""
     try:
-        response = s3.head_object(Bucket=bucket, Key=key)
+        return call(Bucket=bucket, Key=key)
     except ClientError as error:
         if is_not_found(error):
             return None
-        raise backend_error(error, "HEAD", bucket, key) from error
+        raise backend_error(error, action, bucket, key) from error
     except BotoCoreError as error:
-        raise backend_error(error, "HEAD", bucket, key) from error
-    return _info(key, response)
+        raise backend_error(error, action, bucket, key) from error
+
+
+def head(s3: Any, bucket: str, key: str) -> ObjectInfo | None:
+    """HEAD one object; None when absent. 1 request."""
+    response = _fetch(s3.head_object, "HEAD", bucket, key)
+    return None if response is None else _info(key, response)
 
 
 def head_many(s3: Any, bucket: str, keys: list[str]) -> list[ObjectInfo | None]:
@@ -211,14 +216,9 @@ class Document:
 
 def get_document(s3: Any, bucket: str, key: str) -> Document | None:
     """GET a small object whole; None when absent. 1 request."""
-    try:
-        response = s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if is_not_found(error):
-            return None
-        raise backend_error(error, "GET", bucket, key) from error
-    except BotoCoreError as error:
-        raise backend_error(error, "GET", bucket, key) from error
+    response = _fetch(s3.get_object, "GET", bucket, key)
+    if response is None:
+        return None
     with translate("GET", bucket, key):
         body: bytes = response["Body"].read()
     return Document(
@@ -809,16 +809,12 @@ def _object_sha(response: Mapping[str, Any]) -> str | None:
 
 
 def _must_get(s3: Any, bucket: str, key: str) -> Any:
-    try:
-        return s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if is_not_found(error):
-            raise ArtifactNotFoundError(
-                f"s3://{bucket}/{key} does not exist: the version was deleted or purged"
-            ) from error
-        raise backend_error(error, "GET", bucket, key) from error
-    except BotoCoreError as error:
-        raise backend_error(error, "GET", bucket, key) from error
+    response = _fetch(s3.get_object, "GET", bucket, key)
+    if response is None:
+        raise ArtifactNotFoundError(
+            f"s3://{bucket}/{key} does not exist: the version was deleted or purged"
+        )
+    return response
 
 
 def read_verified(s3: Any, bucket: str, key: str, expect: Expectation) -> bytes:
@@ -833,14 +829,9 @@ def read_verified(s3: Any, bucket: str, key: str, expect: Expectation) -> bytes:
 def hash_object(s3: Any, bucket: str, key: str) -> tuple[str, str | None] | None:
     """(sha256 of the bytes, sha256 the object's metadata records), streaming; None when
     the object is absent."""
-    try:
-        response = s3.get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if is_not_found(error):
-            return None
-        raise backend_error(error, "GET", bucket, key) from error
-    except BotoCoreError as error:
-        raise backend_error(error, "GET", bucket, key) from error
+    response = _fetch(s3.get_object, "GET", bucket, key)
+    if response is None:
+        return None
     digest = hashlib.sha256()
     with translate("GET", bucket, key):
         for chunk in response["Body"].iter_chunks(CHUNK):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Generic, TypeVar
 
 A = TypeVar("A")
+B = TypeVar("B")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,3 +28,11 @@ class PurgePlan(Generic[A]):
     purge_time: datetime
     delete: list[A]
     keep: list[KeptVersion[A]]
+
+    def map(self, convert: Callable[[A], B]) -> PurgePlan[B]:
+        """The same plan with every version converted."""
+        return PurgePlan(
+            self.purge_time,
+            [convert(a) for a in self.delete],
+            [KeptVersion(convert(k.artifact), k.reason) for k in self.keep],
+        )

@@ -21,7 +21,7 @@ from ._layouts.dynamodb import DynamoDBLayout
 from ._objects import AliasMethods, ArtifactMethods
 from ._paths import S3Path
 from .exc import ValidationError
-from .lifecycle import KeptVersion, PurgePlan
+from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -125,36 +125,13 @@ class Repository:
             self._bsm = BotoSesManager(region_name=self.aws_region)
         return self._bsm
 
-    def _uri(self, name: str, version: _model.VersionId) -> str:
-        return self._engine.uri(name, version)
-
     def _artifact(self, record: VersionRecord) -> Artifact:
-        return Artifact(
-            name=record.name,
-            version=_model.version_str(record.version),
-            update_at=record.update_at,
-            s3uri=self._uri(record.name, record.version),
-            sha256=record.sha256,
-            size=record.size,
-            content_type=record.content_type,
-            metadata=record.metadata,
-        )
+        fields = self._engine.artifact_fields(record)
+        return Artifact(**{**fields, "update_at": record.update_at})
 
     def _alias(self, record: AliasRecord) -> Alias:
-        secondary = record.secondary_version
-        return Alias(
-            name=record.name,
-            alias=record.alias,
-            update_at=record.update_at,
-            version=_model.version_str(record.version),
-            secondary_version=None if secondary is None else str(secondary),
-            secondary_version_weight=record.secondary_version_weight,
-            version_s3uri=self._uri(record.name, record.version),
-            secondary_version_s3uri=None
-            if secondary is None
-            else self._uri(record.name, secondary),
-            revision=record.revision,
-        )
+        fields = self._engine.alias_fields(record)
+        return Alias(**{**fields, "update_at": record.update_at})
 
     @property
     def s3dir_artifact_store(self) -> S3Path:
@@ -164,7 +141,7 @@ class Repository:
     def get_artifact_s3path(self, name: str, version: int | str | None) -> S3Path:
         """The S3 path of one version's bytes (no request)."""
         _model.validate_artifact_name(name)
-        return S3Path.from_s3_uri(self._uri(name, _model.parse_version(version)))
+        return S3Path.from_s3_uri(self._engine.uri(name, _model.parse_version(version)))
 
     # ------------------------------------------------------------ bootstrap
     def bootstrap(
@@ -298,11 +275,7 @@ class Repository:
         """What :meth:`purge_artifact_versions` would delete, and why each other version
         stays. Changes nothing."""
         plan = self._engine.plan_purge(self._session(bsm), name, keep_last_n, purge_older_than_secs)
-        return PurgePlan(
-            plan.purge_time,
-            [self._artifact(r) for r in plan.delete],
-            [KeptVersion(self._artifact(k.artifact), k.reason) for k in plan.keep],
-        )
+        return plan.map(self._artifact)
 
     def purge_artifact_versions(
         self,

@@ -26,7 +26,7 @@ from ._layouts.s3_only import S3OnlyLayout
 from ._model import decode_filename, encode_filename, validate_alias_name
 from ._objects import AliasMethods, ArtifactMethods
 from .exc import LatestNotDeletableError
-from .lifecycle import KeptVersion, PurgePlan
+from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -116,32 +116,12 @@ class Repository:
 
     # ------------------------------------------------------------ conversions
     def _artifact(self, record: VersionRecord) -> Artifact:
-        return Artifact(
-            name=record.name,
-            version=_model.version_str(record.version),
-            update_at=record.update_at.isoformat(),
-            s3uri=self._layout.uri(record.key),
-            sha256=record.sha256,
-            size=record.size,
-            content_type=record.content_type,
-            metadata=record.metadata,
-        )
+        fields = self._engine.artifact_fields(record)
+        return Artifact(**{**fields, "update_at": record.update_at.isoformat()})
 
     def _alias(self, record: AliasRecord) -> Alias:
-        secondary = record.secondary_version
-        return Alias(
-            name=record.name,
-            alias=record.alias,
-            update_at=record.update_at.isoformat(),
-            version=_model.version_str(record.version),
-            secondary_version=None if secondary is None else str(secondary),
-            secondary_version_weight=record.secondary_version_weight,
-            version_s3uri=self._engine.uri(record.name, record.version),
-            secondary_version_s3uri=(
-                None if secondary is None else self._engine.uri(record.name, secondary)
-            ),
-            revision=record.revision,
-        )
+        fields = self._engine.alias_fields(record)
+        return Alias(**{**fields, "update_at": record.update_at.isoformat()})
 
     @property
     def s3dir_artifact_store(self) -> Any:
@@ -259,11 +239,7 @@ class Repository:
         """What :meth:`purge_artifact_versions` would delete, and why each other version
         stays. Changes nothing."""
         plan = self._engine.plan_purge(bsm, name, keep_last_n, purge_older_than_secs)
-        return PurgePlan(
-            plan.purge_time,
-            [self._artifact(r) for r in plan.delete],
-            [KeptVersion(self._artifact(k.artifact), k.reason) for k in plan.keep],
-        )
+        return plan.map(self._artifact)
 
     def purge_artifact_versions(
         self,

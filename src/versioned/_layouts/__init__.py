@@ -12,6 +12,7 @@ import dataclasses
 from datetime import datetime
 from typing import Protocol
 
+from .. import _s3
 from .._model import AliasTarget, VersionId
 from .._s3 import Content, Progress
 from .._session import Session
@@ -145,4 +146,8 @@ class Layout(Protocol):
 
     def inventory(self, session: Session, name: str) -> Inventory: ...
 
-    def check_bytes(self, session: Session, record: VersionRecord) -> ByteCheck | None: ...
+
+def check_bytes(session: Session, bucket: str, record: VersionRecord) -> ByteCheck | None:
+    """Hash a version's stored bytes (streaming); None when they are missing."""
+    found = _s3.hash_object(session.s3, bucket, record.key)
+    return None if found is None else ByteCheck(*found)

@@ -43,7 +43,7 @@ from ..exc import (
     RepositoryConflictError,
 )
 from ..verify import Problem
-from . import AliasRecord, ByteCheck, Inventory, PutRequest, RetireResult, VersionRecord
+from . import AliasRecord, Inventory, PutRequest, RetireResult, VersionRecord
 
 CLAIM_KEY = ("__versioned__", "repository")
 _NOT_DELETED = "(attribute_not_exists(is_deleted) OR is_deleted = :f)"
@@ -183,18 +183,11 @@ class DynamoDBLayout:
     def _alias(self, name: str, item: dict[str, Any]) -> AliasRecord:
         where = f"alias item pk={item.get('pk')!r} sk={item.get('sk')!r} in table {self.table!r}"
         try:
-            version = _model.parse_version(item["version"])
-            secondary_raw = item.get("secondary_version")
-            secondary = (
-                None
-                if secondary_raw in (None, "")
-                else int(_model.parse_version(secondary_raw, allow_latest=False))
+            target = _model.stored_target(
+                item["version"],
+                item.get("secondary_version"),
+                item.get("secondary_version_weight"),
             )
-            weight = item.get("secondary_version_weight")
-            if secondary is None:
-                weight = None
-            elif isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 99:
-                raise ValueError(f"secondary_version_weight {weight!r} is not an int in 0..99")
             update_at = _model.parse_time(str(item["update_at"]))
         except (KeyError, ValueError, TypeError) as error:
             raise CorruptRecordError(
@@ -204,9 +197,9 @@ class DynamoDBLayout:
         return AliasRecord(
             name=name,
             alias=str(item["sk"]),
-            version=version,
-            secondary_version=secondary,
-            secondary_version_weight=weight,
+            version=target.version,
+            secondary_version=target.secondary_version,
+            secondary_version_weight=target.secondary_version_weight,
             update_at=update_at,
             revision=item.get("revision"),
         )
@@ -1089,9 +1082,6 @@ class DynamoDBLayout:
             problems=problems,
         )
 
-    def check_bytes(self, session: Session, record: VersionRecord) -> ByteCheck | None:
-        found = _s3.hash_object(session.s3, self.bucket, record.key)
-        return None if found is None else ByteCheck(*found)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -38,7 +38,6 @@ from ..exc import (
 from ..verify import Problem
 from . import (
     AliasRecord,
-    ByteCheck,
     Inventory,
     PutRequest,
     RetireResult,
@@ -644,18 +643,11 @@ class S3OnlyLayout:
             data = json.loads(document.body)
             if not isinstance(data, dict):
                 raise ValueError("the document is not a JSON object")
-            version = _model.parse_version(data["version"])
-            secondary_raw = data.get("secondary_version")
-            secondary = (
-                None
-                if secondary_raw in (None, "")
-                else int(_model.parse_version(secondary_raw, allow_latest=False))
+            target = _model.stored_target(
+                data["version"],
+                data.get("secondary_version"),
+                data.get("secondary_version_weight"),
             )
-            weight = data.get("secondary_version_weight")
-            if secondary is None:
-                weight = None
-            elif isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 99:
-                raise ValueError(f"secondary_version_weight {weight!r} is not an int in 0..99")
         except (ValueError, KeyError, TypeError) as error:
             raise CorruptRecordError(
                 f"alias {alias!r} of {name!r} ({where}) is not a valid alias document: {error}. "
@@ -664,9 +656,9 @@ class S3OnlyLayout:
         return AliasRecord(
             name=name,
             alias=alias,
-            version=version,
-            secondary_version=secondary,
-            secondary_version_weight=weight,
+            version=target.version,
+            secondary_version=target.secondary_version,
+            secondary_version_weight=target.secondary_version_weight,
             update_at=_alias_time(data.get("update_at"), document.last_modified),
             revision=document.etag.strip('"'),
         )
@@ -1049,9 +1041,6 @@ class S3OnlyLayout:
                 )
         return records
 
-    def check_bytes(self, session: Session, record: VersionRecord) -> ByteCheck | None:
-        found = _s3.hash_object(session.s3, self.bucket, record.key)
-        return None if found is None else ByteCheck(*found)
 
 
 def _seq(metadata: dict[str, str]) -> int:
