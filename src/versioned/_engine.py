@@ -258,13 +258,13 @@ class Engine:
             report.add(problem)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             checks = list(
-                pool.map(
-                    lambda r: check_bytes(session, self.layout.bucket, r), inventory.versions
-                )
+                pool.map(lambda r: check_bytes(session, self.layout.bucket, r), inventory.versions)
             )
+        live = set(inventory.live)
         for record, check in zip(inventory.versions, checks, strict=True):
             label = f"version {_model.version_str(record.version)}"
             if check is None:
+                live.discard(record.version)
                 report.add(
                     Problem("item_without_object", name, record.key, f"{label}: bytes missing")
                 )
@@ -282,7 +282,7 @@ class Engine:
                 )
         for alias in inventory.aliases:
             for target in alias.targets:
-                if target not in inventory.live:
+                if target not in live:
                     report.add(
                         Problem(
                             "dangling_alias",

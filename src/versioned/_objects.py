@@ -12,8 +12,7 @@ import os
 import random
 from typing import TYPE_CHECKING, Any
 
-from . import _model, _s3
-from . import constants as C
+from . import _model, _s3, constants
 from ._paths import S3Path
 from .exc import ValidationError
 
@@ -63,7 +62,7 @@ class ArtifactMethods:
 
     @property
     def _expect(self) -> _s3.Expectation:
-        return _s3.Expectation(self.sha256, mutable=self.version == C.LATEST_VERSION)
+        return _s3.Expectation(self.sha256, mutable=self.version == constants.LATEST_VERSION)
 
     @property
     def s3path(self) -> S3Path:

@@ -12,9 +12,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _dynamodb as ddb
-from . import _model, _s3
-from . import constants as C
+from . import _dynamodb, _model, _s3, constants
 from ._engine import Engine, check_root
 from ._layouts import AliasRecord, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
@@ -28,8 +26,6 @@ if TYPE_CHECKING:
     from boto_session_manager import BotoSesManager
 
 __all__ = ["Alias", "Artifact", "Repository"]
-
-OPT: Any = None
 
 
 @dataclasses.dataclass
@@ -78,8 +74,8 @@ class Repository:
 
     aws_region: str
     s3_bucket: str
-    s3_prefix: str = C.S3_PREFIX
-    dynamodb_table_name: str = C.DYNAMODB_TABLE_NAME
+    s3_prefix: str = constants.S3_PREFIX
+    dynamodb_table_name: str = constants.DYNAMODB_TABLE_NAME
     suffix: str = ""
     _: dataclasses.KW_ONLY
     multipart_threshold: int = 16 * _s3.MiB
@@ -153,7 +149,7 @@ class Repository:
         """Create the bucket and the table (on-demand, or provisioned when both capacities
         are given) unless they exist, wait until the table is active, record in the table
         which repository it serves, and remember ``bsm`` as the default session."""
-        ddb.check_capacity(dynamodb_read_capacity_units, dynamodb_write_capacity_units)
+        _dynamodb.check_capacity(dynamodb_read_capacity_units, dynamodb_write_capacity_units)
         session = self._session(bsm)
         clients = self._engine.session(session)
         self._layout.bootstrap(
@@ -166,9 +162,9 @@ class Repository:
         self,
         name: str,
         content: Any,
-        content_type: str = OPT,
-        metadata: dict[str, str] = OPT,
-        tags: dict[str, str] = OPT,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
         bsm: BotoSesManager | None = None,
         *,
         progress: _s3.Progress | None = None,
@@ -268,8 +264,8 @@ class Repository:
     def plan_purge(
         self,
         name: str,
-        keep_last_n: int = C.DEFAULT_KEEP_LAST_N,
-        purge_older_than_secs: int = C.DEFAULT_PURGE_OLDER_THAN_SECS,
+        keep_last_n: int = constants.DEFAULT_KEEP_LAST_N,
+        purge_older_than_secs: int = constants.DEFAULT_PURGE_OLDER_THAN_SECS,
         bsm: BotoSesManager | None = None,
     ) -> PurgePlan[Artifact]:
         """What :meth:`purge_artifact_versions` would delete, and why each other version
@@ -280,8 +276,8 @@ class Repository:
     def purge_artifact_versions(
         self,
         name: str,
-        keep_last_n: int = C.DEFAULT_KEEP_LAST_N,
-        purge_older_than_secs: int = C.DEFAULT_PURGE_OLDER_THAN_SECS,
+        keep_last_n: int = constants.DEFAULT_KEEP_LAST_N,
+        purge_older_than_secs: int = constants.DEFAULT_PURGE_OLDER_THAN_SECS,
         bsm: BotoSesManager | None = None,
         *,
         dry_run: bool = False,

@@ -18,8 +18,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _model, _s3
-from . import constants as C
+from . import _model, _s3, constants
 from ._engine import Engine, check_root
 from ._layouts import AliasRecord, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
@@ -40,8 +39,6 @@ __all__ = [
     "encode_filename",
     "validate_alias_name",
 ]
-
-OPT: Any = None  # the seed's "not given" default for content_type / metadata / tags
 
 
 @dataclasses.dataclass
@@ -95,7 +92,7 @@ class Repository:
 
     aws_region: str
     s3_bucket: str
-    s3_prefix: str = C.S3_PREFIX
+    s3_prefix: str = constants.S3_PREFIX
     suffix: str = ""
     _: dataclasses.KW_ONLY
     multipart_threshold: int = 16 * _s3.MiB
@@ -141,9 +138,9 @@ class Repository:
         bsm: BotoSesManager,
         name: str,
         content: Any,
-        content_type: str = OPT,
-        metadata: dict[str, str] = OPT,
-        tags: dict[str, str] = OPT,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
         progress: _s3.Progress | None = None,
     ) -> Artifact:
         """Write ``content`` (bytes-like, a path or a binary file) as LATEST. Unchanged
@@ -176,7 +173,7 @@ class Repository:
     def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
         nor a version an alias points at (VersionInUseError). A missing version is fine."""
-        if _model.parse_version(version) == C.LATEST_VERSION:
+        if _model.parse_version(version) == constants.LATEST_VERSION:
             raise LatestNotDeletableError(
                 f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
             )
@@ -233,8 +230,8 @@ class Repository:
         self,
         bsm: BotoSesManager,
         name: str,
-        keep_last_n: int = C.DEFAULT_KEEP_LAST_N,
-        purge_older_than_secs: int = C.DEFAULT_PURGE_OLDER_THAN_SECS,
+        keep_last_n: int = constants.DEFAULT_KEEP_LAST_N,
+        purge_older_than_secs: int = constants.DEFAULT_PURGE_OLDER_THAN_SECS,
     ) -> PurgePlan[Artifact]:
         """What :meth:`purge_artifact_versions` would delete, and why each other version
         stays. Changes nothing."""
@@ -245,8 +242,8 @@ class Repository:
         self,
         bsm: BotoSesManager,
         name: str,
-        keep_last_n: int = C.DEFAULT_KEEP_LAST_N,
-        purge_older_than_secs: int = C.DEFAULT_PURGE_OLDER_THAN_SECS,
+        keep_last_n: int = constants.DEFAULT_KEEP_LAST_N,
+        purge_older_than_secs: int = constants.DEFAULT_PURGE_OLDER_THAN_SECS,
         dry_run: bool = False,
     ) -> tuple[datetime, list[Artifact]]:
         """Delete published versions that are not among the newest ``keep_last_n``, are

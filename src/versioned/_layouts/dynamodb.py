@@ -29,9 +29,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import _dynamodb as ddb
-from .. import _model, _s3
-from .. import constants as C
+from .. import _dynamodb, _model, _s3, constants
 from .._model import LATEST, AliasTarget, VersionId
 from .._retry import attempts, pause
 from .._s3 import Precondition, TransferSettings
@@ -114,7 +112,7 @@ class DynamoDBLayout:
     def bootstrap(self, session: Session, region: str, read: int | None, write: int | None) -> None:
         """Create the bucket and the table unless they exist, then claim the table."""
         _s3.ensure_bucket(session.s3, self.bucket, region)
-        ddb.ensure_table(session.dynamodb, self.table, read, write)
+        _dynamodb.ensure_table(session.dynamodb, self.table, read, write)
         self._claim(session)
 
     def _claim(self, session: Session) -> None:
@@ -126,18 +124,18 @@ class DynamoDBLayout:
             if self._claimed:
                 return
             served = {"bucket": self.bucket, "prefix": self.prefix, "suffix": self.suffix}
-            item = ddb.get(session.dynamodb, self.table, *CLAIM_KEY)
+            item = _dynamodb.get(session.dynamodb, self.table, *CLAIM_KEY)
             if item is None:
                 try:
-                    ddb.put(
+                    _dynamodb.put(
                         session.dynamodb,
                         self.table,
                         {"pk": CLAIM_KEY[0], "sk": CLAIM_KEY[1], **served},
                         "attribute_not_exists(pk)",
                     )
                     item = {**served}
-                except ddb.ConditionFailed:
-                    item = ddb.get(session.dynamodb, self.table, *CLAIM_KEY) or {}
+                except _dynamodb.ConditionFailed:
+                    item = _dynamodb.get(session.dynamodb, self.table, *CLAIM_KEY) or {}
             found = {k: item.get(k, "") for k in served}
             if found != served:
                 raise RepositoryConflictError(
@@ -230,7 +228,7 @@ class DynamoDBLayout:
     # ------------------------------------------------------------ reads
     def get_version(self, session: Session, name: str, version: VersionId) -> VersionRecord | None:
         session = self._ready(session)
-        item = ddb.get(session.dynamodb, self.table, name, _model.zfill_version(version))
+        item = _dynamodb.get(session.dynamodb, self.table, name, _model.zfill_version(version))
         if not self._visible(item):
             return None
         assert item is not None
@@ -239,7 +237,7 @@ class DynamoDBLayout:
         return self._record(name, item)
 
     def _version_items(self, session: Session, name: str) -> list[dict[str, Any]]:
-        items = ddb.query(session.dynamodb, self.table, name)
+        items = _dynamodb.query(session.dynamodb, self.table, name)
         return [i for i in items if _model.parse_zfilled(str(i.get("sk"))) is not None]
 
     def list_versions(self, session: Session, name: str) -> list[VersionRecord]:
@@ -268,17 +266,19 @@ class DynamoDBLayout:
             for prefix in listing.prefixes
             if _model.is_artifact_name(name := prefix[len(self.root) : -1])
         )
-        items = ddb.batch_get(session.dynamodb, self.table, [(name, LATEST) for name in candidates])
+        items = _dynamodb.batch_get(
+            session.dynamodb, self.table, [(name, LATEST) for name in candidates]
+        )
         return sorted({str(item["pk"]) for item in items if "sha256" in item})
 
     def get_alias(self, session: Session, name: str, alias: str) -> AliasRecord | None:
         session = self._ready(session)
-        item = ddb.get(session.dynamodb, self.table, alias_pk(name), alias)
+        item = _dynamodb.get(session.dynamodb, self.table, alias_pk(name), alias)
         return None if item is None else self._alias(name, item)
 
     def list_aliases(self, session: Session, name: str) -> list[AliasRecord]:
         session = self._ready(session)
-        items = ddb.query(session.dynamodb, self.table, alias_pk(name), descending=False)
+        items = _dynamodb.query(session.dynamodb, self.table, alias_pk(name), descending=False)
         return [self._alias(name, item) for item in items]
 
     # ------------------------------------------------------------ the write queue
@@ -289,7 +289,7 @@ class DynamoDBLayout:
         written). Returns (our ticket, the item) or (None, the item as it is). A retry
         whose first attempt was applied finds its ticket under its token."""
         attribute = ticket_attribute(token)
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression=(
@@ -303,11 +303,11 @@ class DynamoDBLayout:
             names={"#ticket": attribute},
         )
         try:
-            item = ddb.update(session.dynamodb, self.table, change, return_new=True) or {}
-        except ddb.ConditionFailed as failed:
+            item = _dynamodb.update(session.dynamodb, self.table, change, return_new=True) or {}
+        except _dynamodb.ConditionFailed as failed:
             old = failed.item if failed.known else None
             if old is None:  # a server that does not return the item
-                old = ddb.get(session.dynamodb, self.table, name, LATEST) or {}
+                old = _dynamodb.get(session.dynamodb, self.table, name, LATEST) or {}
             if attribute in old:
                 return int(old[attribute]), old
             return None, old
@@ -340,7 +340,7 @@ class DynamoDBLayout:
             else:
                 ahead = ticket - 1 - done
                 pause(min(2.0, max(0.005, ahead * seconds_per_turn * random.uniform(0.6, 0.9))))
-            fresh = ddb.get(session.dynamodb, self.table, name, LATEST)
+            fresh = _dynamodb.get(session.dynamodb, self.table, name, LATEST)
             if fresh is None:
                 return None
             item = fresh
@@ -349,7 +349,7 @@ class DynamoDBLayout:
         """End a turn whose holder is presumed dead. It may have written LATEST's bytes
         without recording them: mark LATEST unverified until the next holder checks."""
         dead = [k for k, v in item.items() if k.startswith("tk_") and v == done + 1]
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression="SET put_done = :next, put_since = :now, unverified = :t"
@@ -364,11 +364,11 @@ class DynamoDBLayout:
             names={f"#d{i}": attribute for i, attribute in enumerate(dead)},
         )
         # someone else moved the queue on
-        with contextlib.suppress(ddb.ConditionFailed):
-            ddb.update(session.dynamodb, self.table, change)
+        with contextlib.suppress(_dynamodb.ConditionFailed):
+            _dynamodb.update(session.dynamodb, self.table, change)
 
     def _pass_turn(self, session: Session, name: str, ticket: int, token: str) -> None:
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression="SET put_done = :ticket, put_since = :now REMOVE #ticket",
@@ -381,8 +381,8 @@ class DynamoDBLayout:
             names={"#ticket": ticket_attribute(token)},
         )
         # applied already (a retry), or our turn was skipped
-        with contextlib.suppress(ddb.ConditionFailed):
-            ddb.update(session.dynamodb, self.table, change)
+        with contextlib.suppress(_dynamodb.ConditionFailed):
+            _dynamodb.update(session.dynamodb, self.table, change)
 
     # ------------------------------------------------------------ LATEST
     def write_latest(
@@ -442,18 +442,44 @@ class DynamoDBLayout:
         elif progress:
             progress(content.size, content.size)
         now = _model.utc_now()
-        change = ddb.Update(
-            pk=name,
+        change = self._latest_commit(request, content, etag, ticket, token, now)
+        # applied already (a retry), or our turn was skipped: the next holder checks
+        with contextlib.suppress(_dynamodb.ConditionFailed):
+            _dynamodb.update(session.dynamodb, self.table, change)
+        return VersionRecord(
+            name=name,
+            version=LATEST,
+            sha256=content.sha256,
+            update_at=now,
+            key=key,
+            size=content.size,
+            content_type=request.content_type,
+            metadata=dict(request.metadata),
+        )
+
+    @staticmethod
+    def _latest_commit(
+        request: PutRequest,
+        content: _s3.Content,
+        etag: str | None,
+        ticket: int,
+        token: str,
+        now: datetime,
+    ) -> _dynamodb.Update:
+        """Record LATEST's new bytes and end our turn, if the turn is still ours."""
+        optional = {"content_type": request.content_type, "metadata": request.metadata or None}
+        present = [field for field, value in optional.items() if value]
+        absent = [field for field, value in optional.items() if not value]
+        return _dynamodb.Update(
+            pk=request.name,
             sk=LATEST,
             expression=(
                 "SET sha256 = :sha, etag = :etag, update_at = :time, is_deleted = :f, "
                 "content_length = :size, put_done = :ticket, put_since = :time, "
                 "latest_version = if_not_exists(latest_version, :zero)"
-                + (", content_type = :type" if request.content_type else "")
-                + (", metadata = :metadata" if request.metadata else "")
-                + " REMOVE unverified, #ticket"
-                + ("" if request.content_type else ", content_type")
-                + ("" if request.metadata else ", metadata")
+                + "".join(f", {field} = :{field}" for field in present)
+                + " REMOVE "
+                + ", ".join(["unverified", "#ticket", *absent])
             ),
             condition="put_done = :previous",
             values={
@@ -465,23 +491,9 @@ class DynamoDBLayout:
                 "ticket": ticket,
                 "previous": ticket - 1,
                 "zero": 0,
-                **({"type": request.content_type} if request.content_type else {}),
-                **({"metadata": request.metadata} if request.metadata else {}),
+                **{field: optional[field] for field in present},
             },
             names={"#ticket": ticket_attribute(token)},
-        )
-        # applied already (a retry), or our turn was skipped: the next holder checks
-        with contextlib.suppress(ddb.ConditionFailed):
-            ddb.update(session.dynamodb, self.table, change)
-        return VersionRecord(
-            name=name,
-            version=LATEST,
-            sha256=content.sha256,
-            update_at=now,
-            key=key,
-            size=content.size,
-            content_type=request.content_type,
-            metadata=dict(request.metadata),
         )
 
     @staticmethod
@@ -501,8 +513,8 @@ class DynamoDBLayout:
         key = self.version_key(request.name, LATEST)
         metadata = {
             **request.metadata,
-            C.METADATA_KEY_ARTIFACT_NAME: request.name,
-            C.METADATA_KEY_ARTIFACT_SHA256: content.sha256,
+            constants.METADATA_KEY_ARTIFACT_NAME: request.name,
+            constants.METADATA_KEY_ARTIFACT_SHA256: content.sha256,
         }
         for _ in range(4):
             upload = _s3.UploadRequest(
@@ -612,8 +624,8 @@ class DynamoDBLayout:
                 last_modified=_model.parse_time(str(item["update_at"])),
                 metadata={
                     **(item.get("metadata") or {}),
-                    C.METADATA_KEY_ARTIFACT_NAME: name,
-                    C.METADATA_KEY_ARTIFACT_SHA256: str(item["sha256"]),
+                    constants.METADATA_KEY_ARTIFACT_NAME: name,
+                    constants.METADATA_KEY_ARTIFACT_SHA256: str(item["sha256"]),
                 },
                 content_type=item.get("content_type"),
             )
@@ -626,7 +638,7 @@ class DynamoDBLayout:
         if item.get("latest_version") is not None:
             found = int(item["latest_version"])
         else:  # an artifact written by another client: find its newest number
-            items = ddb.query(
+            items = _dynamodb.query(
                 session.dynamodb, self.table, name, limit=1, sk_between=("000000", "999999")
             )
             found = int(items[0]["sk"]) if items else 0
@@ -672,22 +684,23 @@ class DynamoDBLayout:
         latest: _s3.ObjectInfo,
         copied: tuple[str, datetime],
     ) -> VersionRecord | None:
+        """Write the version item and end our turn in one transaction; None when the turn
+        was skipped or the number taken by another client (the caller starts over)."""
         sha, moment = copied
-        when = dynamodb_time(moment)
-        metadata = {
-            k: v for k, v in latest.metadata.items() if k not in _model.RESERVED_METADATA_KEYS
-        }
         version_item = {
             "pk": name,
             "sk": _model.zfill_version(number),
             "sha256": sha,
             "is_deleted": False,
-            "update_at": when,
+            "update_at": dynamodb_time(moment),
             "content_length": latest.size,
             "content_type": latest.content_type,
-            "metadata": metadata or None,
+            "metadata": {
+                k: v for k, v in latest.metadata.items() if k not in _model.RESERVED_METADATA_KEYS
+            }
+            or None,
         }
-        counter = ddb.Update(
+        counter = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression=(
@@ -699,7 +712,7 @@ class DynamoDBLayout:
             values={
                 "n": number,
                 "sha": sha,
-                "t": when,
+                "t": version_item["update_at"],
                 "ticket": ticket,
                 "previous": ticket - 1,
                 "latest_sha": latest.sha256,
@@ -708,14 +721,14 @@ class DynamoDBLayout:
             names={"#ticket": ticket_attribute(token)},
         )
         actions = [
-            ddb.put_action(self.table, version_item, "attribute_not_exists(pk)"),
-            ddb.update_action(self.table, counter),
+            _dynamodb.put_action(self.table, version_item, "attribute_not_exists(pk)"),
+            _dynamodb.update_action(self.table, counter),
         ]
         for _ in attempts(f"publishing {name!r}"):
             try:
-                ddb.transact(session.dynamodb, self.table, actions, uuid.uuid4().hex)
+                _dynamodb.transact(session.dynamodb, self.table, actions, uuid.uuid4().hex)
                 break
-            except ddb.TransactionCanceled as canceled:
+            except _dynamodb.TransactionCanceled as canceled:
                 if canceled.conflict_only:
                     continue
                 existing = (
@@ -730,15 +743,15 @@ class DynamoDBLayout:
 
     def _raise_counter(self, session: Session, name: str, number: int) -> None:
         """Another client published ``number``: count it, so the next publish goes past."""
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression="SET latest_version = :n",
             condition="attribute_not_exists(latest_version) OR latest_version < :n",
             values={"n": number},
         )
-        with contextlib.suppress(ddb.ConditionFailed):
-            ddb.update(session.dynamodb, self.table, change)
+        with contextlib.suppress(_dynamodb.ConditionFailed):
+            _dynamodb.update(session.dynamodb, self.table, change)
 
     # ------------------------------------------------------------ deletion
     def retire(
@@ -796,20 +809,20 @@ class DynamoDBLayout:
         newest = (latest or {}).get("latest_version")
         if newest is None or not any(i["sk"] == _model.zfill_version(int(newest)) for i in doomed):
             return
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression="REMOVE published_sha256",
             condition="latest_version = :n",
             values={"n": int(newest)},
         )
-        with contextlib.suppress(ddb.ConditionFailed):
-            ddb.update(session.dynamodb, self.table, change)
+        with contextlib.suppress(_dynamodb.ConditionFailed):
+            _dynamodb.update(session.dynamodb, self.table, change)
 
     def _soft_delete(self, session: Session, item: dict[str, Any], token: str) -> bool:
         """Mark one version deleted unless an alias was pointed at it since it was read."""
         epoch = item.get("alias_epoch")
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=str(item["pk"]),
             sk=str(item["sk"]),
             expression="SET is_deleted = :t, deleted_by = :token",
@@ -823,13 +836,13 @@ class DynamoDBLayout:
             },
         )
         try:
-            ddb.update(session.dynamodb, self.table, change)
+            _dynamodb.update(session.dynamodb, self.table, change)
             return True
-        except ddb.ConditionFailed as failed:
+        except _dynamodb.ConditionFailed as failed:
             old = (
                 failed.item
                 if failed.known
-                else ddb.get(session.dynamodb, self.table, str(item["pk"]), str(item["sk"]))
+                else _dynamodb.get(session.dynamodb, self.table, str(item["pk"]), str(item["sk"]))
             )
             return bool(old) and old.get("deleted_by") == token  # type: ignore[union-attr]
 
@@ -859,9 +872,9 @@ class DynamoDBLayout:
             "revision": revision,
         }
         actions = [
-            ddb.update_action(
+            _dynamodb.update_action(
                 self.table,
-                ddb.Update(
+                _dynamodb.Update(
                     pk=name,
                     sk=_model.zfill_version(version),
                     expression="SET alias_epoch = if_not_exists(alias_epoch, :zero) + :one",
@@ -872,15 +885,15 @@ class DynamoDBLayout:
             for version in target.versions
         ]
         condition = "revision = :r" if expected_revision is not None else None
-        put = ddb.put_action(self.table, item, condition)
+        put = _dynamodb.put_action(self.table, item, condition)
         if expected_revision is not None:
-            put["Put"]["ExpressionAttributeValues"] = ddb.values(r=expected_revision)
+            put["Put"]["ExpressionAttributeValues"] = _dynamodb.values(r=expected_revision)
         actions.append(put)
         for _ in attempts(f"pointing alias {alias!r} of {name!r}"):
             try:
-                ddb.transact(session.dynamodb, self.table, actions, uuid.uuid4().hex)
+                _dynamodb.transact(session.dynamodb, self.table, actions, uuid.uuid4().hex)
                 break
-            except ddb.TransactionCanceled as canceled:
+            except _dynamodb.TransactionCanceled as canceled:
                 if canceled.conflict_only:
                     continue
                 self._alias_refused(name, alias, target, canceled, revision, expected_revision)
@@ -892,7 +905,7 @@ class DynamoDBLayout:
         name: str,
         alias: str,
         target: AliasTarget,
-        canceled: ddb.TransactionCanceled,
+        canceled: _dynamodb.TransactionCanceled,
         revision: str,
         expected_revision: str | None,
     ) -> None:
@@ -920,11 +933,11 @@ class DynamoDBLayout:
     ) -> bool:
         session = self._ready(session)
         if expected_revision is None:
-            old = ddb.delete_item(
-                session.dynamodb, self.table, ddb.Update(alias_pk(name), alias, "")
+            old = _dynamodb.delete_item(
+                session.dynamodb, self.table, _dynamodb.Update(alias_pk(name), alias, "")
             )
             return old is not None
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=alias_pk(name),
             sk=alias,
             expression="",
@@ -932,12 +945,12 @@ class DynamoDBLayout:
             values={"r": expected_revision},
         )
         try:
-            ddb.delete_item(session.dynamodb, self.table, change)
-        except ddb.ConditionFailed as failed:
+            _dynamodb.delete_item(session.dynamodb, self.table, change)
+        except _dynamodb.ConditionFailed as failed:
             old = (
                 failed.item
                 if failed.known
-                else ddb.get(session.dynamodb, self.table, alias_pk(name), alias)
+                else _dynamodb.get(session.dynamodb, self.table, alias_pk(name), alias)
             )
             if old:  # absent: deleted already (a retry of ours)
                 raise ConcurrentModificationError(
@@ -950,26 +963,26 @@ class DynamoDBLayout:
     def purge_artifact(self, session: Session, name: str) -> None:
         session = self._ready(session)
         token = uuid.uuid4().hex
-        items = ddb.query(session.dynamodb, self.table, name)
+        items = _dynamodb.query(session.dynamodb, self.table, name)
         # Mark every version deleted first: an alias write that commits later fails its
         # condition, one that committed before is found by the alias query below.
         _s3.fan_out(lambda item: self._mark_purged(session, item, token), items)
-        aliases = ddb.query(session.dynamodb, self.table, alias_pk(name))
-        ddb.delete_keys(session.dynamodb, self.table, [(i["pk"], i["sk"]) for i in aliases])
-        items = ddb.query(session.dynamodb, self.table, name)
-        ddb.delete_keys(session.dynamodb, self.table, [(i["pk"], i["sk"]) for i in items])
+        aliases = _dynamodb.query(session.dynamodb, self.table, alias_pk(name))
+        _dynamodb.delete_keys(session.dynamodb, self.table, [(i["pk"], i["sk"]) for i in aliases])
+        items = _dynamodb.query(session.dynamodb, self.table, name)
+        _dynamodb.delete_keys(session.dynamodb, self.table, [(i["pk"], i["sk"]) for i in items])
         listing = _s3.list_objects(session.s3, self.bucket, f"{self.root}{name}/")
         owned = [o.key for o in listing.objects if self.classify(o.key) is not None]
         _s3.delete_many(session.s3, self.bucket, owned)
 
     def _mark_purged(self, session: Session, item: dict[str, Any], token: str) -> None:
-        change = ddb.Update(
+        change = _dynamodb.Update(
             pk=str(item["pk"]),
             sk=str(item["sk"]),
             expression="SET is_deleted = :t, deleted_by = :token",
             values={"t": True, "token": token},
         )
-        ddb.update(session.dynamodb, self.table, change)
+        _dynamodb.update(session.dynamodb, self.table, change)
 
     def purge_all(self, session: Session) -> None:
         session = self._ready(session)
@@ -980,7 +993,7 @@ class DynamoDBLayout:
 
     def _names_in_table(self, session: Session) -> list[str]:
         names = set()
-        for pk, _ in ddb.scan_keys(session.dynamodb, self.table):
+        for pk, _ in _dynamodb.scan_keys(session.dynamodb, self.table):
             if pk.startswith("__") and pk.endswith("-alias"):
                 pk = pk[2 : -len("-alias")]
             if _model.is_artifact_name(pk):
@@ -1007,17 +1020,44 @@ class DynamoDBLayout:
         session = self._ready(session)
         problems: list[Problem] = []
         items, alias_items, listing = _s3.parallel(
-            lambda: ddb.query(session.dynamodb, self.table, name),
-            lambda: ddb.query(session.dynamodb, self.table, alias_pk(name), descending=False),
+            lambda: _dynamodb.query(session.dynamodb, self.table, name),
+            lambda: _dynamodb.query(session.dynamodb, self.table, alias_pk(name), descending=False),
             lambda: _s3.list_objects(session.s3, self.bucket, f"{self.root}{name}/"),
         )
-        objects = {}
+        objects: dict[VersionId, str] = {}
         for obj in listing.objects:
             kind = self.classify(obj.key)
             if kind is not None:
                 objects[kind[1]] = obj.key
             elif not self.is_other_layout(obj.key):
                 problems.append(Problem("orphan_object", name, obj.key, "not part of the layout"))
+        records, known, live = self._inventory_items(name, items, problems)
+        for version, key in objects.items():
+            if version not in known:
+                label = f"version {_model.version_str(version)}"
+                problems.append(
+                    Problem("object_without_item", name, key, f"{label} has bytes but no item")
+                )
+        aliases: list[AliasRecord] = []
+        for item in alias_items:
+            try:
+                aliases.append(self._alias(name, item))
+            except CorruptRecordError as error:
+                where = f"{alias_pk(name)}/{item.get('sk')}"
+                problems.append(Problem("corrupt_record", name, where, str(error)))
+        return Inventory(
+            versions=records,
+            aliases=aliases,
+            live=live,
+            alias_locations={a.alias: f"{alias_pk(name)}/{a.alias}" for a in aliases},
+            problems=problems,
+        )
+
+    def _inventory_items(
+        self, name: str, items: list[dict[str, Any]], problems: list[Problem]
+    ) -> tuple[list[VersionRecord], set[VersionId], set[VersionId]]:
+        """(records whose bytes verify checks, every version with an item, versions an
+        alias may point at); unreadable or stale items go to ``problems``."""
         records: list[VersionRecord] = []
         known: set[VersionId] = set()
         live: set[VersionId] = set()
@@ -1035,53 +1075,13 @@ class DynamoDBLayout:
                 continue
             if item.get("is_deleted"):
                 continue
-            if version not in objects:
-                problems.append(
-                    Problem(
-                        "item_without_object",
-                        name,
-                        record.key,
-                        f"version {_model.version_str(version)}: bytes missing",
-                    )
-                )
-                continue
             live.add(version)
             if version == LATEST and item.get("unverified"):
-                problems.append(
-                    Problem(
-                        "stale_item", name, where, "LATEST's item is unverified (a writer died)"
-                    )
-                )
+                detail = "LATEST's item is unverified (a writer died)"
+                problems.append(Problem("stale_item", name, where, detail))
                 continue
             records.append(record)
-        for version, key in objects.items():
-            if version not in known:
-                problems.append(
-                    Problem(
-                        "object_without_item",
-                        name,
-                        key,
-                        f"version {_model.version_str(version)} has bytes but no item",
-                    )
-                )
-        aliases: list[AliasRecord] = []
-        for item in alias_items:
-            try:
-                aliases.append(self._alias(name, item))
-            except CorruptRecordError as error:
-                problems.append(
-                    Problem(
-                        "corrupt_record", name, f"{alias_pk(name)}/{item.get('sk')}", str(error)
-                    )
-                )
-        return Inventory(
-            versions=records,
-            aliases=aliases,
-            live=live,
-            alias_locations={a.alias: f"{alias_pk(name)}/{a.alias}" for a in aliases},
-            problems=problems,
-        )
-
+        return records, known, live
 
 
 def _int_or_none(value: Any) -> int | None:

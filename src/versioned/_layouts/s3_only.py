@@ -23,8 +23,7 @@ import uuid
 from datetime import datetime
 from typing import Any, NoReturn
 
-from .. import _model, _s3
-from .. import constants as C
+from .. import _model, _s3, constants
 from .._model import LATEST, AliasTarget, VersionId
 from .._retry import attempts
 from .._s3 import Precondition, TransferSettings
@@ -159,7 +158,7 @@ class S3OnlyLayout:
         if not info.sha256:
             raise CorruptRecordError(
                 f"{self.uri(info.key)} records no sha256 (metadata "
-                f"{C.METADATA_KEY_ARTIFACT_SHA256!r}): it was not written by versioned. "
+                f"{constants.METADATA_KEY_ARTIFACT_SHA256!r}): it was not written by versioned. "
                 "Put the artifact again, or delete that object."
             )
         return VersionRecord(
@@ -332,8 +331,8 @@ class S3OnlyLayout:
             return self._record(name, LATEST, current)
         metadata = {
             **request.metadata,
-            C.METADATA_KEY_ARTIFACT_NAME: name,
-            C.METADATA_KEY_ARTIFACT_SHA256: content.sha256,
+            constants.METADATA_KEY_ARTIFACT_NAME: name,
+            constants.METADATA_KEY_ARTIFACT_SHA256: content.sha256,
         }
         upload = _s3.UploadRequest(self.bucket, key, metadata, request.content_type, request.tags)
         try:
@@ -1040,7 +1039,6 @@ class S3OnlyLayout:
                     Problem("corrupt_record", name, self.alias_key(name, alias), str(error))
                 )
         return records
-
 
 
 def _seq(metadata: dict[str, str]) -> int:

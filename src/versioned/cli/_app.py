@@ -14,8 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .. import __version__, exc
-from .. import constants as C
+from .. import __version__, constants, exc
 from . import _output as out
 from ._aliases import alias_group
 from ._connection import Connection, connect, current_settings
@@ -198,7 +197,7 @@ def newest_published_number(conn: Connection, name: str) -> int:
     if reader is not None:
         return int(reader(name=name, bsm=conn.bsm))
     listed = conn.repo.list_artifact_versions(name=name, bsm=conn.bsm)
-    numbers = [int(a.version) for a in listed if a.version != C.LATEST_VERSION]
+    numbers = [int(a.version) for a in listed if a.version != constants.LATEST_VERSION]
     return max(numbers, default=0)
 
 
@@ -446,7 +445,7 @@ def _show_purged(name: str, purged: list[Any]) -> None:
 @click.option(
     "--keep",
     type=click.IntRange(min=0),
-    default=C.DEFAULT_KEEP_LAST_N,
+    default=constants.DEFAULT_KEEP_LAST_N,
     show_default=True,
     help="Always keep this many newest versions.",
 )
@@ -579,7 +578,7 @@ def verify(ctx: click.Context, name: str | None, as_json: bool) -> None:
 # ------------------------------------------------------------------ local endpoint
 #: The sandbox's DynamoDB layout gets its own prefix: the two layouts must never share one.
 SANDBOX_TABLE: Final = "versioned-sandbox"
-SANDBOX_DYNAMODB_PREFIX: Final = f"{C.S3_PREFIX}-dynamodb"
+SANDBOX_DYNAMODB_PREFIX: Final = f"{constants.S3_PREFIX}-dynamodb"
 
 
 def sandbox_lines(endpoint_url: str, bucket: str) -> list[str]:
@@ -591,7 +590,7 @@ def sandbox_lines(endpoint_url: str, bucket: str) -> list[str]:
         "",
         *export_lines(endpoint_url, bucket),
         "",
-        f"That is the S3-only layout (prefix {C.S3_PREFIX}). For the S3 + DynamoDB layout,",
+        f"That is the S3-only layout (prefix {constants.S3_PREFIX}). For the S3 + DynamoDB layout,",
         "use its own prefix, never the S3-only one:",
         f"  export VERSIONED_TABLE={SANDBOX_TABLE} "
         f"VERSIONED_PREFIX={SANDBOX_DYNAMODB_PREFIX} && versioned bootstrap",

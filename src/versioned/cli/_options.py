@@ -8,7 +8,7 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from .. import constants as C
+from .. import constants
 from ._connection import OPTIONS_KEY
 from ._errors import DEBUG_KEY
 
@@ -30,7 +30,7 @@ SETTING_OPTIONS: Final = [
     (
         "--prefix",
         "PREFIX",
-        f"Key prefix in the bucket [default: {C.S3_PREFIX}].",
+        f"Key prefix in the bucket [default: {constants.S3_PREFIX}].",
         "VERSIONED_PREFIX",
     ),
     ("--suffix", "SUFFIX", "File-name suffix of stored versions, e.g. .bin.", "VERSIONED_SUFFIX"),

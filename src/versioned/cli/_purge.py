@@ -7,7 +7,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from .. import constants as C
+from .. import constants
 from ._connection import Connection
 
 
@@ -33,7 +33,7 @@ class Plan:
 
 
 def _newest_first(version: str) -> int:
-    return -(C.MAX_VERSION + 1) if version == C.LATEST_VERSION else -int(version)
+    return -(constants.MAX_VERSION + 1) if version == constants.LATEST_VERSION else -int(version)
 
 
 def plan_purge(conn: Connection, name: str, keep_last_n: int, older_than_secs: int) -> Plan:

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import click
 
-from .. import constants as C
+from .. import constants
 
 FIELDS: Final = ("bucket", "prefix", "suffix", "region", "profile", "endpoint_url", "table")
 
@@ -38,7 +38,7 @@ AWS_ENV: Final = {
     "endpoint_url": ("AWS_ENDPOINT_URL",),
 }
 
-DEFAULTS: Final = {"prefix": C.S3_PREFIX, "suffix": ""}
+DEFAULTS: Final = {"prefix": constants.S3_PREFIX, "suffix": ""}
 
 CONFIG_FILE: Final = "versioned.toml"
 PYPROJECT_FILE: Final = "pyproject.toml"
