@@ -267,30 +267,34 @@ class S3OnlyLayout:
                 index = ArtifactState.from_bytes(document.body, "").versions
             except CorruptRecordError:
                 index = {}  # an unreadable index only costs a HEAD per version here
-        found: dict[int, VersionRecord] = {}
+        found = self._listed(s3, name, listing, index)
+        records = [found[n][0] for n in sorted(found, reverse=True)]
+        return ([self._record(name, LATEST, latest)] if latest else []) + records
+
+    def _listed(
+        self, s3: Any, name: str, listing: _s3.Listing, index: dict[int, VersionEntry]
+    ) -> dict[int, tuple[VersionRecord, str]]:
+        """{number: (record, ETag)} of the listed version keys: from the index where the
+        listed ETag is the one it recorded (the same bytes: a copy keeps its source's
+        ETag), else from a HEAD. A version being deleted stays visible until its key is
+        gone (a deletion that died half-way is finished by the next one)."""
+        found: dict[int, tuple[VersionRecord, str]] = {}
         unknown: list[tuple[int, str]] = []
         for item in listing.objects:
             version = self._parse_file(item.key[len(self.versions_dir(name)) :])
             if version is None or version == LATEST:
                 continue
-            # A version marked for deletion stays visible until its key is gone (a
-            # deletion that died half-way is finished by the next one).
             entry = index.get(int(version))
             if entry is not None and same_etag(entry.etag, item.etag):
-                # Same ETag as when the entry was written: the same bytes (a pending entry's
-                # ETag is its source's, which a whole-object copy keeps).
-                found[int(version)] = self._entry_record(
-                    name, int(version), entry, item.last_modified
-                )
+                record = self._entry_record(name, int(version), entry, item.last_modified)
+                found[int(version)] = (record, item.etag)
             else:
                 unknown.append((int(version), item.key))
-        for (number, _), info in zip(
-            unknown, _s3.head_many(s3, self.bucket, [k for _, k in unknown]), strict=True
-        ):
+        keys = [key for _, key in unknown]
+        for (number, _), info in zip(unknown, _s3.head_many(s3, self.bucket, keys), strict=True):
             if info is not None:
-                found[number] = self._record(name, number, info)
-        records = [found[n] for n in sorted(found, reverse=True)]
-        return ([self._record(name, LATEST, latest)] if latest else []) + records
+                found[number] = (self._record(name, number, info), info.etag)
+        return found
 
     def latest_published_number(self, session: Session, name: str) -> int:
         directory = self.versions_dir(name)
@@ -474,15 +478,18 @@ class S3OnlyLayout:
         s3 = session.s3
         wanted = sorted({int(v) for v in versions if v != LATEST}, reverse=True)
         for _ in attempts(f"deleting versions of {name!r}"):
-            loaded, alias_listing = _s3.parallel(
+            loaded, alias_listing, version_listing = _s3.parallel(
                 lambda: self._load(s3, name),
                 lambda: _s3.list_objects(s3, self.bucket, self.aliases_dir(name)),
+                lambda: _s3.list_objects(s3, self.bucket, self.versions_dir(name)),
             )
             state = loaded.state
             if state.purging:
                 return RetireResult([], {})
             users = self._alias_users(s3, name, state, alias_listing)
-            present = self._present(s3, name, state, wanted)
+            listed = self._listed(s3, name, version_listing, state.versions)
+            self._confirm(state, listed)
+            present = {n: listed[n][0] for n in wanted if n in listed}
             in_use: dict[VersionId, list[str]] = {
                 n: sorted(users[n]) for n in wanted if n in users and n in present
             }
@@ -496,7 +503,7 @@ class S3OnlyLayout:
                 return RetireResult([], in_use)
             token = new_token()
             for number in doomed:
-                entry = self._live_entry(present[number], "", token)
+                entry = self._live_entry(present[number], listed[number][1], token)
                 entry.status = DELETING
                 state.versions[number] = entry
             state.record(token)
@@ -508,28 +515,18 @@ class S3OnlyLayout:
             return RetireResult([present[n] for n in doomed], in_use)
         raise AssertionError("unreachable")
 
-    def _present(
-        self, s3: Any, name: str, state: ArtifactState, wanted: list[int]
-    ) -> dict[int, VersionRecord]:
-        """The wanted versions that exist; versions the index does not vouch for are
-        checked with a HEAD and adopted into the index (as live entries)."""
-        found: dict[int, VersionRecord] = {}
-        unknown: list[int] = []
-        for number in wanted:
+    def _confirm(self, state: ArtifactState, listed: dict[int, tuple[VersionRecord, str]]) -> None:
+        """Record in the index what a listing confirmed: versions whose copy landed
+        (pending, or written by another client) become live entries; entries without a
+        key are forgotten (their numbers stay used: ``hwm`` keeps them)."""
+        for number, (record, etag) in listed.items():
             entry = state.versions.get(number)
-            if entry is not None and entry.status == LIVE:
-                found[number] = self._entry_record(name, number, entry, None)
-            else:
-                unknown.append(number)
-        keys = [self.version_key(name, n) for n in unknown]
-        for number, info in zip(unknown, _s3.head_many(s3, self.bucket, keys), strict=True):
-            if info is not None and info.sha256:
-                found[number] = self._record(name, number, info)
-                entry = state.versions.get(number)
-                if entry is None or entry.status == PENDING:
-                    state.versions[number] = self._live_entry(found[number], info.etag, "")
+            if entry is None or entry.status == PENDING:
+                state.versions[number] = self._live_entry(record, etag, "")
                 state.hwm = max(state.hwm, number)
-        return found
+        for number in [n for n, e in state.versions.items() if e.status != DELETING]:
+            if number not in listed:
+                del state.versions[number]  # never landed, or deleted by another client
 
     def _forget(self, s3: Any, name: str, numbers: list[int]) -> None:
         """Drop index entries of versions whose keys were deleted (best effort: an entry
