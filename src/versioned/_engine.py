@@ -8,7 +8,7 @@ import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
 from . import _model, _s3
-from ._layouts import AliasRecord, Layout, PutRequest, VersionRecord, check_bytes
+from ._layouts import AliasRecord, Layout, PutRequest, VersionRecord, check_bytes, these
 from ._model import LATEST, VersionId
 from ._session import Session, Sessions
 from .exc import (
@@ -138,7 +138,7 @@ class Engine:
         """Delete one version unless an alias routes to it (VersionInUseError)."""
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version)
-        result = self.layout.retire(self.session(bsm), name, [parsed], strict=True)
+        result = self.layout.retire(self.session(bsm), name, these([parsed]), strict=True)
         if result.in_use:
             raise VersionInUseError(in_use_message(name, result.in_use))
 
@@ -220,15 +220,30 @@ class Engine:
         purge_older_than_secs: object,
         dry_run: bool = False,
     ) -> tuple[Any, list[VersionRecord]]:
-        """Delete what :meth:`plan_purge` selects; versions an alias was pointed at
-        meanwhile stay. Returns (purge time, deleted versions, newest first)."""
-        plan = self.plan_purge(bsm, name, keep_last_n, purge_older_than_secs)
-        if dry_run or not plan.delete:
+        """Delete what the retention rule selects, chosen on what the deletion itself reads
+        (so an alias pointed at a version meanwhile keeps it). Returns (purge time,
+        deleted versions, newest first); with ``dry_run``, what would be deleted."""
+        if dry_run:
+            plan = self.plan_purge(bsm, name, keep_last_n, purge_older_than_secs)
             return plan.purge_time, list(plan.delete)
-        doomed = [record.version for record in plan.delete]
-        result = self.layout.retire(self.session(bsm), name, doomed, strict=False)
+        _model.validate_artifact_name(name)
+        _model.check_retention_args(keep_last_n, purge_older_than_secs)
+        assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
+        purge_time = _model.utc_now()
+
+        def choose(records: list[VersionRecord], users: dict[int, list[str]]) -> list[VersionId]:
+            decision = _model.decide_retention(
+                [(int(r.version), r.update_at) for r in records if r.version != LATEST],
+                keep_last_n=keep_last_n,
+                purge_older_than_secs=purge_older_than_secs,
+                now=purge_time,
+                alias_users=users,
+            )
+            return list(decision.remove)
+
+        result = self.layout.retire(self.session(bsm), name, choose, strict=False)
         retired = sorted(result.retired, key=lambda r: int(r.version), reverse=True)
-        return plan.purge_time, retired
+        return purge_time, retired
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         _model.validate_artifact_name(name)

@@ -9,6 +9,7 @@ returns neutral records; the engine turns them into the public dataclasses.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -58,6 +59,16 @@ class PutRequest:
     content_type: str | None
     metadata: dict[str, str]
     tags: dict[str, str]
+
+
+#: Picks the versions to delete from the published versions that exist and the aliases
+#: that use them ({version: [aliases]}); called once, on what a deletion read.
+Chooser = Callable[[list[VersionRecord], dict[int, list[str]]], list[VersionId]]
+
+
+def these(versions: list[VersionId]) -> Chooser:
+    """A chooser of exactly ``versions``."""
+    return lambda records, users: list(versions)
 
 
 @dataclasses.dataclass
@@ -121,7 +132,7 @@ class Layout(Protocol):
     def publish(self, session: Session, name: str) -> VersionRecord: ...
 
     def retire(
-        self, session: Session, name: str, versions: list[VersionId], *, strict: bool
+        self, session: Session, name: str, choose: Chooser, *, strict: bool
     ) -> RetireResult: ...
 
     def write_alias(

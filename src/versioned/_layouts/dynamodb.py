@@ -41,7 +41,7 @@ from ..exc import (
     RepositoryConflictError,
 )
 from ..verify import Problem
-from . import AliasRecord, Inventory, PutRequest, RetireResult, VersionRecord
+from . import AliasRecord, Chooser, Inventory, PutRequest, RetireResult, VersionRecord
 
 CLAIM_KEY = ("__versioned__", "repository")
 _NOT_DELETED = "(attribute_not_exists(is_deleted) OR is_deleted = :f)"
@@ -754,13 +754,11 @@ class DynamoDBLayout:
             _dynamodb.update(session.dynamodb, self.table, change)
 
     # ------------------------------------------------------------ deletion
-    def retire(
-        self, session: Session, name: str, versions: list[VersionId], *, strict: bool
-    ) -> RetireResult:
+    def retire(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> RetireResult:
         session = self._ready(session)
         token = uuid.uuid4().hex
         retired: list[VersionRecord] = []
-        remaining = list(dict.fromkeys(versions))
+        remaining: list[VersionId] | None = None
         for _ in attempts(f"deleting versions of {name!r}"):
             # Items first, aliases second (never in parallel): an alias written after the
             # items were read has bumped its target's alias_epoch, which fails our
@@ -769,6 +767,13 @@ class DynamoDBLayout:
             aliases = self.list_aliases(session, name)
             users = _model.alias_users((a.alias, a.targets) for a in aliases)
             latest_users = sorted(a.alias for a in aliases if LATEST in a.targets)
+            if remaining is None:
+                published = [
+                    self._record(name, item)
+                    for sk, item in sorted(items.items(), reverse=True)
+                    if sk != LATEST and self._visible(item)
+                ]
+                remaining = list(dict.fromkeys(choose(published, users)))
             in_use: dict[VersionId, list[str]] = {}
             doomed: list[dict[str, Any]] = []
             for version in remaining:

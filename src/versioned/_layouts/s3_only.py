@@ -37,6 +37,7 @@ from ..exc import (
 from ..verify import Problem
 from . import (
     AliasRecord,
+    Chooser,
     Inventory,
     PutRequest,
     RetireResult,
@@ -227,14 +228,14 @@ class S3OnlyLayout:
                 state.versions[int(version)] = self._live_entry(record, info.etag, "")
         return state
 
-    def _store(self, s3: Any, name: str, loaded: Loaded, state: ArtifactState) -> bool:
-        """Compare-and-swap the state. True when written, or when the change's token is
-        found there (a retried request whose first attempt was applied); False when
-        another writer changed it first (re-read and decide again)."""
+    def _store(self, s3: Any, name: str, loaded: Loaded, state: ArtifactState) -> str | None:
+        """Compare-and-swap the state; returns its new ETag when written, or when the
+        change's token is found there (a retried request whose first attempt was
+        applied); None when another writer changed it first (re-read, decide again)."""
         token = state.ops[-1]
         key = self.state_key(name)
         try:
-            _s3.put_document(
+            return _s3.put_document(
                 s3,
                 self.bucket,
                 key,
@@ -242,12 +243,12 @@ class S3OnlyLayout:
                 if_match=loaded.etag,
                 if_none_match=loaded.etag is None,
             )
-            return True
         except Precondition:
             document = _s3.get_document(s3, self.bucket, key)
             if document is None:
-                return False
-            return ArtifactState.from_bytes(document.body, self.uri(key)).applied(token)
+                return None
+            stored = ArtifactState.from_bytes(document.body, self.uri(key))
+            return document.etag if stored.applied(token) else None
 
     # ------------------------------------------------------------ reads
     def get_version(self, session: Session, name: str, version: VersionId) -> VersionRecord | None:
@@ -472,11 +473,9 @@ class S3OnlyLayout:
         )
 
     # ------------------------------------------------------------ deletion
-    def retire(
-        self, session: Session, name: str, versions: list[VersionId], *, strict: bool
-    ) -> RetireResult:
+    def retire(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> RetireResult:
         s3 = session.s3
-        wanted = sorted({int(v) for v in versions if v != LATEST}, reverse=True)
+        chosen: list[int] | None = None
         for _ in attempts(f"deleting versions of {name!r}"):
             loaded, alias_listing, version_listing = _s3.parallel(
                 lambda: self._load(s3, name),
@@ -489,6 +488,10 @@ class S3OnlyLayout:
             users = self._alias_users(s3, name, state, alias_listing)
             listed = self._listed(s3, name, version_listing, state.versions)
             self._confirm(state, listed)
+            if chosen is None:
+                records = [listed[n][0] for n in sorted(listed, reverse=True)]
+                chosen = [int(v) for v in choose(records, users) if v != LATEST]
+            wanted = sorted(set(chosen), reverse=True)
             present = {n: listed[n][0] for n in wanted if n in listed}
             in_use: dict[VersionId, list[str]] = {
                 n: sorted(users[n]) for n in wanted if n in users and n in present
@@ -507,11 +510,12 @@ class S3OnlyLayout:
                 entry.status = DELETING
                 state.versions[number] = entry
             state.record(token)
-            if not self._store(s3, name, loaded, state):
+            written = self._store(s3, name, loaded, state)
+            if not written:
                 continue
             gone = doomed + leftovers
             _s3.delete_many(s3, self.bucket, [self.version_key(name, n) for n in gone])
-            self._forget(s3, name, gone)
+            self._forget(s3, name, gone, Loaded(state, written))
             return RetireResult([present[n] for n in doomed], in_use)
         raise AssertionError("unreachable")
 
@@ -528,11 +532,11 @@ class S3OnlyLayout:
             if number not in listed:
                 del state.versions[number]  # never landed, or deleted by another client
 
-    def _forget(self, s3: Any, name: str, numbers: list[int]) -> None:
-        """Drop index entries of versions whose keys were deleted (best effort: an entry
-        left behind is deleted again by the next deletion)."""
+    def _forget(self, s3: Any, name: str, numbers: list[int], loaded: Loaded) -> None:
+        """Drop index entries of versions whose keys were deleted, starting from the state
+        this deletion wrote (best effort: an entry left behind is deleted again by the
+        next deletion)."""
         for _ in range(5):
-            loaded = self._load(s3, name)
             if loaded.etag is None:
                 return
             state = loaded.state
@@ -543,6 +547,7 @@ class S3OnlyLayout:
             state.record(new_token())
             if self._store(s3, name, loaded, state):
                 return
+            loaded = self._load(s3, name)
 
     def _alias_users(
         self, s3: Any, name: str, state: ArtifactState, listing: _s3.Listing
