@@ -2,7 +2,11 @@
 invariant checkers (plain boto3, never the library), worker processes that can be
 SIGKILLed, and a seeded scheduler of request-level interleavings.
 
-Shared with ``benchmarks/stress.py`` (which puts this folder on ``sys.path``).
+Where requests go: one URL serving both services (a fault proxy, or one server such as
+moto), or the suite's ``_testkit.Endpoints`` (S3 and DynamoDB possibly on two servers).
+
+Shared with ``benchmarks/stress.py`` (which puts this folder on ``sys.path``) and the
+worker processes (``_chaosworker.py``).
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _faultproxy import FaultProxy, Held, Request, Rule
+
+if TYPE_CHECKING:
+    from _testkit import Endpoints
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 LAYOUTS = ["s3_only", "s3_dynamodb"]
 MiB = 1024 * 1024
 WORKER_SCRIPT = str(Path(__file__).with_name("_chaosworker.py"))
+TESTS_DIR = str(Path(__file__).resolve().parents[1])  # holds _testkit.py
 
 
 def sha(data: bytes) -> str:
@@ -42,20 +50,35 @@ def unique(label: str) -> str:
     return f"chaos-{label}-{uuid.uuid4().hex[:10]}"
 
 
-def make_bsm(url: str) -> Any:
-    """A fresh session whose clients talk to ``url`` (the moto server or a proxy)."""
-    from boto_session_manager import BotoSesManager
+def as_endpoints(endpoint: str | Endpoints | dict[str, str]) -> Endpoints:
+    """The ``_testkit.Endpoints`` of a URL serving both services, of an Endpoints, or of
+    its JSON form {"s3": url, "dynamodb": url} (what worker processes are sent)."""
+    if TESTS_DIR not in sys.path:  # a worker process, or benchmarks/stress.py
+        sys.path.append(TESTS_DIR)
+    from _testkit import Endpoints
 
-    return BotoSesManager(
-        region_name=REGION, default_client_kwargs={"endpoint_url": url}, **CREDENTIALS
-    )
+    if isinstance(endpoint, str):
+        return Endpoints(s3=endpoint, dynamodb=endpoint)
+    if isinstance(endpoint, dict):
+        return Endpoints(s3=endpoint["s3"], dynamodb=endpoint["dynamodb"])
+    return endpoint
 
 
-def raw_clients(url: str) -> tuple[Any, Any]:
-    import boto3
+def make_bsm(endpoint: str | Endpoints | dict[str, str], loader: Any = None) -> Any:
+    """A fresh session whose S3 and DynamoDB clients talk to ``endpoint`` (a proxy, one
+    server, or the suite's two); ``loader``: a shared botocore model loader."""
+    endpoints = as_endpoints(endpoint)
+    from _testkit import make_session
 
-    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
-    return session.client("s3", endpoint_url=url), session.client("dynamodb", endpoint_url=url)
+    return make_session(endpoints, region_name=REGION, loader=loader)
+
+
+def raw_clients(endpoint: str | Endpoints | dict[str, str]) -> tuple[Any, Any]:
+    """Plain boto3 (S3, DynamoDB) clients of ``endpoint``, independent of the library."""
+    endpoints = as_endpoints(endpoint)
+    from _testkit import raw_client
+
+    return raw_client(endpoints, "s3", REGION), raw_client(endpoints, "dynamodb", REGION)
 
 
 # ====================================================================== outcomes
@@ -656,10 +679,13 @@ class Worker:
             assert line == {"ready": True}, (line, "".join(self.stderr))
             self._ready = True
 
-    def send(self, place: Place, endpoint: str, op: str, **args: Any) -> None:
-        """Start one operation (see ``_chaosworker.run``); read its result with result()."""
+    def send(self, place: Place, endpoint: str | Endpoints, op: str, **args: Any) -> None:
+        """Start one operation (see ``_chaosworker.run``) against ``endpoint`` (a proxy's
+        URL, or the suite's Endpoints); read its result with result()."""
         self.ready()
         assert self.proc.stdin is not None
+        if not isinstance(endpoint, str):
+            endpoint = {"s3": endpoint.s3, "dynamodb": endpoint.dynamodb}
         command = {"place": place.to_json(), "endpoint": endpoint, "op": op, "args": args}
         self.proc.stdin.write(json.dumps(command) + "\n")
         self.proc.stdin.flush()

@@ -17,10 +17,12 @@ _SESSIONS: dict[str, Any] = {}
 
 
 def _ops(command: dict[str, Any]) -> Ops:
+    """``endpoint``: a URL serving both services (a proxy), or {"s3": url, "dynamodb": url}."""
     endpoint = command["endpoint"]
-    if endpoint not in _SESSIONS:
-        _SESSIONS[endpoint] = make_bsm(endpoint)
-    return Ops(Place.from_json(command["place"]), _SESSIONS[endpoint])
+    key = json.dumps(endpoint, sort_keys=True)
+    if key not in _SESSIONS:
+        _SESSIONS[key] = make_bsm(endpoint)
+    return Ops(Place.from_json(command["place"]), _SESSIONS[key])
 
 
 def _artifact(artifact: Any) -> dict[str, Any]:

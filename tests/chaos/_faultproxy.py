@@ -1,6 +1,9 @@
 """A fault-injecting HTTP/1.1 reverse proxy on 127.0.0.1 (stdlib only, one thread per
-client connection), put in front of the moto server: boto3 clients use ``proxy.url`` as
-their endpoint.
+client connection), put in front of the S3 and DynamoDB servers: boto3 clients use
+``proxy.url`` as their endpoint for both services. ``FaultProxy(s3_url, dynamodb=url)``
+forwards each DynamoDB request (``X-Amz-Target: DynamoDB_20120810.<Operation>``) to the
+DynamoDB server and every other request to the S3 server (one upstream URL: both go
+there), over keep-alive connections of its own per client connection and upstream.
 
 Request bodies are forwarded byte for byte as they were framed (Content-Length, or the raw
 chunked stream of an ``aws-chunked`` upload), client connections are kept alive, and every
@@ -54,6 +57,8 @@ DYNAMODB_READS = frozenset(
         "ListTagsOfResource",
     }
 )
+#: The X-Amz-Target prefix of DynamoDB requests (S3 requests carry no X-Amz-Target).
+DYNAMODB_TARGET_PREFIX = "DynamoDB_"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "expect", "upgrade", "te"}
 
 Rewrite = Callable[[int, list[tuple[str, str]], bytes], tuple[int, list[tuple[str, str]], bytes]]
@@ -87,7 +92,9 @@ class Request:
     def target(self) -> str | None:
         """The DynamoDB operation (``UpdateItem``), None for S3."""
         value = self.header("X-Amz-Target")
-        return value.rsplit(".", 1)[-1] if value else None
+        if not value or not value.startswith(DYNAMODB_TARGET_PREFIX):
+            return None
+        return value.rsplit(".", 1)[-1]
 
     @property
     def service(self) -> str:
@@ -236,14 +243,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.proxy._track(self.connection, add=True)
-        self._upstream: http.client.HTTPConnection | None = None
+        # one keep-alive connection per upstream server, opened on first use
+        self._upstreams: dict[tuple[str, int], http.client.HTTPConnection] = {}
 
     def finish(self) -> None:
         with contextlib.suppress(Exception):
             super().finish()
         self.server.proxy._track(self.connection, add=False)
-        if self._upstream is not None:
-            self._upstream.close()
+        for connection in self._upstreams.values():
+            connection.close()
 
     # every method goes through one handler
     def do_GET(self) -> None:
@@ -344,12 +352,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _forward(self, request: Request) -> tuple[int, str, list[tuple[str, str]], bytes]:
         headers = [(k, v) for k, v in request.headers if k.lower() not in HOP_BY_HOP]
+        upstream = self.server.proxy.upstream_for(request)
         for attempt in range(2):
-            if self._upstream is None:
-                self._upstream = http.client.HTTPConnection(
-                    self.server.proxy.upstream_host, self.server.proxy.upstream_port, timeout=120
-                )
-            connection = self._upstream
+            connection = self._upstreams.get(upstream)
+            if connection is None:
+                connection = http.client.HTTPConnection(*upstream, timeout=120)
+                self._upstreams[upstream] = connection
             try:
                 target = request.path + (f"?{request.query}" if request.query else "")
                 connection.putrequest(
@@ -363,11 +371,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 result = (response.status, response.reason, response.getheaders(), data)
                 if response.will_close:
                     connection.close()
-                    self._upstream = None
+                    del self._upstreams[upstream]
                 return result
             except (ConnectionError, http.client.HTTPException, OSError):
                 connection.close()
-                self._upstream = None
+                self._upstreams.pop(upstream, None)
                 if attempt:
                     raise
         raise AssertionError("unreachable")
@@ -426,12 +434,14 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 class FaultProxy:
-    """The proxy. Use as a context manager, or call ``close()``."""
+    """The proxy in front of ``upstream`` (the S3 server, and the DynamoDB server too unless
+    ``dynamodb`` names another). Use as a context manager, or call ``close()``."""
 
-    def __init__(self, upstream: str) -> None:
-        parsed = urllib.parse.urlparse(upstream)
-        self.upstream_host = parsed.hostname or "127.0.0.1"
-        self.upstream_port = parsed.port or 80
+    def __init__(self, upstream: str, dynamodb: str | None = None) -> None:
+        self.upstreams = {
+            "s3": _host_and_port(upstream),
+            "dynamodb": _host_and_port(dynamodb or upstream),
+        }
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -444,6 +454,10 @@ class FaultProxy:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+
+    def upstream_for(self, request: Request) -> tuple[str, int]:
+        """(host, port) of the server that serves ``request``: routed by its service."""
+        return self.upstreams[request.service]
 
     def __enter__(self) -> FaultProxy:
         return self
@@ -535,6 +549,13 @@ class FaultProxy:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)
+
+
+def _host_and_port(url: str) -> tuple[str, int]:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "http":
+        raise ValueError(f"the fault proxy forwards plain http only, not {url!r}")
+    return parsed.hostname or "127.0.0.1", parsed.port or 80
 
 
 # -------------------------------------------------------------------- canned responses

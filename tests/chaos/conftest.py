@@ -1,6 +1,6 @@
-"""Fixtures of the chaos suite (issue 9): fault proxies in front of the session's moto
-server, repositories of both layouts, raw-storage readers. See _chaoskit.py and
-_faultproxy.py for the machinery."""
+"""Fixtures of the chaos suite (issue 9): fault proxies in front of the session's S3 and
+DynamoDB servers (one server or two: see tests/conftest.py), repositories of both
+layouts, raw-storage readers. See _chaoskit.py and _faultproxy.py for the machinery."""
 
 from __future__ import annotations
 
@@ -9,35 +9,36 @@ from typing import Any
 
 import botocore.loaders
 import pytest
-from _chaoskit import CREDENTIALS, REGION, Ops, Place, RawStore, new_place
+from _chaoskit import Ops, Place, RawStore, make_bsm, new_place
 from _faultproxy import FaultProxy
+from _testkit import Endpoints
 from boto_session_manager import BotoSesManager
 
 _LOADER = botocore.loaders.create_loader()
 
 
-def session_for(url: str) -> BotoSesManager:
-    """A fresh session talking to ``url``; the botocore model loader is shared."""
-    bsm = BotoSesManager(
-        region_name=REGION, default_client_kwargs={"endpoint_url": url}, **CREDENTIALS
-    )
-    bsm.boto_ses._session.register_component("data_loader", _LOADER)
+def session_for(endpoint: str | Endpoints) -> BotoSesManager:
+    """A fresh session talking to ``endpoint`` (a proxy's URL, or the session's
+    Endpoints); the botocore model loader is shared."""
+    bsm: BotoSesManager = make_bsm(endpoint, loader=_LOADER)
     return bsm
 
 
 @pytest.fixture
 def raw(raw_s3: Any, raw_dynamodb: Any) -> RawStore:
+    """Plain boto3 readers of the session's S3 and DynamoDB servers (never a proxy)."""
     return RawStore(raw_s3, raw_dynamodb)
 
 
 @pytest.fixture
-def make_proxy(moto_server: str) -> Iterator[Callable[[], FaultProxy]]:
-    """Factory of fault proxies in front of the moto server, closed after the test (which
-    also cuts off any operation a test left running through them)."""
+def make_proxy(endpoints: Endpoints) -> Iterator[Callable[[], FaultProxy]]:
+    """Factory of fault proxies in front of the session's servers (one URL for both
+    services, routed by X-Amz-Target), closed after the test (which also cuts off any
+    operation a test left running through them)."""
     proxies: list[FaultProxy] = []
 
     def make() -> FaultProxy:
-        proxy = FaultProxy(moto_server)
+        proxy = FaultProxy(endpoints.s3, dynamodb=endpoints.dynamodb)
         proxies.append(proxy)
         return proxy
 
@@ -47,12 +48,12 @@ def make_proxy(moto_server: str) -> Iterator[Callable[[], FaultProxy]]:
 
 
 @pytest.fixture
-def make_repo(moto_server: str) -> Callable[..., Ops]:
+def make_repo(endpoints: Endpoints) -> Callable[..., Ops]:
     """make_repo(kind, **constructor_options) -> a bootstrapped repository (its Ops talk
-    to the moto server directly)."""
+    to the session's servers directly)."""
 
     def make(kind: str, **options: Any) -> Ops:
-        ops = Ops(new_place(kind, **options), session_for(moto_server))
+        ops = Ops(new_place(kind, **options), session_for(endpoints))
         ops.bootstrap()
         return ops
 

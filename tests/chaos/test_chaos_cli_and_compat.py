@@ -68,13 +68,14 @@ def test_item19_project_file_endpoint_does_not_redirect_signed_requests(
     project_file: str,
     trap: Trap,
     make_repo: Callable[..., Ops],
-    moto_server: str,
+    s3_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     """A cloned repository's project file names an endpoint: by default the CLI must not
     send requests (with the user's credentials) there, and must say it ignored it. The
-    shell's AWS_ENDPOINT_URL (the moto server) is what a careful CLI uses instead."""
+    shell's AWS_ENDPOINT_URL (the session's S3 server: the S3-only layout needs no other)
+    is what a careful CLI uses instead."""
     ops = make_repo("s3_only")
     for key in list(os.environ):
         if key.startswith(("VERSIONED_", "AWS_")):
@@ -85,7 +86,7 @@ def test_item19_project_file_endpoint_does_not_redirect_signed_requests(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_ENDPOINT_URL": moto_server,  # never real AWS, whatever the CLI decides
+        "AWS_ENDPOINT_URL": s3_endpoint,  # never real AWS, whatever the CLI decides
         "VERSIONED_BUCKET": ops.place.bucket,
         "VERSIONED_PREFIX": ops.place.prefix,
     }

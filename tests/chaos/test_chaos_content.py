@@ -25,6 +25,7 @@ from _chaoskit import (
     workers,
 )
 from _faultproxy import FaultProxy
+from _testkit import Endpoints
 
 from versioned.exc import VersionedError
 
@@ -84,7 +85,10 @@ def test_item01_non_seekable_stream_is_stored_whole(
     assert latest.actual == latest.recorded == sha(data)
 
 
-def _cli_env(ops: Ops, moto_server: str, tmp_path: Path) -> dict[str, str]:
+def _cli_env(ops: Ops, endpoints: Endpoints, tmp_path: Path) -> dict[str, str]:
+    """The CLI's environment: one VERSIONED_ENDPOINT_URL when one server serves both
+    services; else the per-service variables botocore reads (an endpoint URL setting
+    would send both services to one server)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERSIONED_", "AWS_"))}
     env.update(
         {
@@ -93,7 +97,6 @@ def _cli_env(ops: Ops, moto_server: str, tmp_path: Path) -> dict[str, str]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-            "VERSIONED_ENDPOINT_URL": moto_server,
             "VERSIONED_BUCKET": ops.place.bucket,
             "VERSIONED_PREFIX": ops.place.prefix,
             "VERSIONED_SUFFIX": ops.place.suffix,
@@ -101,16 +104,21 @@ def _cli_env(ops: Ops, moto_server: str, tmp_path: Path) -> dict[str, str]:
     )
     if ops.place.table:
         env["VERSIONED_TABLE"] = ops.place.table
+    if endpoints.shared:
+        env["VERSIONED_ENDPOINT_URL"] = endpoints.s3
+    else:
+        env["AWS_ENDPOINT_URL_S3"] = endpoints.s3
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = endpoints.dynamodb
     return env
 
 
 @pytest.mark.parametrize("kind", LAYOUTS)
 def test_item01_cli_put_from_a_pipe_stores_every_byte(
-    kind: str, make_repo: Callable[..., Ops], raw: RawStore, moto_server: str, tmp_path: Path
+    kind: str, make_repo: Callable[..., Ops], raw: RawStore, endpoints: Endpoints, tmp_path: Path
 ) -> None:
     """echo "hello world" | versioned put app -   then   versioned get app -o out"""
     ops = make_repo(kind)
-    env = _cli_env(ops, moto_server, tmp_path)
+    env = _cli_env(ops, endpoints, tmp_path)
     command = [sys.executable, "-m", "versioned"]
     put = subprocess.run(
         [*command, "put", "app", "-"],

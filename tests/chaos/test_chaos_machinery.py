@@ -4,16 +4,125 @@ faithfully, its faults do what they say, and a held worker process can be killed
 from __future__ import annotations
 
 import http.client
-from collections.abc import Callable
+import http.server
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from _chaoskit import Ops, RawStore, encode_content, raw_clients, sha, unique, workers
+import pytest
+from _chaoskit import (
+    CREDENTIALS,
+    REGION,
+    Ops,
+    RawStore,
+    encode_content,
+    raw_clients,
+    sha,
+    unique,
+    workers,
+)
 from _faultproxy import FaultProxy
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
-SIGNED = {
-    "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/s3/aws4_request, "
-    "SignedHeaders=host, Signature=0"
-}
+
+def signed(proxy: FaultProxy, method: str, path: str) -> dict[str, str]:
+    """SigV4 headers of an S3 request through ``proxy`` (the payload unsigned, as it is
+    streamed): a server that checks signatures accepts it."""
+    request = AWSRequest(
+        method=method,
+        url=f"{proxy.url}{path}",
+        headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
+    )
+    access_key, secret_key = CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"]
+    SigV4Auth(Credentials(access_key, secret_key), "s3", REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
+class Recorder:
+    """A stand-in upstream on loopback: answers 200 with its name, records each request
+    as (client port, method, path, X-Amz-Target)."""
+
+    def __init__(self, name: str) -> None:
+        self.seen: list[tuple[int, str, str, str | None]] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                target = self.headers.get("X-Amz-Target")
+                recorder.seen.append((self.client_address[1], self.command, self.path, target))
+                body = name.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_PUT = do_GET
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def recorders() -> Iterator[tuple[Recorder, Recorder]]:
+    pair = Recorder("s3"), Recorder("dynamodb")
+    yield pair
+    for recorder in pair:
+        recorder.close()
+
+
+def test_proxy_routes_dynamodb_requests_to_their_own_upstream(
+    recorders: tuple[Recorder, Recorder],
+) -> None:
+    """One proxy URL serves both services when they are on two servers: X-Amz-Target
+    DynamoDB_20120810.* goes to the DynamoDB upstream, the rest to the S3 one, each over
+    its own keep-alive connection; rules still match either service."""
+    s3, dynamodb = recorders
+    with FaultProxy(s3.url, dynamodb=dynamodb.url) as proxy:
+        dropped = proxy.add("drop_response", headers={"X-Amz-Target": r"\.PutItem$"})
+        connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+        target = {"X-Amz-Target": "DynamoDB_20120810.GetItem"}
+        answers = []
+        for method, path, headers in [
+            ("GET", "/bucket/key", {}),
+            ("POST", "/", target),
+            ("PUT", "/bucket/other", {}),
+            ("POST", "/", target),
+        ]:
+            connection.request(method, path, body=b"{}", headers=headers)
+            answers.append(connection.getresponse().read())
+        connection.request("POST", "/", b"{}", {"X-Amz-Target": "DynamoDB_20120810.PutItem"})
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            connection.getresponse().read()
+        connection.close()
+        assert answers == [b"s3", b"dynamodb", b"s3", b"dynamodb"]
+        assert [(m, p, t) for _, m, p, t in s3.seen] == [
+            ("GET", "/bucket/key", None),
+            ("PUT", "/bucket/other", None),
+        ]
+        assert [t for _, _, _, t in dynamodb.seen] == [
+            "DynamoDB_20120810.GetItem",
+            "DynamoDB_20120810.GetItem",
+            "DynamoDB_20120810.PutItem",  # applied, then its answer dropped
+        ]
+        assert len({port for port, *_ in s3.seen}) == 1  # kept alive across the others
+        assert len({port for port, *_ in dynamodb.seen}) == 1
+        assert dropped.fired == 1
+        assert [r.service for r in proxy.seen()] == ["s3", "dynamodb"] * 2 + ["dynamodb"]
 
 
 def test_proxy_forwards_chunked_bodies_and_keeps_connections_alive(
@@ -29,13 +138,14 @@ def test_proxy_forwards_chunked_bodies_and_keeps_connections_alive(
         "PUT",
         f"/{bucket}/chunked",
         body=chunks,
-        headers={"Transfer-Encoding": "chunked", **SIGNED},
+        headers={"Transfer-Encoding": "chunked", **signed(proxy, "PUT", f"/{bucket}/chunked")},
         encode_chunked=True,
     )
     response = connection.getresponse()
     response.read()
     assert response.status == 200
-    connection.request("GET", f"/{bucket}/chunked", headers=SIGNED)  # same connection
+    get = signed(proxy, "GET", f"/{bucket}/chunked")
+    connection.request("GET", f"/{bucket}/chunked", headers=get)  # same connection
     response = connection.getresponse()
     assert response.status == 200 and response.read() == data
     connection.close()

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from versioned import s3_and_dynamodb_backend
 
 REGION = "us-east-1"
 BACKENDS = ["s3_only", "s3_and_dynamodb"]
+CHAOS_DIR = str(Path(__file__).resolve().parents[1] / "chaos")  # holds _faultproxy.py
 
 
 def _free_port() -> int:
@@ -80,6 +83,22 @@ def cli_backend(
             monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoints.s3)
             monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb)
     return kind
+
+
+@pytest.fixture
+def cli_one_endpoint_url(endpoints: Endpoints) -> Iterator[str]:
+    """One URL serving S3 and DynamoDB, as a user's single AWS_ENDPOINT_URL: the session's
+    server when it serves both; else a fault proxy without rules in front of the two
+    servers (tests/chaos/_faultproxy.py routes each request by its service)."""
+    if endpoints.shared:
+        yield endpoints.s3
+        return
+    if CHAOS_DIR not in sys.path:
+        sys.path.append(CHAOS_DIR)
+    from _faultproxy import FaultProxy
+
+    with FaultProxy(endpoints.s3, dynamodb=endpoints.dynamodb) as proxy:
+        yield proxy.url
 
 
 @pytest.fixture

@@ -26,20 +26,32 @@ PROJECT_FILES = {
 
 @pytest.mark.parametrize("filename", sorted(PROJECT_FILES))
 def test_project_file_endpoint_is_ignored_without_opt_in(
-    cli_repo: str, cli_env: CliEnv, cli_run: Cli, monkeypatch: Any, filename: str
+    cli_repo: str,
+    cli_env: CliEnv,
+    cli_run: Cli,
+    cli_one_endpoint_url: str,
+    monkeypatch: Any,
+    filename: str,
 ) -> None:
     with recording_listener() as listener:
         (cli_env.workdir / filename).write_text(PROJECT_FILES[filename].format(url=listener.url))
-        # the endpoint a user chose for this shell, beneath the file in precedence
-        monkeypatch.delenv("VERSIONED_ENDPOINT_URL")
-        monkeypatch.setenv("AWS_ENDPOINT_URL", cli_env.endpoint_url)
+        # the endpoint a user chose for this shell, beneath the file in precedence: one URL
+        # for both services (a routing proxy when the test servers are split, instead of
+        # the per-service variables cli_backend sets then)
+        for variable in (
+            "VERSIONED_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+        ):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", cli_one_endpoint_url)
 
         result = cli_run("put", "model", "-", input=b"bytes")
         assert cli_run.json("names") == ["model"]
         config = cli_run.json("config")
         assert listener.connections == 0 and not listener.received
     assert (config["endpoint_url"], config["sources"]["endpoint_url"]) == (
-        cli_env.endpoint_url,
+        cli_one_endpoint_url,
         "env AWS_ENDPOINT_URL",
     )
     warning = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
