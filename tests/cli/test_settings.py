@@ -114,3 +114,22 @@ def test_sandbox_hint_gives_the_dynamodb_layout_its_own_prefix(
     second = cli_run.json("config")
     assert (first["backend"], second["backend"]) == ("s3", "s3+dynamodb")
     assert (first["bucket"], first["prefix"]) != (second["bucket"], second["prefix"])
+
+
+def test_per_service_endpoint_variables_beat_aws_endpoint_url(
+    cli_repo: str,
+    cli_run: Cli,
+    s3_endpoint: str,
+    dynamodb_endpoint: str,
+    monkeypatch: Any,
+) -> None:
+    """AWS_ENDPOINT_URL_S3 / _DYNAMODB override AWS_ENDPOINT_URL, as in botocore: the CLI
+    must not turn the generic variable into an explicit endpoint for every service."""
+    with recording_listener() as listener:
+        monkeypatch.delenv("VERSIONED_ENDPOINT_URL", raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", listener.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
+        cli_run("put", "model", "-", input=b"bytes")
+        assert cli_run.json("names") == ["model"]
+        assert listener.connections == 0 and not listener.received

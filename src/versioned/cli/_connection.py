@@ -24,7 +24,14 @@ from ._errors import (
     unreachable_message,
     usage_problem,
 )
-from ._settings import Settings, make_repository, make_session, resolve, session_region
+from ._settings import (
+    Settings,
+    make_repository,
+    make_session,
+    resolve,
+    service_endpoints,
+    session_region,
+)
 
 OPTIONS_KEY: Final = "versioned.options"
 WARNED_KEY: Final = "versioned.warned"
@@ -56,8 +63,8 @@ def connect(ctx: click.Context) -> Connection:
     """Resolve the settings, check the endpoint and the credentials, build the repository."""
     settings = current_settings(ctx)
     ctx.meta[SETTINGS_KEY] = settings
-    if settings.endpoint_url:
-        check_endpoint(settings.endpoint_url)
+    for endpoint in service_endpoints(settings, os.environ):
+        check_endpoint(endpoint)
     bsm = make_session(settings)
     check_credentials(bsm)
     repo = make_repository(settings, session_region(settings, bsm))

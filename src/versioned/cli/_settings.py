@@ -197,6 +197,19 @@ def check_endpoint_url(url: str, source: str) -> None:
     raise ConfigError(f"{where} must start with http:// or https://")
 
 
+def service_endpoints(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """The endpoints requests will go to (for a quick reachability check): the explicit
+    one, else the per-service variables botocore honours, else AWS_ENDPOINT_URL."""
+    if settings.endpoint_url is None:
+        return []
+    if settings.sources.get("endpoint_url") != "env AWS_ENDPOINT_URL":
+        return [settings.endpoint_url]
+    services = ["S3"] + (["DYNAMODB"] if settings.table else [])
+    return sorted(
+        {environ.get(f"AWS_ENDPOINT_URL_{s}") or settings.endpoint_url for s in services}
+    )
+
+
 def make_session(settings: Settings) -> Any:
     """A BotoSesManager for the settings (region, profile and endpoint only when given).
 
@@ -205,7 +218,11 @@ def make_session(settings: Settings) -> Any:
     demo). The credential variables are part of the key: a changed environment gets a new
     session, never the credentials an earlier one found."""
     credentials = tuple(os.environ.get(name) for name in CREDENTIAL_ENV)
-    return _session(settings.region, settings.profile, settings.endpoint_url, credentials)
+    # botocore resolves AWS_ENDPOINT_URL itself, and lets AWS_ENDPOINT_URL_S3 /
+    # AWS_ENDPOINT_URL_DYNAMODB override it per service: passing it explicitly would not.
+    explicit = settings.sources.get("endpoint_url") not in (None, "env AWS_ENDPOINT_URL")
+    endpoint = settings.endpoint_url if explicit else None
+    return _session(settings.region, settings.profile, endpoint, credentials)
 
 
 @functools.lru_cache(maxsize=16)
