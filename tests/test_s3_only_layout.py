@@ -398,13 +398,14 @@ def test_request_budget_of_common_calls(env: Env) -> None:
         return repo.put_alias(bsm=bsm, name=NAME, alias="prod", version=version)
 
     steps: list[tuple[str, Callable[[], Any], int]] = [
-        ("put new", lambda: put(b"a"), 2),
+        # the write, then a HEAD: S3 says the object's time (its LastModified) only there
+        ("put new", lambda: put(b"a"), 3),
         ("put unchanged", lambda: put(b"a"), 1),
         ("first publish", publish, 5),
         # the newest copy is confirmed once (a HEAD) before it is handed out again
         ("publish unchanged", publish, 3),
         ("publish unchanged", publish, 3),
-        ("put new", lambda: put(b"b"), 2),
+        ("put new", lambda: put(b"b"), 3),
         ("publish new", publish, 4),
         ("get version", lambda: repo.get_artifact_version(bsm=bsm, name=NAME, version=1), 1),
         # a new alias: + a check for a concurrent purge; a target whose copy the state

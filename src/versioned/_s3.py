@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import os
@@ -179,9 +180,23 @@ def _fetch(call: Callable[..., Any], action: str, bucket: str, key: str) -> Any:
         raise backend_error(error, action, bucket, key) from error
 
 
-def head(s3: Any, bucket: str, key: str) -> ObjectInfo | None:
-    """HEAD one object; None when absent. 1 request."""
-    response = _fetch(s3.head_object, "HEAD", bucket, key)
+def head(s3: Any, bucket: str, key: str, *, if_match: str | None = None) -> ObjectInfo | None:
+    """HEAD one object; None when absent (or, with ``if_match``, when it is another
+    object than that ETag names). 1 request."""
+    call = (
+        s3.head_object if if_match is None else functools.partial(s3.head_object, IfMatch=if_match)
+    )
+    try:
+        response = _fetch(call, "HEAD", bucket, key)
+    except ArtifactS3BackendError as error:
+        cause = error.__cause__
+        if (
+            if_match is not None
+            and isinstance(cause, ClientError)
+            and is_precondition_failed(cause)
+        ):
+            return None
+        raise
     return None if response is None else _info(key, response)
 
 

@@ -28,7 +28,7 @@ from _testkit import (
 )
 from boto_session_manager import BotoSesManager
 
-from versioned._layouts import AliasRecord, Layout, PutRequest, VersionRecord
+from versioned._layouts import AliasRecord, Layout, PutRequest, VersionRecord, these
 from versioned._model import LATEST, AliasTarget, VersionId
 from versioned._s3 import Content, TransferSettings
 from versioned._session import Session
@@ -247,7 +247,7 @@ class LayoutTests(ABC):
         return self.layout.write_alias(self.session, name, alias, target, expected)
 
     def retire(self, versions: list[VersionId], strict: bool = True, name: str = NAME) -> Any:
-        return self.layout.retire(self.session, name, versions, strict=strict)
+        return self.layout.retire(self.session, name, these(versions), strict=strict)
 
     def numbers(self, name: str = NAME) -> list[VersionId]:
         return [r.version for r in self.layout.list_versions(self.session, name)]

@@ -475,8 +475,7 @@ class DynamoDBLayout:
             sk=LATEST,
             expression=(
                 "SET sha256 = :sha, etag = :etag, update_at = :time, is_deleted = :f, "
-                "content_length = :size, put_done = :ticket, put_since = :time, "
-                "latest_version = if_not_exists(latest_version, :zero)"
+                "content_length = :size, put_done = :ticket, put_since = :time"
                 + "".join(f", {field} = :{field}" for field in present)
                 + " REMOVE "
                 + ", ".join(["unverified", "#ticket", *absent])
@@ -490,7 +489,6 @@ class DynamoDBLayout:
                 "size": content.size,
                 "ticket": ticket,
                 "previous": ticket - 1,
-                "zero": 0,
                 **{field: optional[field] for field in present},
             },
             names={"#ticket": ticket_attribute(token)},
@@ -601,7 +599,12 @@ class DynamoDBLayout:
                 number = _model.next_version(number)
                 continue
             if copied is not None:
-                return self._commit_publish(session, name, ticket, token, number, latest, copied)
+                committed = self._commit_publish(
+                    session, name, ticket, token, number, latest, copied
+                )
+                if committed is None:
+                    self._pass_turn(session, name, ticket, token)
+                return committed
             # LATEST's bytes are not what its item says (a writer died after writing, or
             # another client wrote them): copy what is there now.
             latest = self._latest_object(session, name, {**item, "unverified": True})

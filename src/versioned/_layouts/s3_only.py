@@ -341,9 +341,14 @@ class S3OnlyLayout:
         }
         upload = _s3.UploadRequest(self.bucket, key, metadata, request.content_type, request.tags)
         try:
-            _s3.upload(s3, upload, content, self.transfer, progress)
+            written = _s3.upload(s3, upload, content, self.transfer, progress)
         except Precondition as error:  # only conditional writes can fail this way
             raise ContentionError(f"writing LATEST of {name!r} was refused: {error}") from error
+        # The object's own time (S3 sets it; the response does not say it): read it back,
+        # unless another put replaced the object already.
+        info = _s3.head(s3, self.bucket, key, if_match=written.etag)
+        if info is not None:
+            return self._record(name, LATEST, info)
         return VersionRecord(
             name=name,
             version=LATEST,

@@ -205,9 +205,7 @@ def service_endpoints(settings: Settings, environ: Mapping[str, str]) -> list[st
     if settings.sources.get("endpoint_url") != "env AWS_ENDPOINT_URL":
         return [settings.endpoint_url]
     services = ["S3"] + (["DYNAMODB"] if settings.table else [])
-    return sorted(
-        {environ.get(f"AWS_ENDPOINT_URL_{s}") or settings.endpoint_url for s in services}
-    )
+    return sorted({environ.get(f"AWS_ENDPOINT_URL_{s}") or settings.endpoint_url for s in services})
 
 
 def make_session(settings: Settings) -> Any:
