@@ -515,44 +515,28 @@ class S3OnlyLayout:
                 entry.status = DELETING
                 state.versions[number] = entry
             state.record(token)
-            written = self._store(s3, name, loaded, state)
-            if not written:
+            if not self._store(s3, name, loaded, state):
                 continue
+            # The entries stay "deleting" until a later deletion lists their keys gone.
             gone = doomed + leftovers
             _s3.delete_many(s3, self.bucket, [self.version_key(name, n) for n in gone])
-            self._forget(s3, name, gone, Loaded(state, written))
             return RetireResult([present[n] for n in doomed], in_use)
         raise AssertionError("unreachable")
 
     def _confirm(self, state: ArtifactState, listed: dict[int, tuple[VersionRecord, str]]) -> None:
         """Record in the index what a listing confirmed: versions whose copy landed
         (pending, or written by another client) become live entries; entries without a
-        key are forgotten (their numbers stay used: ``hwm`` keeps them)."""
+        key are forgotten, including finished deletions (their numbers stay used:
+        ``hwm`` keeps them)."""
         for number, (record, etag) in listed.items():
             entry = state.versions.get(number)
             if entry is None or entry.status == PENDING:
                 state.versions[number] = self._live_entry(record, etag, "")
                 state.hwm = max(state.hwm, number)
-        for number in [n for n, e in state.versions.items() if e.status != DELETING]:
+        for number in list(state.versions):
             if number not in listed:
-                del state.versions[number]  # never landed, or deleted by another client
-
-    def _forget(self, s3: Any, name: str, numbers: list[int], loaded: Loaded) -> None:
-        """Drop index entries of versions whose keys were deleted, starting from the state
-        this deletion wrote (best effort: an entry left behind is deleted again by the
-        next deletion)."""
-        for _ in range(5):
-            if loaded.etag is None:
-                return
-            state = loaded.state
-            for number in numbers:
-                entry = state.versions.get(number)
-                if entry is not None and entry.status == DELETING:
-                    del state.versions[number]
-            state.record(new_token())
-            if self._store(s3, name, loaded, state):
-                return
-            loaded = self._load(s3, name)
+                # never landed, deleted (by an earlier deletion or another client)
+                del state.versions[number]
 
     def _alias_users(
         self, s3: Any, name: str, state: ArtifactState, listing: _s3.Listing
