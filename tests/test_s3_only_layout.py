@@ -401,18 +401,20 @@ def test_request_budget_of_common_calls(env: Env) -> None:
         # the write, then a HEAD: S3 says the object's time (its LastModified) only there
         ("put new", lambda: put(b"a"), 3),
         ("put unchanged", lambda: put(b"a"), 1),
+        # the state, LATEST and the newest version keys read together; the number
+        # reserved by compare-and-swap; one server-side copy
         ("first publish", publish, 5),
-        # the newest copy is confirmed once (a HEAD) before it is handed out again
         ("publish unchanged", publish, 3),
         ("publish unchanged", publish, 3),
         ("put new", lambda: put(b"b"), 3),
-        ("publish new", publish, 4),
+        ("publish new", publish, 5),
         ("get version", lambda: repo.get_artifact_version(bsm=bsm, name=NAME, version=1), 1),
-        # a new alias: + a check for a concurrent purge; a target whose copy the state
-        # has not confirmed yet: + a HEAD (once; the write records it)
-        ("first alias write", lambda: alias(1), 5),
+        # the state, registering the write, the alias object, recording that it landed;
+        # + a HEAD for a target whose copy the state has not confirmed yet (it is then)
+        ("first alias write", lambda: alias(1), 4),
+        ("alias write", lambda: alias(2), 5),
+        ("alias write", lambda: alias(1), 4),
         ("alias write", lambda: alias(2), 4),
-        ("alias write", lambda: alias(1), 3),
         ("get alias", lambda: repo.get_alias(bsm=bsm, name=NAME, alias="prod"), 1),
         ("list aliases (1)", lambda: repo.list_aliases(bsm=bsm, name=NAME), 2),
         ("list versions (2)", lambda: repo.list_artifact_versions(bsm=bsm, name=NAME), 3),

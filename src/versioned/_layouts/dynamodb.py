@@ -551,7 +551,10 @@ class DynamoDBLayout:
             if ticket is None:
                 if not self._visible(item):
                     raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
-                return self._published(name, item)
+                published = self._still_published(session, name, item)
+                if published is not None:
+                    return published
+                continue
             if not self._visible(item):
                 self._pass_turn(session, name, ticket, token)
                 raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
@@ -566,6 +569,18 @@ class DynamoDBLayout:
             if published is not None:
                 return published
         raise AssertionError("unreachable")
+
+    def _still_published(
+        self, session: Session, name: str, latest: dict[str, Any]
+    ) -> VersionRecord | None:
+        """The newest version, if its item still shows it (another client may have
+        deleted it without telling LATEST: then LATEST forgets it, and None)."""
+        number = int(latest["latest_version"])
+        item = _dynamodb.get(session.dynamodb, self.table, name, _model.zfill_version(number))
+        if self._visible(item) and (item or {}).get("sha256") == latest.get("published_sha256"):
+            return self._published(name, latest)
+        self._forget_published(session, name, latest, [{"sk": _model.zfill_version(number)}])
+        return None
 
     def _published(self, name: str, latest: dict[str, Any]) -> VersionRecord:
         """The newest version, as the LATEST item records it."""
@@ -638,14 +653,13 @@ class DynamoDBLayout:
         return info
 
     def _newest_number(self, session: Session, name: str, item: dict[str, Any]) -> int:
-        if item.get("latest_version") is not None:
-            found = int(item["latest_version"])
-        else:  # an artifact written by another client: find its newest number
-            items = _dynamodb.query(
-                session.dynamodb, self.table, name, limit=1, sk_between=("000000", "999999")
-            )
-            found = int(items[0]["sk"]) if items else 0
-        return found
+        """The highest number handed out: the counter, or a newer item another client
+        (the seed's library) published without counting it."""
+        items = _dynamodb.query(
+            session.dynamodb, self.table, name, limit=1, sk_between=("000000", "999999")
+        )
+        newest = int(items[0]["sk"]) if items else 0
+        return max(newest, int(item.get("latest_version") or 0))
 
     def _copy_version(
         self, session: Session, name: str, number: int, latest: _s3.ObjectInfo

@@ -203,13 +203,14 @@ class S3OnlyLayout:
         )
 
     # ------------------------------------------------------------ state
-    def _load(self, s3: Any, name: str) -> Loaded:
+    def _load(self, s3: Any, name: str, *, rebuild: bool = True) -> Loaded:
         """The state as stored, or rebuilt from the version listing when there is none
-        (an artifact written by the seed's library, or a new one)."""
+        (an artifact written by the seed's library, or a new one); without ``rebuild``,
+        an empty state (the caller validates what it needs against a listing)."""
         key = self.state_key(name)
         document = _s3.get_document(s3, self.bucket, key)
         if document is None:
-            return Loaded(self._rebuild(s3, name), None)
+            return Loaded(self._rebuild(s3, name) if rebuild else ArtifactState(), None)
         return Loaded(ArtifactState.from_bytes(document.body, self.uri(key)), document.etag)
 
     def _rebuild(self, s3: Any, name: str) -> ArtifactState:
@@ -364,9 +365,10 @@ class S3OnlyLayout:
         s3 = session.s3
         latest_key = self.version_key(name, LATEST)
         for _ in attempts(f"publishing {name!r}"):
-            loaded, latest = _s3.parallel(
-                lambda: self._load(s3, name),
+            loaded, latest, newest = _s3.parallel(
+                lambda: self._load(s3, name, rebuild=False),
                 lambda: _s3.head(s3, self.bucket, latest_key),
+                lambda: self._newest_listed(s3, name),
             )
             if latest is None:
                 raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
@@ -374,7 +376,8 @@ class S3OnlyLayout:
             state = loaded.state
             if state.purging:
                 raise ArtifactNotFoundError(f"artifact {name!r} is being purged")
-            unchanged = self._unchanged(s3, name, state, latest_record)
+            self._confirm_listed(state, newest)
+            unchanged = self._unchanged(s3, name, state, latest, newest)
             if unchanged is not None:
                 return unchanged
             entry = VersionEntry(
@@ -394,24 +397,57 @@ class S3OnlyLayout:
                 return published
         raise AssertionError("unreachable")
 
+    def _newest_listed(self, s3: Any, name: str) -> dict[int, _s3.ListedObject]:
+        """The newest version keys (numbered keys sort newest first, after LATEST's): the
+        numbers another client may have published since the state last saw them."""
+        directory = self.versions_dir(name)
+        listing = _s3.list_objects(
+            s3, self.bucket, directory, start_after=f"{directory}000000~", max_keys=20
+        )
+        found: dict[int, _s3.ListedObject] = {}
+        for item in listing.objects:
+            version = self._parse_file(item.key[len(directory) :])
+            if version is not None and version != LATEST:
+                found[int(version)] = item
+        return found
+
+    @staticmethod
+    def _confirm_listed(state: ArtifactState, listed: dict[int, _s3.ListedObject]) -> None:
+        """Count listed numbers as handed out, and confirm reserved copies the listing
+        shows (same ETag as their source: the same bytes)."""
+        state.hwm = max([state.hwm, *listed])
+        for number, item in listed.items():
+            entry = state.versions.get(number)
+            if entry is not None and entry.status == PENDING and same_etag(entry.etag, item.etag):
+                entry.status = LIVE
+                entry.etag = item.etag
+                entry.update_at = _model.whole_seconds(item.last_modified).isoformat()
+
     def _unchanged(
-        self, s3: Any, name: str, state: ArtifactState, latest: VersionRecord
+        self,
+        s3: Any,
+        name: str,
+        state: ArtifactState,
+        latest: _s3.ObjectInfo,
+        listed: dict[int, _s3.ListedObject],
     ) -> VersionRecord | None:
-        """The newest version when it already holds LATEST's bytes."""
-        newest = state.newest()
-        if newest is None or newest[1].sha256 != latest.sha256:
+        """The newest version when it already holds LATEST's bytes (the listing says which
+        versions exist; the index, what a confirmed one holds)."""
+        if not listed:
             return None
-        number, entry = newest
-        if entry.status == LIVE:
+        number = max(listed)
+        entry = state.versions.get(number)
+        if entry is not None and entry.status == LIVE:
+            if entry.sha256 != latest.sha256:
+                return None
             return self._entry_record(name, number, entry, None)
+        item = listed[number]  # written by another client, or a copy still unconfirmed
+        if not same_etag(item.etag, latest.etag):
+            return None
         info = _s3.head(s3, self.bucket, self.version_key(name, number))
-        if info is not None and info.sha256 == latest.sha256:
-            return self._record(name, number, info)
-        if info is None:
-            # Reserved, but its copy has not landed: forget it (its number stays used; a
-            # copy landing later is found by listing and adopted as it is).
-            del state.versions[number]
-        return None
+        if info is None or info.sha256 != latest.sha256:
+            return None
+        return self._record(name, number, info)
 
     def _copy_latest(
         self,
@@ -541,47 +577,67 @@ class S3OnlyLayout:
     def _alias_users(
         self, s3: Any, name: str, state: ArtifactState, listing: _s3.Listing
     ) -> dict[int, list[str]]:
-        """{version: [aliases that route to it]}: every registered write, and every alias
-        object that shows something else (an older write that landed late is rolled
-        forward; an object written by another client counts as it is)."""
-        users = state.alias_users()
+        """{version: [aliases that route to it]}, updating the registrations in ``state``
+        with what the alias objects show (see :meth:`_alias_targets`)."""
+        users: dict[int, list[str]] = {}
         listed: dict[str, _s3.ListedObject] = {}
         for item in listing.objects:
             kind = self.classify(item.key)
             if kind is not None and kind[0] == "alias":
                 listed[kind[2]] = item
         for alias in sorted(set(listed) | set(state.aliases)):
-            entry = state.aliases.get(alias)
-            found = listed.get(alias)
-            if (
-                entry is not None
-                and not entry.deleted
-                and found is not None
-                and same_etag(found.etag, entry.etag)
-            ):
-                continue  # the registered write is what the object shows
-            if entry is not None and entry.deleted and found is None:
-                continue
-            for target in self._reconcile_alias(s3, name, alias, entry):
+            for target in self._alias_targets(s3, name, alias, state, listed.get(alias)):
                 if target != LATEST:
                     users.setdefault(int(target), []).append(alias)
         return {number: sorted(set(aliases)) for number, aliases in users.items()}
 
-    def _reconcile_alias(
-        self, s3: Any, name: str, alias: str, entry: AliasEntry | None
+    def _alias_targets(
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        state: ArtifactState,
+        listed: _s3.ListedObject | None,
     ) -> list[VersionId]:
-        """Bring an alias object in line with its registration when it shows an older
-        write; return the targets the object still shows afterwards."""
+        """The versions an alias may route to now or once its writes land.
+
+        A registered write that has landed (its writer, or an earlier reconciliation, said
+        so) leaves the object as the truth: another client may have changed or deleted it
+        since. One that has not landed yet routes to its targets; the object is brought in
+        line when it shows an older write of ours (or nothing), and otherwise (written by
+        another client meanwhile) its targets count too."""
+        entry = state.aliases.get(alias)
+        shown = (
+            entry is not None
+            and listed is not None
+            and not entry.deleted
+            and same_etag(listed.etag, entry.etag)
+        )
+        if entry is not None and shown:
+            entry.landed = True
+        if entry is not None and entry.landed:
+            if shown or (entry.deleted and listed is None):
+                return entry.targets
+            del state.aliases[alias]  # changed by another client since: the object decides
+            return self._shown_targets(s3, name, alias)
+        if entry is None:
+            return self._shown_targets(s3, name, alias) if listed is not None else []
         key = self.alias_key(name, alias)
         document = _s3.get_document(s3, self.bucket, key)
-        # Roll forward only over our own older writes (an object without a sequence number
-        # was written by another client: it counts as it is).
-        if entry is not None and (document is None or 0 <= _seq(document.metadata) < entry.seq):
+        seq = -1 if document is None else _seq(document.metadata)
+        if seq == entry.seq or document is None or 0 <= seq < entry.seq:
             try:
-                self._roll_forward(s3, name, alias, entry, document)
-                return []
+                if seq != entry.seq:
+                    self._roll_forward(s3, name, alias, entry, document)
+                entry.landed = True
+                return entry.targets
             except Precondition:
-                document = _s3.get_document(s3, self.bucket, key)
+                pass  # the object changed while we looked: count both
+        return entry.targets + self._shown_targets(s3, name, alias)
+
+    def _shown_targets(self, s3: Any, name: str, alias: str) -> list[VersionId]:
+        """What the alias object routes to now (nothing when absent or unreadable)."""
+        document = _s3.get_document(s3, self.bucket, self.alias_key(name, alias))
         if document is None:
             return []
         try:
@@ -705,9 +761,11 @@ class S3OnlyLayout:
             body = self._alias_body(name, alias, entry)
             entry.etag = predicted_etag(body)
             state.register_alias(alias, entry)
-            if not self._store(s3, name, loaded, state):
+            written = self._store(s3, name, loaded, state)
+            if not written:
                 continue
-            revision = self._materialize(s3, name, alias, entry, body, expected)
+            revision, created = self._materialize(s3, name, alias, entry, body, expected)
+            self._landed(s3, name, alias, entry, Loaded(state, written), created)
             return AliasRecord(
                 name=name,
                 alias=alias,
@@ -786,9 +844,10 @@ class S3OnlyLayout:
         entry: AliasEntry,
         body: bytes,
         expected: str | None,
-    ) -> str:
+    ) -> tuple[str, str | None]:
         """Write the registered alias document over the one expected; returns the
-        revision that holds it (or the newer write that superseded it)."""
+        revision that holds it (or the newer write that superseded it), and the ETag of
+        the object this call created (None when it replaced one, or wrote nothing)."""
         key = self.alias_key(name, alias)
         metadata = {SEQ_METADATA: str(entry.seq), TOKEN_METADATA: entry.token}
         for _ in range(16):
@@ -808,14 +867,12 @@ class S3OnlyLayout:
                     current.metadata.get(TOKEN_METADATA) == entry.token
                     or _seq(current.metadata) >= entry.seq
                 ):
-                    return current.etag  # ours landed, or a later write superseded it
+                    return current.etag, None  # ours landed, or a later write superseded it
                 if current is None and self._superseded(s3, name, alias, entry):
-                    return str(entry.etag)
+                    return str(entry.etag), None
                 expected = None if current is None else current.etag
                 continue
-            if expected is None:
-                self._confirm_created(s3, name, alias, entry, etag)
-            return etag
+            return etag, etag if expected is None else None
         raise ContentionError(f"alias {alias!r} of {name!r}: too many concurrent writers")
 
     def _superseded(self, s3: Any, name: str, alias: str, entry: AliasEntry) -> bool:
@@ -829,29 +886,48 @@ class S3OnlyLayout:
         latest = loaded.state.aliases.get(alias)
         return latest is not None and latest.seq > entry.seq
 
-    def _confirm_created(
-        self, s3: Any, name: str, alias: str, entry: AliasEntry, etag: str
+    def _landed(
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        entry: AliasEntry,
+        loaded: Loaded,
+        created: str | None,
     ) -> None:
-        """A create cannot be fenced by a deletion that ran first; check afterwards that
-        the artifact was not purged, nor the alias deleted, after this write registered."""
-        loaded = self._load(s3, name)
-        latest = loaded.state.aliases.get(alias)
-        purged = loaded.etag is None or bool(loaded.state.purging)
-        if purged or (latest is not None and latest.seq > entry.seq and latest.deleted):
-            # something newer replaced it already
-            with contextlib.suppress(Precondition):
-                _s3.delete(s3, self.bucket, self.alias_key(name, alias), if_match=etag)
-            if purged:
-                raise ArtifactNotFoundError(
-                    f"artifact {name!r} was purged; alias {alias!r} was not written"
-                )
+        """Record that the alias object shows ``entry`` (from then on the object decides,
+        whoever changes it). A create cannot be fenced by a deletion that ran first: one
+        that landed after the artifact was purged, or after a later deletion of the alias
+        registered, is taken back."""
+        for _ in range(8):
+            state = loaded.state
+            latest = state.aliases.get(alias)
+            purged = loaded.etag is None or bool(state.purging)
+            if purged or latest is None or latest.seq != entry.seq or latest.landed:
+                deleted_later = latest is not None and latest.deleted and latest.seq > entry.seq
+                if created is not None and (purged or deleted_later):
+                    with contextlib.suppress(Precondition):
+                        _s3.delete(s3, self.bucket, self.alias_key(name, alias), if_match=created)
+                if purged:
+                    raise ArtifactNotFoundError(
+                        f"artifact {name!r} was purged; alias {alias!r} was not written"
+                    )
+                return
+            latest.landed = True
+            state.record(new_token())
+            if self._store(s3, name, loaded, state):
+                return
+            loaded = self._load(s3, name)
 
     def delete_alias(
         self, session: Session, name: str, alias: str, expected_revision: str | None
     ) -> bool:
         s3 = session.s3
         for _ in attempts(f"deleting alias {alias!r} of {name!r}"):
-            loaded = self._load(s3, name)
+            loaded, info = _s3.parallel(
+                lambda: self._load(s3, name),
+                lambda: _s3.head(s3, self.bucket, self.alias_key(name, alias)),
+            )
             state = loaded.state
             previous = state.aliases.get(alias)
             if expected_revision is not None:
@@ -859,7 +935,6 @@ class S3OnlyLayout:
                     s3, name, alias, previous, expected_revision
                 )
             else:
-                info = _s3.head(s3, self.bucket, self.alias_key(name, alias))
                 if info is None and (previous is None or previous.deleted):
                     return False
                 expected = None if info is None else info.etag
@@ -872,9 +947,11 @@ class S3OnlyLayout:
                 update_at=_model.utc_now().isoformat(),
             )
             state.register_alias(alias, entry)
-            if not self._store(s3, name, loaded, state):
+            written = self._store(s3, name, loaded, state)
+            if not written:
                 continue
             self._remove_alias_object(s3, name, alias, entry, expected)
+            self._landed(s3, name, alias, entry, Loaded(state, written), None)
             return True
         raise AssertionError("unreachable")
 

@@ -80,6 +80,8 @@ class AliasEntry:
     secondary_version_weight: int | None = None
     update_at: str = ""
     etag: str | None = None
+    #: the alias object showed this write (or its deletion) at some point
+    landed: bool = False
 
     @property
     def targets(self) -> list[_model.VersionId]:
@@ -104,6 +106,7 @@ class AliasEntry:
             secondary_version_weight=data.get("secondary_version_weight"),
             update_at=str(data.get("update_at", "")),
             etag=data.get("etag"),
+            landed=bool(data.get("landed", False)),
         )
 
 
@@ -159,10 +162,6 @@ class ArtifactState:
         """The highest-numbered version that exists or is being created."""
         candidates = [(n, e) for n, e in self.versions.items() if e.status != DELETING]
         return max(candidates, key=lambda pair: pair[0]) if candidates else None
-
-    def alias_users(self) -> dict[int, list[str]]:
-        """{version: [aliases whose latest registered write routes to it]}."""
-        return _model.alias_users((alias, entry.targets) for alias, entry in self.aliases.items())
 
     # ------------------------------------------------------------ changes
     def record(self, token: str) -> None:
