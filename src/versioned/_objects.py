@@ -7,10 +7,11 @@ S3 client the given session caches for itself (``bsm.get_client``).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _model, _s3, constants
 from ._paths import S3Path
@@ -32,6 +33,9 @@ def _client(bsm: BotoSesManager) -> Any:
 
 
 _UNKNOWN = _s3.Expectation(None)
+
+#: the type of ``update_at``: an ISO string (S3-only) or a datetime (S3 + DynamoDB)
+Stamp = TypeVar("Stamp")
 
 
 def _content(bsm: BotoSesManager, uri: str, expect: _s3.Expectation) -> bytes:
@@ -138,3 +142,32 @@ class AliasMethods:
         return _model.choose_weighted(
             self.version_s3uri, self.secondary_version_s3uri, self.secondary_version_weight, rng
         )
+
+
+@dataclasses.dataclass
+class ArtifactFields(ArtifactMethods, Generic[Stamp]):
+    """The public Artifact's fields: the seed's five, then what is filled where at hand."""
+
+    name: str
+    version: str
+    update_at: Stamp
+    s3uri: str
+    sha256: str
+    size: int | None = None
+    content_type: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+@dataclasses.dataclass
+class AliasFields(AliasMethods, Generic[Stamp]):
+    """The public Alias's fields: the seed's eight, then its revision."""
+
+    name: str
+    alias: str
+    update_at: Stamp
+    version: str
+    secondary_version: str | None
+    secondary_version_weight: int | None
+    version_s3uri: str
+    secondary_version_s3uri: str | None
+    revision: str | None = None

@@ -16,7 +16,7 @@ from . import _dynamodb, _model, _s3, constants
 from ._engine import Engine, check_root
 from ._layouts import AliasRecord, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
-from ._objects import AliasMethods, ArtifactMethods
+from ._objects import AliasFields, ArtifactFields
 from ._paths import S3Path
 from .exc import ValidationError
 from .lifecycle import PurgePlan
@@ -29,18 +29,9 @@ __all__ = ["Alias", "Artifact", "Repository"]
 
 
 @dataclasses.dataclass
-class Artifact(ArtifactMethods):
+class Artifact(ArtifactFields[datetime]):
     """One version of an artifact; ``update_at`` is a timezone-aware UTC datetime.
     ``size``, ``content_type`` and ``metadata`` (the user's) are filled where known."""
-
-    name: str
-    version: str
-    update_at: datetime
-    s3uri: str
-    sha256: str
-    size: int | None = None
-    content_type: str | None = None
-    metadata: dict[str, str] | None = None
 
     @property
     def update_datetime(self) -> datetime:
@@ -48,19 +39,9 @@ class Artifact(ArtifactMethods):
 
 
 @dataclasses.dataclass
-class Alias(AliasMethods):
+class Alias(AliasFields[datetime]):
     """A named pointer to a version with optional weighted secondary version; ``revision``
     changes on every write (pass it back as ``expected_revision``)."""
-
-    name: str
-    alias: str
-    update_at: datetime
-    version: str
-    secondary_version: str | None
-    secondary_version_weight: int | None
-    version_s3uri: str
-    secondary_version_s3uri: str | None
-    revision: str | None = None
 
     @property
     def update_datetime(self) -> datetime:

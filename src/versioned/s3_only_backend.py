@@ -23,7 +23,7 @@ from ._engine import Engine, check_root
 from ._layouts import AliasRecord, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
 from ._model import decode_filename, encode_filename, validate_alias_name
-from ._objects import AliasMethods, ArtifactMethods
+from ._objects import AliasFields, ArtifactFields
 from .exc import LatestNotDeletableError
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
@@ -42,19 +42,10 @@ __all__ = [
 
 
 @dataclasses.dataclass
-class Artifact(ArtifactMethods):
+class Artifact(ArtifactFields[str]):
     """One version of an artifact. ``version`` is "LATEST" or "1", "2", ...;
     ``update_at`` is an ISO-8601 UTC string (the object's LastModified). ``size``,
     ``content_type`` and ``metadata`` (the user's) are filled where already at hand."""
-
-    name: str
-    version: str
-    update_at: str
-    s3uri: str
-    sha256: str
-    size: int | None = None
-    content_type: str | None = None
-    metadata: dict[str, str] | None = None
 
     @property
     def update_datetime(self) -> datetime:
@@ -62,20 +53,10 @@ class Artifact(ArtifactMethods):
 
 
 @dataclasses.dataclass
-class Alias(AliasMethods):
+class Alias(AliasFields[str]):
     """A named pointer to a version, optionally sending ``secondary_version_weight``% of
     traffic to ``secondary_version``. ``revision`` changes on every write (pass it back as
     ``expected_revision`` for optimistic concurrency)."""
-
-    name: str
-    alias: str
-    update_at: str
-    version: str
-    secondary_version: str | None
-    secondary_version_weight: int | None
-    version_s3uri: str
-    secondary_version_s3uri: str | None
-    revision: str | None = None
 
     @property
     def update_datetime(self) -> datetime:

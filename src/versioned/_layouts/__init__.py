@@ -9,7 +9,7 @@ returns neutral records; the engine turns them into the public dataclasses.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -49,6 +49,20 @@ class AliasRecord:
         if self.secondary_version is None:
             return [self.version]
         return [self.version, self.secondary_version]
+
+    @classmethod
+    def of(
+        cls, name: str, alias: str, target: AliasTarget, update_at: datetime, revision: str | None
+    ) -> AliasRecord:
+        return cls(
+            name=name,
+            alias=alias,
+            version=target.version,
+            secondary_version=target.secondary_version,
+            secondary_version_weight=target.secondary_version_weight,
+            update_at=update_at,
+            revision=revision,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +170,30 @@ class Layout(Protocol):
     def verify_names(self, session: Session, problems: list[Problem]) -> list[str]: ...
 
     def inventory(self, session: Session, name: str) -> Inventory: ...
+
+
+def stray(root: str, key: str, detail: str = "not part of the repository layout") -> Problem:
+    """A key under the repository's root that belongs to no artifact of either layout."""
+    return Problem("orphan_object", key[len(root) :].partition("/")[0], key, detail)
+
+
+def owners(
+    keys: Iterable[str],
+    root: str,
+    owner: Callable[[str], str | None],
+    other_layout: Callable[[str], bool],
+    problems: list[Problem],
+) -> set[str]:
+    """The artifacts that own ``keys`` (``owner`` names a key's artifact); keys of neither
+    layout go to ``problems``."""
+    names: set[str] = set()
+    for key in keys:
+        name = owner(key)
+        if name is not None:
+            names.add(name)
+        elif not other_layout(key):
+            problems.append(stray(root, key))
+    return names
 
 
 def check_bytes(session: Session, bucket: str, record: VersionRecord) -> ByteCheck | None:

@@ -26,6 +26,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +42,15 @@ from ..exc import (
     RepositoryConflictError,
 )
 from ..verify import Problem
-from . import AliasRecord, Chooser, Inventory, PutRequest, RetireResult, VersionRecord
+from . import (
+    AliasRecord,
+    Chooser,
+    Inventory,
+    PutRequest,
+    RetireResult,
+    VersionRecord,
+    owners,
+)
 
 CLAIM_KEY = ("__versioned__", "repository")
 _NOT_DELETED = "(attribute_not_exists(is_deleted) OR is_deleted = :f)"
@@ -99,6 +108,11 @@ class DynamoDBLayout:
             file = file[: -len(self.suffix)]
         version = _model.parse_zfilled(file)
         return None if version is None else (name, version)
+
+    def owner(self, key: str) -> str | None:
+        """The artifact a key of this layout belongs to."""
+        kind = self.classify(key)
+        return None if kind is None else kind[0]
 
     def is_other_layout(self, key: str) -> bool:
         """Keys of the S3-only layout (``{name}/versions/``, ``aliases/``, ``state.json``),
@@ -192,15 +206,7 @@ class DynamoDBLayout:
                 f"{where} is not a readable alias ({type(error).__name__}: {error}); "
                 "Repository.verify() lists every such record"
             ) from error
-        return AliasRecord(
-            name=name,
-            alias=str(item["sk"]),
-            version=target.version,
-            secondary_version=target.secondary_version,
-            secondary_version_weight=target.secondary_version_weight,
-            update_at=update_at,
-            revision=item.get("revision"),
-        )
+        return AliasRecord.of(name, str(item["sk"]), target, update_at, item.get("revision"))
 
     def _latest_truth(self, session: Session, name: str, item: dict[str, Any]) -> VersionRecord:
         """LATEST as its bytes describe themselves (used while the item is unverified)."""
@@ -394,29 +400,55 @@ class DynamoDBLayout:
     ) -> VersionRecord:
         session = self._ready(session)
         name = request.name
-        for _ in attempts(f"putting {name!r}"):
+
+        def unchanged(item: dict[str, Any]) -> VersionRecord:
+            if progress:
+                progress(content.size, content.size)
+            return self._record(name, item)
+
+        return self._in_turn(
+            session,
+            name,
+            f"putting {name!r}",
+            f"sha256 = :sha AND {_NOT_DELETED} AND attribute_not_exists(unverified) AND {_IDLE}",
+            {"sha": content.sha256, "f": False},
+            unchanged,
+            lambda ticket, token, turn: self._put_turn(
+                session, request, content, progress, ticket, token, turn
+            ),
+        )
+
+    def _in_turn(
+        self,
+        session: Session,
+        name: str,
+        what: str,
+        unchanged: str,
+        values: dict[str, Any],
+        when_unchanged: Callable[[dict[str, Any]], VersionRecord | None],
+        work: Callable[[int, str, dict[str, Any]], VersionRecord | None],
+    ) -> VersionRecord:
+        """Queue for LATEST's write turn unless ``unchanged`` holds (then
+        ``when_unchanged(item)`` answers, or None to queue after all); do ``work`` in the
+        turn (None: start over). A failing turn is passed on; a skipped one queues again."""
+        for _ in attempts(what):
             token = uuid.uuid4().hex
-            ticket, item = self._take_ticket(
-                session,
-                name,
-                token,
-                f"sha256 = :sha AND {_NOT_DELETED} AND attribute_not_exists(unverified) "
-                f"AND {_IDLE}",
-                sha=content.sha256,
-                f=False,
-            )
+            ticket, item = self._take_ticket(session, name, token, unchanged, **values)
             if ticket is None:
-                if progress:
-                    progress(content.size, content.size)
-                return self._record(name, item)
+                answer = when_unchanged(item)
+                if answer is not None:
+                    return answer
+                continue
             turn = self._wait_for_turn(session, name, ticket, item)
             if turn is None:
-                continue  # our turn was skipped: queue again
+                continue  # our turn was skipped (we were presumed dead): queue again
             try:
-                return self._put_turn(session, request, content, progress, ticket, token, turn)
+                result = work(ticket, token, turn)
             except BaseException:
                 self._pass_turn(session, name, ticket, token)
                 raise
+            if result is not None:
+                return result
         raise AssertionError("unreachable")
 
     def _put_turn(
@@ -538,37 +570,22 @@ class DynamoDBLayout:
     # ------------------------------------------------------------ publish
     def publish(self, session: Session, name: str) -> VersionRecord:
         session = self._ready(session)
-        for _ in attempts(f"publishing {name!r}"):
-            token = uuid.uuid4().hex
-            ticket, item = self._take_ticket(
-                session,
-                name,
-                token,
-                f"attribute_not_exists(sha256) OR NOT {_NOT_DELETED} OR "
-                f"(published_sha256 = sha256 AND attribute_not_exists(unverified) AND {_IDLE})",
-                f=False,
-            )
-            if ticket is None:
-                if not self._visible(item):
-                    raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
-                published = self._still_published(session, name, item)
-                if published is not None:
-                    return published
-                continue
+
+        def unchanged(item: dict[str, Any]) -> VersionRecord | None:
             if not self._visible(item):
-                self._pass_turn(session, name, ticket, token)
                 raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
-            turn = self._wait_for_turn(session, name, ticket, item)
-            if turn is None:
-                continue
-            try:
-                published = self._publish_turn(session, name, ticket, token, turn)
-            except BaseException:
-                self._pass_turn(session, name, ticket, token)
-                raise
-            if published is not None:
-                return published
-        raise AssertionError("unreachable")
+            return self._still_published(session, name, item)
+
+        return self._in_turn(
+            session,
+            name,
+            f"publishing {name!r}",
+            f"attribute_not_exists(sha256) OR NOT {_NOT_DELETED} OR "
+            f"(published_sha256 = sha256 AND attribute_not_exists(unverified) AND {_IDLE})",
+            {"f": False},
+            unchanged,
+            lambda ticket, token, turn: self._publish_turn(session, name, ticket, token, turn),
+        )
 
     def _still_published(
         self, session: Session, name: str, latest: dict[str, Any]
@@ -741,22 +758,31 @@ class DynamoDBLayout:
             _dynamodb.put_action(self.table, version_item, "attribute_not_exists(pk)"),
             _dynamodb.update_action(self.table, counter),
         ]
-        for _ in attempts(f"publishing {name!r}"):
-            try:
-                _dynamodb.transact(session.dynamodb, self.table, actions, uuid.uuid4().hex)
-                break
-            except _dynamodb.TransactionCanceled as canceled:
-                if canceled.conflict_only:
-                    continue
-                existing = (
-                    canceled.items[0] if canceled.reasons[0] == "ConditionalCheckFailed" else None
-                )
-                if existing is not None and existing.get("sha256") == sha:
-                    break  # our earlier attempt was applied (its response was lost)
+        canceled = self._transact(session, actions, f"publishing {name!r}")
+        if canceled is not None:
+            existing = (
+                canceled.items[0] if canceled.reasons[0] == "ConditionalCheckFailed" else None
+            )
+            if existing is None or existing.get("sha256") != sha:
                 if existing is not None:
                     self._raise_counter(session, name, number)
                 return None  # our turn was skipped, or the number was taken: start over
+            # else our earlier attempt was applied (its response was lost)
         return self._record(name, version_item)
+
+    def _transact(
+        self, session: Session, actions: list[dict[str, Any]], what: str
+    ) -> _dynamodb.TransactionCanceled | None:
+        """Run a transaction, again while only concurrent transactions interfere; None
+        when applied, else the cancellation (a condition failed)."""
+        for _ in attempts(what):
+            try:
+                _dynamodb.transact(session.dynamodb, self.table, actions, uuid.uuid4().hex)
+                return None
+            except _dynamodb.TransactionCanceled as canceled:
+                if not canceled.conflict_only:
+                    return canceled
+        raise AssertionError("unreachable")
 
     def _raise_counter(self, session: Session, name: str, number: int) -> None:
         """Another client published ``number``: count it, so the next publish goes past."""
@@ -911,15 +937,9 @@ class DynamoDBLayout:
         if expected_revision is not None:
             put["Put"]["ExpressionAttributeValues"] = _dynamodb.values(r=expected_revision)
         actions.append(put)
-        for _ in attempts(f"pointing alias {alias!r} of {name!r}"):
-            try:
-                _dynamodb.transact(session.dynamodb, self.table, actions, uuid.uuid4().hex)
-                break
-            except _dynamodb.TransactionCanceled as canceled:
-                if canceled.conflict_only:
-                    continue
-                self._alias_refused(name, alias, target, canceled, revision, expected_revision)
-                break  # our own earlier attempt was applied
+        canceled = self._transact(session, actions, f"pointing alias {alias!r} of {name!r}")
+        if canceled is not None:  # a refusal, unless it was our own applied earlier attempt
+            self._alias_refused(name, alias, target, canceled, revision, expected_revision)
         return self._alias(name, item)
 
     @staticmethod
@@ -1027,15 +1047,8 @@ class DynamoDBLayout:
         session = self._ready(session)
         names = set(self._names_in_table(session))
         listing = _s3.list_objects(session.s3, self.bucket, self.root)
-        for item in listing.objects:
-            kind = self.classify(item.key)
-            if kind is not None:
-                names.add(kind[0])
-            elif not self.is_other_layout(item.key):
-                folder = item.key[len(self.root) :].partition("/")[0]
-                problems.append(
-                    Problem("orphan_object", folder, item.key, "not part of the repository layout")
-                )
+        keys = [item.key for item in listing.objects]
+        names |= owners(keys, self.root, self.owner, self.is_other_layout, problems)
         return sorted(names)
 
     def inventory(self, session: Session, name: str) -> Inventory:

@@ -42,6 +42,7 @@ from . import (
     PutRequest,
     RetireResult,
     VersionRecord,
+    owners,
 )
 from .s3_only_state import (
     DELETING,
@@ -147,6 +148,11 @@ class S3OnlyLayout:
         if folder == "aliases" and file.endswith(".json") and _model.is_alias_name(file[:-5]):
             return ("alias", name, file[:-5])
         return None
+
+    def owner(self, key: str) -> str | None:
+        """The artifact a key of this layout belongs to."""
+        kind = self.classify(key)
+        return None if kind is None else kind[1]
 
     def is_other_layout(self, key: str) -> bool:
         """Keys of the S3 + DynamoDB layout (``{name}/LATEST...``, ``{name}/000001...``),
@@ -699,15 +705,8 @@ class S3OnlyLayout:
                 f"alias {alias!r} of {name!r} ({where}) is not a valid alias document: {error}. "
                 "Point the alias again with put_alias, or delete it."
             ) from error
-        return AliasRecord(
-            name=name,
-            alias=alias,
-            version=target.version,
-            secondary_version=target.secondary_version,
-            secondary_version_weight=target.secondary_version_weight,
-            update_at=_alias_time(data.get("update_at"), document.last_modified),
-            revision=document.etag.strip('"'),
-        )
+        update_at = _alias_time(data.get("update_at"), document.last_modified)
+        return AliasRecord.of(name, alias, target, update_at, document.etag.strip('"'))
 
     def get_alias(self, session: Session, name: str, alias: str) -> AliasRecord | None:
         document = _s3.get_document(session.s3, self.bucket, self.alias_key(name, alias))
@@ -766,15 +765,8 @@ class S3OnlyLayout:
                 continue
             revision, created = self._materialize(s3, name, alias, entry, body, expected)
             self._landed(s3, name, alias, entry, Loaded(state, written), created)
-            return AliasRecord(
-                name=name,
-                alias=alias,
-                version=target.version,
-                secondary_version=target.secondary_version,
-                secondary_version_weight=target.secondary_version_weight,
-                update_at=_model.parse_time(entry.update_at),
-                revision=revision.strip('"'),
-            )
+            update_at = _model.parse_time(entry.update_at)
+            return AliasRecord.of(name, alias, target, update_at, revision.strip('"'))
         raise AssertionError("unreachable")
 
     def _expected_object(
@@ -1008,17 +1000,8 @@ class S3OnlyLayout:
     # ------------------------------------------------------------ verification
     def verify_names(self, session: Session, problems: list[Problem]) -> list[str]:
         listing = _s3.list_objects(session.s3, self.bucket, self.root)
-        names: set[str] = set()
-        for item in listing.objects:
-            kind = self.classify(item.key)
-            if kind is not None:
-                names.add(kind[1])
-            elif not self.is_other_layout(item.key):
-                folder = item.key[len(self.root) :].partition("/")[0]
-                problems.append(
-                    Problem("orphan_object", folder, item.key, "not part of the repository layout")
-                )
-        return sorted(names)
+        keys = [item.key for item in listing.objects]
+        return sorted(owners(keys, self.root, self.owner, self.is_other_layout, problems))
 
     def inventory(self, session: Session, name: str) -> Inventory:
         s3 = session.s3
