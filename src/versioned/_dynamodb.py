@@ -100,9 +100,12 @@ def backend_error(error: Exception, action: str, table: str) -> ArtifactDynamoDB
         elif code in ("AccessDeniedException", "UnrecognizedClientException"):
             hint = " Check the session's credentials and its DynamoDB permissions."
         detail = f"{code} {message}".strip().rstrip(".")
-        return ArtifactDynamoDBBackendError(f"{action} on table {table!r} failed: {detail}.{hint}")
+        return ArtifactDynamoDBBackendError(
+            f"{action} on table {table!r} failed: {detail}.{hint}", code
+        )
+    kind = type(error).__name__
     return ArtifactDynamoDBBackendError(
-        f"{action} on table {table!r} failed: {type(error).__name__}: {error}"
+        f"{action} on table {table!r} failed: {kind}: {error}", kind
     )
 
 

@@ -2,7 +2,7 @@
 
 The dataclasses themselves live in the backend modules (their ``update_at`` types differ,
 as the seeds specify); everything they do is written once here. Content is read with the
-S3 client the given session caches for itself (``bsm.get_client``).
+S3 client the given session caches for itself (``_s3.content_client``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 def _client(bsm: BotoSesManager) -> Any:
-    return bsm.get_client("s3")
+    return _s3.content_client(bsm)
 
 
 _UNKNOWN = _s3.Expectation(None)

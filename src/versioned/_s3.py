@@ -76,6 +76,12 @@ def make_client(bsm: BotoSesManager, service: str) -> Any:
     return bsm.boto_ses.client(service, config=config, **kwargs)
 
 
+def content_client(bsm: BotoSesManager) -> Any:
+    """The S3 client a session caches for itself (``bsm.get_client``), for reading the
+    content of versions the public dataclasses point at."""
+    return bsm.get_client("s3")
+
+
 # ------------------------------------------------------------------ errors
 class Precondition(Exception):
     """A conditional request was refused (412, or 409 for a conflicting concurrent write)."""
@@ -116,8 +122,9 @@ def backend_error(
         elif code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             hint = " Check the session's credentials and its S3 permissions."
         detail = f"{code} {message}".strip().rstrip(".")
-        return ArtifactS3BackendError(f"{action} {where} failed: {detail}.{hint}")
-    return ArtifactS3BackendError(f"{action} {where} failed: {type(error).__name__}: {error}")
+        return ArtifactS3BackendError(f"{action} {where} failed: {detail}.{hint}", code)
+    kind = type(error).__name__
+    return ArtifactS3BackendError(f"{action} {where} failed: {kind}: {error}", kind)
 
 
 @contextlib.contextmanager

@@ -63,7 +63,13 @@ class CorruptRecordError(VersionedError):
 
 
 class BackendError(VersionedError):
-    """AWS refused or failed a request in a way the library cannot handle."""
+    """AWS refused or failed a request in a way the library cannot handle. ``code`` is
+    AWS's error code ("NoSuchBucket", "ResourceNotFoundException", "AccessDenied"...) or
+    the kind of failure ("EndpointConnectionError", "NoCredentialsError"...)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ArtifactS3BackendError(BackendError):

@@ -163,3 +163,13 @@ def test_bad_purge_arguments_refused_before_any_request(
     with pytest.raises(error):
         backend.repo.purge_artifact_versions(bsm=backend.bsm, name="my_app", **kwargs)
     assert backend.counter.count == 0
+
+
+def test_backend_errors_carry_the_aws_error_code(offline_backend: Backend) -> None:
+    """A request AWS refuses surfaces as the library's error, naming AWS's code (the
+    bucket, or the table, does not exist: the repository was never bootstrapped)."""
+    with pytest.raises(exc.BackendError) as raised:
+        offline_backend.repo.list_artifact_versions(bsm=offline_backend.bsm, name="app")
+    expected = "NoSuchBucket" if offline_backend.kind == "s3_only" else "ResourceNotFoundException"
+    assert raised.value.code == expected
+    assert "bootstrap" in str(raised.value)

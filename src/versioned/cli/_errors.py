@@ -105,8 +105,13 @@ def causes(error: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _client_error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+def _error_code(error: BaseException) -> str:
+    """AWS's error code: the library's errors carry it; a raw botocore error holds it."""
+    if isinstance(error, exc.BackendError):
+        return error.code or ""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 def setup_hint(error: BaseException, settings: Any = None) -> str | None:
@@ -121,8 +126,8 @@ def setup_hint(error: BaseException, settings: Any = None) -> str | None:
             return unreachable_message(getattr(settings, "endpoint_url", None), str(link))
         if isinstance(link, NoRegionError):
             return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
-        if isinstance(link, ClientError):
-            code = _client_error_code(link)
+        code = _error_code(link)
+        if code:
             if code == "NoSuchBucket":
                 return f"bucket {bucket} does not exist: run `versioned bootstrap` to create it"
             if code == "ResourceNotFoundException":
