@@ -447,8 +447,9 @@ class S3OnlyLayout:
             if entry.sha256 != latest.sha256:
                 return None
             return self._entry_record(name, number, entry, None)
-        item = listed[number]  # written by another client, or a copy still unconfirmed
-        if not same_etag(item.etag, latest.etag):
+        # Written by another client, or a copy the listing did not confirm (a multipart
+        # copy has an ETag of its own): its own metadata says what it holds.
+        if entry is not None and entry.status == PENDING and entry.sha256 != latest.sha256:
             return None
         info = _s3.head(s3, self.bucket, self.version_key(name, number))
         if info is None or info.sha256 != latest.sha256:
