@@ -95,18 +95,6 @@ def parse_duration(text: str) -> int:
     return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
-def format_duration(seconds: int) -> str:
-    """The shortest of "90d", "12h", "30m", "45s" (or "1d12h") naming ``seconds``."""
-    if seconds == 0:
-        return "0s"
-    parts = []
-    for unit in ("d", "h", "m", "s"):
-        count, seconds = divmod(seconds, _UNIT_SECONDS[unit])
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
-
-
 def duration_option(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
         return parse_duration(value)
