@@ -242,6 +242,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Answers go out as several writes: without TCP_NODELAY, Nagle's algorithm meets
+        # the client's delayed ACK and every answer waits ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.proxy._track(self.connection, add=True)
         # one keep-alive connection per upstream server, opened on first use
         self._upstreams: dict[tuple[str, int], http.client.HTTPConnection] = {}
@@ -357,6 +360,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             connection = self._upstreams.get(upstream)
             if connection is None:
                 connection = http.client.HTTPConnection(*upstream, timeout=120)
+                connection.connect()
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._upstreams[upstream] = connection
             try:
                 target = request.path + (f"?{request.query}" if request.query else "")
