@@ -255,3 +255,31 @@ def test_non_ascii_name_works_or_is_refused_up_front(backend: Backend, name: str
     assert backend.repo.list_artifact_names(bsm=backend.bsm) == [name]
     fetched = backend.repo.get_artifact_version(bsm=backend.bsm, name=name, version=1)
     assert fetched.get_content(bsm=backend.bsm) == b"one"
+
+
+def test_artifact_carries_size_content_type_and_metadata(backend: Backend) -> None:
+    """Issue 12: the fields beyond the seed's five, filled where the data is at hand; the
+    seed's five positional fields still construct an Artifact."""
+    put = backend.put(NAME, b"12345", content_type="text/plain", metadata={"team": "ml"})
+    got = backend.repo.get_artifact_version(bsm=backend.bsm, name=NAME)
+    for artifact in (put, got):
+        assert (artifact.size, artifact.content_type, artifact.metadata) == (
+            5,
+            "text/plain",
+            {"team": "ml"},
+        )
+    published = backend.publish(NAME)
+    assert (published.size, published.content_type) == (5, "text/plain")
+    module = type(got)
+    bare = module(got.name, got.version, got.update_at, got.s3uri, got.sha256)
+    assert (bare.size, bare.content_type, bare.metadata) == (None, None, None)
+
+
+def test_download_to_a_directory_or_a_missing_one_says_so(backend: Backend, tmp_path: Any) -> None:
+    """Issue 12: no temporary ".part" names in the error; nothing is left behind."""
+    artifact = backend.put(NAME, b"bytes")
+    with pytest.raises(exc.ValidationError, match="is a directory"):
+        artifact.download(bsm=backend.bsm, path=tmp_path)
+    with pytest.raises(exc.ValidationError, match="does not exist"):
+        artifact.download(bsm=backend.bsm, path=tmp_path / "missing" / "file")
+    assert list(tmp_path.iterdir()) == []
