@@ -23,6 +23,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from versioned.cli import cli
+from versioned.cli._settings import Sessions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,11 +36,12 @@ class CliEnv:
 class Cli:
     """Invokes the ``versioned`` entry point in-process and checks the exit code."""
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: Sessions | None = None) -> None:
         self.runner = CliRunner()
+        self.sessions = sessions
 
     def __call__(self, *args: str, input: bytes | str | None = None, code: int = 0) -> Result:
-        result = self.runner.invoke(cli, list(args), input=input)
+        result = self.runner.invoke(cli, list(args), input=input, obj=self.sessions)
         assert result.exit_code == code, (
             f"versioned {' '.join(args)} exited {result.exit_code}, expected {code}\n"
             f"stdout: {result.stdout}\nstderr: {result.stderr}\nexception: {result.exception!r}"

@@ -19,6 +19,7 @@ from _clikit import Cli, CliEnv
 from _testkit import Endpoints
 
 from versioned import s3_and_dynamodb_backend
+from versioned.cli._settings import Sessions
 
 REGION = "us-east-1"
 BACKENDS = ["s3_only", "s3_and_dynamodb"]
@@ -101,9 +102,16 @@ def cli_one_endpoint_url(endpoints: Endpoints) -> Iterator[str]:
         yield proxy.url
 
 
+@pytest.fixture(scope="session")
+def cli_sessions() -> Sessions:
+    """Boto sessions shared by the in-process invocations of the whole run (the command
+    line keeps none of its own between invocations)."""
+    return Sessions()
+
+
 @pytest.fixture
-def cli_run(cli_env: CliEnv) -> Cli:
-    return Cli()
+def cli_run(cli_env: CliEnv, cli_sessions: Sessions) -> Cli:
+    return Cli(cli_sessions)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import Any
 
@@ -17,6 +18,7 @@ from _clikit import (
 )
 
 from versioned.cli._app import sandbox_lines
+from versioned.cli._settings import Sessions, make_session, resolve
 
 PROJECT_FILES = {
     "versioned.toml": 'endpoint_url = "{url}"\n',
@@ -133,3 +135,22 @@ def test_per_service_endpoint_variables_beat_aws_endpoint_url(
         cli_run("put", "model", "-", input=b"bytes")
         assert cli_run.json("names") == ["model"]
         assert listener.connections == 0 and not listener.received
+
+
+def test_sessions_are_reused_only_by_a_caller_that_keeps_them(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    """The command line holds no process-global session cache: a new session per call,
+    unless the caller passes a ``Sessions``; that one never hands out a session built
+    with other credentials."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    settings = resolve({"region": "us-east-1"}, os.environ, tmp_path)
+    assert make_session(settings) is not make_session(settings)
+    sessions = Sessions()
+    kept = make_session(settings, sessions)
+    assert make_session(settings, sessions) is kept
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")
+    other = make_session(settings, sessions)
+    assert other is not kept
+    assert other.boto_ses.get_credentials().access_key == "second"

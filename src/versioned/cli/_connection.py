@@ -25,6 +25,7 @@ from ._errors import (
     usage_problem,
 )
 from ._settings import (
+    Sessions,
     Settings,
     make_repository,
     make_session,
@@ -65,7 +66,7 @@ def connect(ctx: click.Context) -> Connection:
     ctx.meta[SETTINGS_KEY] = settings
     for endpoint in service_endpoints(settings, os.environ):
         check_endpoint(endpoint)
-    bsm = make_session(settings)
+    bsm = make_session(settings, ctx.find_object(Sessions))
     check_credentials(bsm)
     repo = make_repository(settings, session_region(settings, bsm))
     return Connection(settings, bsm, repo)

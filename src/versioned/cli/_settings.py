@@ -14,11 +14,10 @@ where signed requests go: its ``endpoint_url`` is ignored (with a warning) unles
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -208,28 +207,41 @@ def service_endpoints(settings: Settings, environ: Mapping[str, str]) -> list[st
     return sorted({environ.get(f"AWS_ENDPOINT_URL_{s}") or settings.endpoint_url for s in services})
 
 
-def make_session(settings: Settings) -> Any:
-    """A BotoSesManager for the settings (region, profile and endpoint only when given).
+class Sessions:
+    """Sessions reused across invocations for equal settings, held by whoever drives the
+    command line in-process (tests, the demo) and passed as the click context's ``obj``.
 
-    Reused within the process for equal settings: building a session loads botocore's
-    service models, which is slow when the command line is driven in-process (tests, the
-    demo). The credential variables are part of the key: a changed environment gets a new
-    session, never the credentials an earlier one found."""
-    credentials = tuple(os.environ.get(name) for name in CREDENTIAL_ENV)
+    Building a session loads botocore's service models, which is slow when many commands
+    run in one process. The credential variables are part of the key: a changed
+    environment gets a new session, never the credentials an earlier one found."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[tuple[str | None, ...], Any] = {}
+
+    def get(self, key: tuple[str | None, ...], build: Callable[[], Any]) -> Any:
+        if key not in self._sessions:
+            self._sessions[key] = build()
+        return self._sessions[key]
+
+
+def make_session(settings: Settings, sessions: Sessions | None = None) -> Any:
+    """A BotoSesManager for the settings (region, profile and endpoint only when given),
+    taken from ``sessions`` when the caller keeps one."""
     # botocore resolves AWS_ENDPOINT_URL itself, and lets AWS_ENDPOINT_URL_S3 /
     # AWS_ENDPOINT_URL_DYNAMODB override it per service: passing it explicitly would not.
     explicit = settings.sources.get("endpoint_url") not in (None, "env AWS_ENDPOINT_URL")
     endpoint = settings.endpoint_url if explicit else None
-    return _session(settings.region, settings.profile, endpoint, credentials)
+
+    def build() -> Any:
+        return _session(settings.region, settings.profile, endpoint)
+
+    if sessions is None:
+        return build()
+    credentials = tuple(os.environ.get(name) for name in CREDENTIAL_ENV)
+    return sessions.get((settings.region, settings.profile, endpoint, *credentials), build)
 
 
-@functools.lru_cache(maxsize=16)
-def _session(
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
-    credential_env: tuple[str | None, ...],
-) -> Any:
+def _session(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
     from boto_session_manager import BotoSesManager
 
     kwargs: dict[str, Any] = {}
