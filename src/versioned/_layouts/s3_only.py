@@ -235,14 +235,17 @@ class S3OnlyLayout:
                 state.versions[int(version)] = self._live_entry(record, info.etag, "")
         return state
 
-    def _store(self, s3: Any, name: str, loaded: Loaded, state: ArtifactState) -> str | None:
-        """Compare-and-swap the state; returns its new ETag when written, or when the
-        change's token is found there (a retried request whose first attempt was
-        applied); None when another writer changed it first (re-read, decide again)."""
+    def _store(self, s3: Any, name: str, loaded: Loaded, state: ArtifactState) -> Loaded | None:
+        """Compare-and-swap the state. Returns the state now stored and its ETag: ``state``
+        when written, or, when the change's token is found in the stored document (a
+        retried request whose first attempt was applied), that document as read back,
+        since other writers may have changed it after our change, and their changes must
+        not be written over from our copy. None when another writer changed it first
+        (re-read, decide again)."""
         token = state.ops[-1]
         key = self.state_key(name)
         try:
-            return _s3.put_document(
+            etag = _s3.put_document(
                 s3,
                 self.bucket,
                 key,
@@ -250,12 +253,13 @@ class S3OnlyLayout:
                 if_match=loaded.etag,
                 if_none_match=loaded.etag is None,
             )
+            return Loaded(state, etag)
         except Precondition:
             document = _s3.get_document(s3, self.bucket, key)
             if document is None:
                 return None
             stored = ArtifactState.from_bytes(document.body, self.uri(key))
-            return document.etag if stored.applied(token) else None
+            return Loaded(stored, document.etag) if stored.applied(token) else None
 
     # ------------------------------------------------------------ reads
     def get_version(self, session: Session, name: str, version: VersionId) -> VersionRecord | None:
@@ -443,6 +447,10 @@ class S3OnlyLayout:
             return None
         number = max(listed)
         entry = state.versions.get(number)
+        if entry is not None and entry.status == DELETING:
+            # Being deleted (or left marked by a deletion that died): the next deletion
+            # removes it, so it is not handed out again; a new number holds the bytes.
+            return None
         if entry is not None and entry.status == LIVE:
             if entry.sha256 != latest.sha256:
                 return None
@@ -765,7 +773,7 @@ class S3OnlyLayout:
             if not written:
                 continue
             revision, created = self._materialize(s3, name, alias, entry, body, expected)
-            self._landed(s3, name, alias, entry, Loaded(state, written), created)
+            self._landed(s3, name, alias, entry, written, created)
             update_at = _model.parse_time(entry.update_at)
             return AliasRecord.of(name, alias, target, update_at, revision.strip('"'))
         raise AssertionError("unreachable")
@@ -856,11 +864,12 @@ class S3OnlyLayout:
                 )
             except Precondition:
                 current = _s3.head(s3, self.bucket, key)
-                if current is not None and (
-                    current.metadata.get(TOKEN_METADATA) == entry.token
-                    or _seq(current.metadata) >= entry.seq
-                ):
-                    return current.etag, None  # ours landed, or a later write superseded it
+                if current is not None and current.metadata.get(TOKEN_METADATA) == entry.token:
+                    # Ours landed: this very request, retried after its answer was lost
+                    # (a create, when it was one: a later deletion must still take it back).
+                    return current.etag, current.etag if expected is None else None
+                if current is not None and _seq(current.metadata) >= entry.seq:
+                    return current.etag, None  # a later write superseded ours
                 if current is None and self._superseded(s3, name, alias, entry):
                     return str(entry.etag), None
                 expected = None if current is None else current.etag
@@ -944,7 +953,7 @@ class S3OnlyLayout:
             if not written:
                 continue
             self._remove_alias_object(s3, name, alias, entry, expected)
-            self._landed(s3, name, alias, entry, Loaded(state, written), None)
+            self._landed(s3, name, alias, entry, written, None)
             return True
         raise AssertionError("unreachable")
 
@@ -975,7 +984,9 @@ class S3OnlyLayout:
             token = new_token()
             loaded.state.purging = token
             loaded.state.record(token)
-            if self._store(s3, name, loaded, loaded.state):
+            stored = self._store(s3, name, loaded, loaded.state)
+            if stored is not None:
+                loaded = stored
                 break
         # LATEST first: once it is gone no publish can copy it into a new version.
         _s3.delete(s3, self.bucket, self.version_key(name, LATEST))
