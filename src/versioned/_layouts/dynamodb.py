@@ -325,6 +325,12 @@ class DynamoDBLayout:
         """Poll until the turn before ``ticket`` is done; skip a turn held longer than
         ``lease_secs``. None if our own turn was skipped (we were presumed dead).
 
+        A turn's age is what this waiter has seen of it: ``put_since`` is when the turn
+        before ended, which on an idle queue is long before the holder took its ticket.
+        The holder of the turn after ``done`` took its ticket before ours, and ``done``
+        was reached before we first saw it, so the turn is at least as old as the time
+        since ``done`` was first seen here.
+
         Waiters sleep for about the time the turns ahead should take (measured from how
         fast the queue moves), so the queue is polled a few times per turn."""
         seconds_per_turn = 0.05
@@ -341,7 +347,9 @@ class DynamoDBLayout:
             if done >= ticket:
                 return None
             since = _model.parse_time(item.get("put_since") or dynamodb_time(_model.utc_now()))
-            if _model.utc_now() - since > timedelta(seconds=self.lease_secs):
+            if now - last_time > self.lease_secs and _model.utc_now() - since > timedelta(
+                seconds=self.lease_secs
+            ):
                 self._skip_turn(session, name, done, item)
             else:
                 ahead = ticket - 1 - done
@@ -373,16 +381,23 @@ class DynamoDBLayout:
         with contextlib.suppress(_dynamodb.ConditionFailed):
             _dynamodb.update(session.dynamodb, self.table, change)
 
-    def _pass_turn(self, session: Session, name: str, ticket: int, token: str) -> None:
+    def _pass_turn(
+        self, session: Session, name: str, ticket: int, token: str, *, unverified: bool = False
+    ) -> None:
+        """End our turn; ``unverified``: we may have written LATEST's bytes without
+        recording them (the next holder looks at the object)."""
         change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
-            expression="SET put_done = :ticket, put_since = :now REMOVE #ticket",
+            expression="SET put_done = :ticket, put_since = :now"
+            + (", unverified = :t" if unverified else "")
+            + " REMOVE #ticket",
             condition="put_done = :previous",
             values={
                 "ticket": ticket,
                 "previous": ticket - 1,
                 "now": dynamodb_time(_model.utc_now()),
+                **({"t": True} if unverified else {}),
             },
             names={"#ticket": ticket_attribute(token)},
         )
@@ -416,6 +431,7 @@ class DynamoDBLayout:
             lambda ticket, token, turn: self._put_turn(
                 session, request, content, progress, ticket, token, turn
             ),
+            writes_latest=True,
         )
 
     def _in_turn(
@@ -427,10 +443,14 @@ class DynamoDBLayout:
         values: dict[str, Any],
         when_unchanged: Callable[[dict[str, Any]], VersionRecord | None],
         work: Callable[[int, str, dict[str, Any]], VersionRecord | None],
+        *,
+        writes_latest: bool = False,
     ) -> VersionRecord:
         """Queue for LATEST's write turn unless ``unchanged`` holds (then
         ``when_unchanged(item)`` answers, or None to queue after all); do ``work`` in the
-        turn (None: start over). A failing turn is passed on; a skipped one queues again."""
+        turn (None: start over). A failing turn is passed on (LATEST marked unverified
+        when ``work`` writes its bytes: they may have landed unrecorded); a skipped one
+        queues again."""
         for _ in attempts(what):
             token = uuid.uuid4().hex
             ticket, item = self._take_ticket(session, name, token, unchanged, **values)
@@ -445,7 +465,7 @@ class DynamoDBLayout:
             try:
                 result = work(ticket, token, turn)
             except BaseException:
-                self._pass_turn(session, name, ticket, token)
+                self._pass_turn(session, name, ticket, token, unverified=writes_latest)
                 raise
             if result is not None:
                 return result
@@ -622,8 +642,11 @@ class DynamoDBLayout:
             raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
         latest = self._latest_object(session, name, item)
         if "latest_version" in item and item.get("published_sha256") == latest.sha256:
-            self._pass_turn(session, name, ticket, token)
-            return self._published(name, item)
+            # the newest version, if its item still shows it (else it is forgotten here)
+            newest = self._still_published(session, name, item)
+            if newest is not None:
+                self._pass_turn(session, name, ticket, token)
+                return newest
         number = _model.next_version(self._newest_number(session, name, item))
         for _ in range(4):
             copied = self._copy_version(session, name, number, latest)
