@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from _chaoskit import Background, MiB, Ops, Place, RawStore, Worker, sha, unique
 from _faultproxy import FaultProxy
+
+from versioned.exc import ArtifactNotFoundError
 
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 
@@ -121,12 +122,7 @@ def test_publish_after_a_killed_delete_does_not_hand_out_the_doomed_version(
 BIG = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB, "single_copy_limit": 5 * MiB}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed on branch review-s3: a publish needs a check after its copy lands "
-    "(one more request), see the review report",
-)
-def test_large_publish_completing_after_purge_artifact_leaves_nothing_behind(
+def test_large_publish_landing_after_purge_artifact_leaves_nothing_behind(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -138,13 +134,14 @@ def test_large_publish_completing_after_purge_artifact_leaves_nothing_behind(
        CompleteMultipartUpload is held before it reaches the server.
     2. purge_artifact() runs whole: marks the state purging, deletes LATEST, lists and
        deletes every key, deletes the state; it returns.
-    3. The publish's CompleteMultipartUpload (If-None-Match: the key is free) creates
-       version 2, and publish returns it as a success.
+    3. The held request creates version 2 (its key is free).
 
-    The purged artifact is back, with a version and no LATEST, no state: list names shows
-    it, get_artifact_version(2) serves X. On AWS a long single CopyObject (up to 5 GiB)
-    lands after a purge the same way: the copy reads its source before the purge deletes
-    LATEST and creates its destination after the purge listed the folder.
+    Before the fix publish returned version 2: the purged artifact was back, with a
+    version and no LATEST, no state. Now publish reads the state after its copy landed,
+    finds the artifact purged, takes its copy back and raises ArtifactNotFoundError.
+    (On AWS one long CopyObject, up to 5 GiB, can land after a purge the same way: it
+    reads its source before the purge deletes LATEST. Here a held CopyObject reaches
+    the server after LATEST is gone and fails, so that case cannot be staged.)
     """
     ops = make_repo("s3_only", **BIG)
     place = ops.place
@@ -167,6 +164,8 @@ def test_large_publish_completing_after_purge_artifact_leaves_nothing_behind(
         f"purge_artifact returned; then publish: {outcome.describe()}; keys left {left}; "
         f"names {ops.names()}"
     )
+    assert isinstance(outcome.error, ArtifactNotFoundError), outcome.describe()
+    assert name not in ops.names()
 
 
 def test_lost_create_response_still_yields_to_a_later_deletion(

@@ -485,8 +485,9 @@ class S3OnlyLayout:
             except Precondition:
                 info = _s3.head(s3, self.bucket, key)
                 if info is not None:
-                    if info.sha256 == latest_record.sha256:
-                        return self._record(name, number, info)  # our earlier attempt landed
+                    if info.sha256 == latest_record.sha256:  # our earlier attempt landed
+                        self._check_not_purged(s3, name, number, key, info.etag)
+                        return self._record(name, number, info)
                     return None  # another client's object holds this number
                 fresh = _s3.head(s3, self.bucket, latest.key)
                 if fresh is None:
@@ -495,8 +496,28 @@ class S3OnlyLayout:
                     ) from None
                 latest, latest_record = fresh, self._record(name, LATEST, fresh)
                 continue
+            self._check_not_purged(s3, name, number, key, result.etag)
             return self._copied(s3, name, number, key, result, latest, latest_record)
         return None
+
+    def _check_not_purged(self, s3: Any, name: str, number: int, key: str, etag: str) -> None:
+        """A copy may land after a whole ``purge_artifact`` ran (a long copy, or a publisher
+        paused after its reservation), which would bring the purged artifact back. The
+        state, read once the copy landed, must still be there, not purging, with our
+        number below its high-water mark; else the copy is taken back and nothing is
+        published. (Costs one GET per publish; a purge that starts after this read lists
+        the copy and deletes it like any other version.)"""
+        document = _s3.get_document(s3, self.bucket, self.state_key(name))
+        if document is not None:
+            state = ArtifactState.from_bytes(document.body, self.uri(self.state_key(name)))
+            if not state.purging and state.hwm >= number:
+                return
+        with contextlib.suppress(Precondition):
+            _s3.delete(s3, self.bucket, key, if_match=etag)
+        raise ArtifactNotFoundError(
+            f"artifact {name!r} was purged while version {number} was being published; "
+            "nothing was published"
+        )
 
     def _copied(
         self,
