@@ -33,7 +33,8 @@ def run(command: dict[str, Any]) -> Any:
     ops = _ops(command)
     op, args = command["op"], dict(command.get("args") or {})
     if op == "put":
-        return _artifact(ops.put(args["name"], decode_content(args["content"])))
+        content = decode_content(args.pop("content"))
+        return _artifact(ops.put(args.pop("name"), content, **args))
     if op == "publish":
         return _artifact(ops.publish(args["name"]))
     if op == "put_alias":

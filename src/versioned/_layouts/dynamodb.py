@@ -611,8 +611,19 @@ class DynamoDBLayout:
         self, session: Session, name: str, latest: dict[str, Any]
     ) -> VersionRecord | None:
         """The newest version, if its item still shows it (another client may have
-        deleted it without telling LATEST: then LATEST forgets it, and None)."""
-        number = int(latest["latest_version"])
+        deleted it without telling LATEST: then LATEST forgets it, and None). None as well
+        for an item that records a published sha256 but no number (written by hand)."""
+        number = _int_or_none(latest.get("latest_version"))
+        if number is None:
+            change = _dynamodb.Update(
+                pk=name,
+                sk=LATEST,
+                expression="REMOVE published_sha256",
+                condition="attribute_not_exists(latest_version)",
+            )
+            with contextlib.suppress(_dynamodb.ConditionFailed):
+                _dynamodb.update(session.dynamodb, self.table, change)
+            return None
         item = _dynamodb.get(session.dynamodb, self.table, name, _model.zfill_version(number))
         if self._visible(item) and (item or {}).get("sha256") == latest.get("published_sha256"):
             return self._published(name, latest)
@@ -757,13 +768,21 @@ class DynamoDBLayout:
             }
             or None,
         }
+        # LATEST as the copy found it: where it was HEADed (unverified: a dead writer's
+        # bytes are adopted), its item is brought in line with the object whole.
+        optional = {"content_type": latest.content_type, "metadata": version_item["metadata"]}
+        present = [field for field, value in optional.items() if value]
+        absent = [field for field, value in optional.items() if not value]
         counter = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression=(
                 "SET latest_version = :n, published_sha256 = :sha, published_update_at = :t, "
-                "put_done = :ticket, put_since = :t, sha256 = :latest_sha, etag = :etag "
-                "REMOVE unverified, #ticket"
+                "put_done = :ticket, put_since = :t, sha256 = :latest_sha, etag = :etag, "
+                "content_length = :size, update_at = :latest_time"
+                + "".join(f", {field} = :{field}" for field in present)
+                + " REMOVE "
+                + ", ".join(["unverified", "#ticket", *absent])
             ),
             condition="put_done = :previous",
             values={
@@ -774,6 +793,9 @@ class DynamoDBLayout:
                 "previous": ticket - 1,
                 "latest_sha": latest.sha256,
                 "etag": latest.etag,
+                "size": latest.size,
+                "latest_time": dynamodb_time(latest.last_modified),
+                **{field: optional[field] for field in present},
             },
             names={"#ticket": ticket_attribute(token)},
         )
