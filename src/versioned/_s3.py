@@ -15,8 +15,10 @@ import functools
 import hashlib
 import io
 import os
+import random
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +26,8 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from . import constants
 from .exc import ArtifactNotFoundError, ArtifactS3BackendError, IntegrityError, ValidationError
@@ -42,6 +45,14 @@ FANOUT_WORKERS = 16
 #: exponential backoff and jitter. A retried conditional write may meet its own earlier
 #: attempt; every caller of a conditional write recognises that case.
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
+#: for requests the library re-sends itself, after looking at what the last attempt did
+ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
+#: attempts of a request re-sent by the library (``copy``)
+OWN_ATTEMPTS = 8
+#: error codes of an S3 request worth sending again (besides any 5xx)
+TRANSIENT_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed"}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +78,15 @@ class TransferSettings:
 
 
 # ------------------------------------------------------------------ clients
-def make_client(bsm: BotoSesManager, service: str) -> Any:
-    """A ``service`` client of exactly this session, with the library's retry policy and
-    the session's own ``default_client_kwargs`` (endpoint_url, config...)."""
+def make_client(bsm: BotoSesManager, service: str, *, retries: bool = True) -> Any:
+    """A ``service`` client of exactly this session, with the library's retry policy (or,
+    not ``retries``, one attempt per call) and the session's own ``default_client_kwargs``
+    (endpoint_url, config...)."""
     kwargs = dict(getattr(bsm, "default_client_kwargs", None) or {})
     user_config = kwargs.pop("config", None)
     config = RETRY_CONFIG.merge(user_config) if user_config else RETRY_CONFIG
+    if not retries:
+        config = config.merge(ONE_ATTEMPT)
     return bsm.boto_ses.client(service, config=config, **kwargs)
 
 
@@ -701,8 +715,13 @@ def copy(
     source: ObjectInfo,
     transfer: TransferSettings,
     if_none_match: bool = True,
+    once: Any | None = None,
 ) -> CopyResult:
     """Server-side copy of ``source_key`` (as ``source`` describes it) to ``key``.
+
+    ``once``: a client of the same session that does not retry (``make_client(...,
+    retries=False)``); the CopyObject is then never sent again blindly (see
+    ``_copy_looking_first``).
 
     Up to ``single_copy_limit``: one CopyObject that keeps the source's metadata, so the
     copy is self-consistent (bytes and recorded sha256 come from the same source state)
@@ -714,20 +733,53 @@ def copy(
     extra: dict[str, Any] = {"CopySourceIfMatch": source.etag}
     if if_none_match:
         extra["IfNoneMatch"] = "*"
+    request = {
+        "Bucket": bucket,
+        "Key": key,
+        "CopySource": {"Bucket": bucket, "Key": source_key},
+        "ChecksumAlgorithm": "SHA256",
+        **extra,
+    }
     with translate("COPY", bucket, key, conditional=True):
-        response = s3.copy_object(
-            Bucket=bucket,
-            Key=key,
-            CopySource={"Bucket": bucket, "Key": source_key},
-            ChecksumAlgorithm="SHA256",
-            **extra,
-        )
+        if once is None:
+            response = s3.copy_object(**request)
+        else:
+            response = _copy_looking_first(s3, once, request)
     result = response.get("CopyObjectResult", {})
     return CopyResult(
         etag=str(result.get("ETag", "")),
         sha256=_decode_checksum(result.get("ChecksumSHA256")),
         last_modified=result.get("LastModified"),
     )
+
+
+def _copy_looking_first(s3: Any, once: Any, request: dict[str, Any]) -> Any:
+    """CopyObject through ``once`` (no retries of its own); after a transient failure the
+    destination is HEADed before the copy is sent again, and if it exists, Precondition.
+
+    botocore re-sends a request whose response was lost. AWS refuses the second copy
+    (``IfNoneMatch``), but servers that ignore the copy's conditions (moto, MiniStack)
+    copy again, over a version that may have been handed out meanwhile, from a source
+    that may have changed. Looking first keeps a number naming the bytes it was handed
+    out with there too."""
+    for attempt in range(OWN_ATTEMPTS):
+        try:
+            return once.copy_object(**request)
+        except ClientError as error:
+            if attempt == OWN_ATTEMPTS - 1 or not (
+                status_code(error) >= 500 or error_code(error) in TRANSIENT_CODES
+            ):
+                raise
+        except (HTTPClientError, BotoConnectionError):
+            if attempt == OWN_ATTEMPTS - 1:
+                raise
+        if head(s3, request["Bucket"], request["Key"]) is not None:
+            raise Precondition(
+                f"COPY s3://{request['Bucket']}/{request['Key']}: the destination exists "
+                "(an earlier attempt of this copy may have landed)"
+            )
+        time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+    raise AssertionError("unreachable")
 
 
 def _decode_checksum(value: str | None) -> str | None:

@@ -20,19 +20,26 @@ class Session:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
-    def client(self, service: str) -> Any:
-        client = self._clients.get(service)
+    def client(self, service: str, *, retries: bool = True) -> Any:
+        name = service if retries else f"{service} (one attempt)"
+        client = self._clients.get(name)
         if client is None:
             with self._lock:
-                client = self._clients.get(service)
+                client = self._clients.get(name)
                 if client is None:
-                    client = _s3.make_client(self.bsm, service)
-                    self._clients[service] = client
+                    client = _s3.make_client(self.bsm, service, retries=retries)
+                    self._clients[name] = client
         return client
 
     @property
     def s3(self) -> Any:
         return self.client("s3")
+
+    @property
+    def s3_once(self) -> Any:
+        """An S3 client that sends each request once (for requests the library re-sends
+        itself, after looking at what the last attempt did)."""
+        return self.client("s3", retries=False)
 
     @property
     def dynamodb(self) -> Any:

@@ -205,3 +205,44 @@ def test_lost_create_response_still_yields_to_a_later_deletion(
         f"delete_alias(qa) registered after put_alias(qa) and returned; put_alias: "
         f"{put_outcome.describe()}; qa still exists: {raw.aliases(place, name)}"
     )
+
+
+def test_a_copy_retried_after_its_lost_response_never_renames_a_handed_out_number(
+    make_repo: Callable[..., Ops],
+    make_proxy: Callable[[], FaultProxy],
+    via: Callable[[Place, FaultProxy], Ops],
+    raw: RawStore,
+) -> None:
+    """Found by benchmarks/stress.py (chaos, seed 9): one number handed out for two
+    contents. LATEST holds V2; version 1 exists.
+
+    1. P1 publishes: reserves 2 and copies V2 there. The server applies the copy; its
+       response is held, then lost.
+    2. P2 publishes: lists version 2 (reserved for V2's sha256, and its object holds V2)
+       and returns version 2 = V2.
+    3. V3 is put.
+    4. P1's client retries its CopyObject. AWS refuses it (IfNoneMatch: version 2
+       exists); moto ignores both IfNoneMatch and CopySourceIfMatch on CopyObject and
+       copied V3 over version 2, so version 2, handed out as V2, named V3. A copy is
+       never sent again blindly: version 2 must still hold V2, and P1 answers V2 too.
+    """
+    ops = make_repo("s3_only")
+    place = ops.place
+    name = unique("retried")
+    ops.publish_contents(name, [V1])
+    ops.put(name, V2)
+    proxy = make_proxy()
+    p1 = via(place, proxy)
+    rule = proxy.add("hold_response", method="PUT", path=r"/versions/\d{6}_\d{6}")
+    first = Background(lambda: p1.publish(name), "P1")
+    held = rule.wait(60)
+    second = ops.publish(name)
+    assert (second.version, second.sha256) == ("2", sha(V2))
+    ops.put(name, V3)
+    held.release("drop")
+    outcome = first.result(120)
+    assert outcome is not None
+    stored = raw.versions(place, name)[2]
+    assert stored.actual == stored.recorded == sha(V2), "version 2 now names other bytes"
+    assert outcome.ok, outcome.describe()
+    assert (outcome.value.version, outcome.value.sha256) == ("2", sha(V2)), outcome.describe()

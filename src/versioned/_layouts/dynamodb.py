@@ -726,6 +726,7 @@ class DynamoDBLayout:
                 key,
                 source=latest,
                 transfer=self.transfer,
+                once=session.s3_once,
             )
         except Precondition:
             info = _s3.head(session.s3, self.bucket, key)

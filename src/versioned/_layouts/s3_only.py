@@ -402,7 +402,7 @@ class S3OnlyLayout:
             number = state.reserve(entry)
             if not self._store(s3, name, loaded, state):
                 continue
-            published = self._copy_latest(s3, name, number, latest, latest_record)
+            published = self._copy_latest(session, name, number, latest, latest_record)
             if published is not None:
                 return published
         raise AssertionError("unreachable")
@@ -466,7 +466,7 @@ class S3OnlyLayout:
 
     def _copy_latest(
         self,
-        s3: Any,
+        session: Session,
         name: str,
         number: int,
         latest: _s3.ObjectInfo,
@@ -476,11 +476,18 @@ class S3OnlyLayout:
         copy is refused and made again from LATEST as it is now (the number is not handed
         out until its object exists, so nobody has seen it name other bytes). None when
         the number cannot be used: the caller reserves another."""
+        s3 = session.s3
         key = self.version_key(name, number)
         for _ in range(3):
             try:
                 result = _s3.copy(
-                    s3, self.bucket, latest.key, key, source=latest, transfer=self.transfer
+                    s3,
+                    self.bucket,
+                    latest.key,
+                    key,
+                    source=latest,
+                    transfer=self.transfer,
+                    once=session.s3_once,
                 )
             except Precondition:
                 info = _s3.head(s3, self.bucket, key)
