@@ -314,6 +314,8 @@ def check_retention_args(keep_last_n: object, purge_older_than_secs: object) -> 
         ("keep_last_n", keep_last_n),
         ("purge_older_than_secs", purge_older_than_secs),
     ):
+        if value != value:  # NaN compares false with everything: no age it could mean
+            raise ValidationError(f"{label} must be a number, got {value}")
         if value < 0:
             raise ValidationError(f"{label} must be >= 0, got {value}")
 
@@ -337,7 +339,10 @@ def decide_retention(
     """A version goes only if it is not among the newest ``keep_last_n``, is older than
     ``purge_older_than_secs`` and no alias points at it. LATEST is never a candidate."""
     ordered = sorted(versions, key=lambda pair: pair[0], reverse=True)
-    threshold = now - timedelta(seconds=purge_older_than_secs)
+    try:
+        threshold = now - timedelta(seconds=purge_older_than_secs)
+    except OverflowError:  # older than datetime can say (inf: "never by age"): none is
+        threshold = datetime.min.replace(tzinfo=UTC)
     remove: list[int] = []
     keep: dict[int, str] = {}
     for index, (number, updated) in enumerate(ordered):
@@ -355,6 +360,8 @@ def decide_retention(
 
 def describe_seconds(seconds: float) -> str:
     """'90 days', '2 hours', '45 seconds': the largest unit that divides evenly."""
+    if seconds == float("inf"):
+        return "forever"
     whole = int(seconds)
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
         if whole and whole % size == 0:

@@ -174,7 +174,9 @@ class DynamoDBLayout:
             sha256 = item["sha256"]
             update_at = _model.parse_time(str(item["update_at"]))
             if not isinstance(sha256, str) or not sha256:
-                raise ValueError("sha256 is empty")
+                raise ValueError(f"sha256 {sha256!r} is not a non-empty str")
+            if not isinstance(item.get("is_deleted"), bool | None):
+                raise ValueError(f"is_deleted {item['is_deleted']!r} is not a bool")
         except (KeyError, ValueError, TypeError) as error:
             raise CorruptRecordError(
                 f"{where} is not a readable artifact item ({type(error).__name__}: {error}); "
@@ -229,7 +231,9 @@ class DynamoDBLayout:
 
     @staticmethod
     def _visible(item: dict[str, Any] | None) -> bool:
-        return item is not None and not item.get("is_deleted") and "sha256" in item
+        """Not deleted (an is_deleted that is not a bool counts as visible, so that reading
+        the item names it as unreadable instead of hiding it or failing every deletion)."""
+        return item is not None and item.get("is_deleted") is not True and "sha256" in item
 
     # ------------------------------------------------------------ reads
     def get_version(self, session: Session, name: str, version: VersionId) -> VersionRecord | None:
@@ -706,11 +710,31 @@ class DynamoDBLayout:
     def _newest_number(self, session: Session, name: str, item: dict[str, Any]) -> int:
         """The highest number handed out: the counter, or a newer item another client
         (the seed's library) published without counting it."""
-        items = _dynamodb.query(
-            session.dynamodb, self.table, name, limit=1, sk_between=("000000", "999999")
-        )
-        newest = int(items[0]["sk"]) if items else 0
-        return max(newest, int(item.get("latest_version") or 0))
+        span = ("000000", "999999")
+        items = _dynamodb.query(session.dynamodb, self.table, name, limit=1, sk_between=span)
+        if items and not isinstance(_model.parse_zfilled(str(items[0]["sk"])), int):
+            # an item whose sort key only starts like a number ("000009-copy", written by
+            # hand) sorts among the versions: look at all of them
+            items = _dynamodb.query(session.dynamodb, self.table, name, sk_between=span)
+        numbers = [_model.parse_zfilled(str(i["sk"])) for i in items]
+        newest = max((n for n in numbers if isinstance(n, int)), default=0)
+        return max(newest, self._counter(name, item))
+
+    def _counter(self, name: str, item: dict[str, Any] | None) -> int:
+        """The LATEST item's ``latest_version`` (0 when absent); CorruptRecordError naming
+        the item when it holds something else than a version number."""
+        value = (item or {}).get("latest_version")
+        if value is None:
+            return 0
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise CorruptRecordError(
+                f"item pk={name!r} sk='LATEST' in table {self.table!r} records latest_version "
+                f"{value!r}, which is not a version number; Repository.verify() lists every "
+                "such record"
+            )
+        return int(value)
 
     def _copy_version(
         self, session: Session, name: str, number: int, latest: _s3.ObjectInfo
@@ -900,15 +924,15 @@ class DynamoDBLayout:
     ) -> None:
         """Before the newest version is deleted, stop an unchanged publish from answering
         with it."""
-        newest = (latest or {}).get("latest_version")
-        if newest is None or not any(i["sk"] == _model.zfill_version(int(newest)) for i in doomed):
+        newest = self._counter(name, latest)
+        if not newest or not any(i["sk"] == _model.zfill_version(newest) for i in doomed):
             return
         change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression="REMOVE published_sha256",
             condition="latest_version = :n",
-            values={"n": int(newest)},
+            values={"n": newest},
         )
         with contextlib.suppress(_dynamodb.ConditionFailed):
             _dynamodb.update(session.dynamodb, self.table, change)

@@ -97,6 +97,14 @@ class AliasEntry:
 
     @classmethod
     def from_json(cls, data: Any) -> AliasEntry:
+        deleted = data["deleted"]
+        version, secondary = data.get("version"), data.get("secondary_version")
+        if not deleted:
+            # a registered write's targets, checked here (ValueError/TypeError: the
+            # state document is corrupt) rather than when a deletion routes by them
+            if version is None or secondary == "":
+                raise ValueError(f"alias entry routes to {version!r} / {secondary!r}")
+            _model.stored_target(version, secondary, data.get("secondary_version_weight"))
         return cls(
             seq=int(data["seq"]),
             token=str(data["token"]),
