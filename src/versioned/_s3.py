@@ -18,7 +18,6 @@ import os
 import random
 import tempfile
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from . import constants
+from ._retry import pause
 from .exc import ArtifactNotFoundError, ArtifactS3BackendError, IntegrityError, ValidationError
 
 if TYPE_CHECKING:
@@ -778,7 +778,7 @@ def _copy_looking_first(s3: Any, once: Any, request: dict[str, Any]) -> Any:
                 f"COPY s3://{request['Bucket']}/{request['Key']}: the destination exists "
                 "(an earlier attempt of this copy may have landed)"
             )
-        time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        pause(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
     raise AssertionError("unreachable")
 
 

@@ -523,18 +523,18 @@ class DynamoDBLayout:
         now: datetime,
     ) -> _dynamodb.Update:
         """Record LATEST's new bytes and end our turn, if the turn is still ours."""
-        optional = {"content_type": request.content_type, "metadata": request.metadata or None}
-        present = [field for field, value in optional.items() if value]
-        absent = [field for field, value in optional.items() if not value]
+        sets, removes, present = _optional_fields(
+            {"content_type": request.content_type, "metadata": request.metadata}
+        )
         return _dynamodb.Update(
             pk=request.name,
             sk=LATEST,
             expression=(
                 "SET sha256 = :sha, etag = :etag, update_at = :time, is_deleted = :f, "
                 "content_length = :size, put_done = :ticket, put_since = :time"
-                + "".join(f", {field} = :{field}" for field in present)
+                + sets
                 + " REMOVE "
-                + ", ".join(["unverified", "#ticket", *absent])
+                + ", ".join(["unverified", "#ticket", *removes])
             ),
             condition="put_done = :previous",
             values={
@@ -545,7 +545,7 @@ class DynamoDBLayout:
                 "size": content.size,
                 "ticket": ticket,
                 "previous": ticket - 1,
-                **{field: optional[field] for field in present},
+                **present,
             },
             names={"#ticket": ticket_attribute(token)},
         )
@@ -617,16 +617,9 @@ class DynamoDBLayout:
         """The newest version, if its item still shows it (another client may have
         deleted it without telling LATEST: then LATEST forgets it, and None). None as well
         for an item that records a published sha256 but no number (written by hand)."""
-        number = _int_or_none(latest.get("latest_version"))
-        if number is None:
-            change = _dynamodb.Update(
-                pk=name,
-                sk=LATEST,
-                expression="REMOVE published_sha256",
-                condition="attribute_not_exists(latest_version)",
-            )
-            with contextlib.suppress(_dynamodb.ConditionFailed):
-                _dynamodb.update(session.dynamodb, self.table, change)
+        number = self._counter(name, latest)
+        if not number:
+            self._drop_published(session, name, "attribute_not_exists(latest_version)")
             return None
         item = _dynamodb.get(session.dynamodb, self.table, name, _model.zfill_version(number))
         if self._visible(item) and (item or {}).get("sha256") == latest.get("published_sha256"):
@@ -795,9 +788,9 @@ class DynamoDBLayout:
         }
         # LATEST as the copy found it: where it was HEADed (unverified: a dead writer's
         # bytes are adopted), its item is brought in line with the object whole.
-        optional = {"content_type": latest.content_type, "metadata": version_item["metadata"]}
-        present = [field for field, value in optional.items() if value]
-        absent = [field for field, value in optional.items() if not value]
+        sets, removes, present = _optional_fields(
+            {"content_type": latest.content_type, "metadata": version_item["metadata"]}
+        )
         counter = _dynamodb.Update(
             pk=name,
             sk=LATEST,
@@ -805,9 +798,9 @@ class DynamoDBLayout:
                 "SET latest_version = :n, published_sha256 = :sha, published_update_at = :t, "
                 "put_done = :ticket, put_since = :t, sha256 = :latest_sha, etag = :etag, "
                 "content_length = :size, update_at = :latest_time"
-                + "".join(f", {field} = :{field}" for field in present)
+                + sets
                 + " REMOVE "
-                + ", ".join(["unverified", "#ticket", *absent])
+                + ", ".join(["unverified", "#ticket", *removes])
             ),
             condition="put_done = :previous",
             values={
@@ -820,7 +813,7 @@ class DynamoDBLayout:
                 "etag": latest.etag,
                 "size": latest.size,
                 "latest_time": dynamodb_time(latest.last_modified),
-                **{field: optional[field] for field in present},
+                **present,
             },
             names={"#ticket": ticket_attribute(token)},
         )
@@ -927,12 +920,19 @@ class DynamoDBLayout:
         newest = self._counter(name, latest)
         if not newest or not any(i["sk"] == _model.zfill_version(newest) for i in doomed):
             return
+        self._drop_published(session, name, "latest_version = :n", {"n": newest})
+
+    def _drop_published(
+        self, session: Session, name: str, condition: str, values: dict[str, Any] | None = None
+    ) -> None:
+        """Make an unchanged publish stop answering with the newest version the LATEST item
+        records, if that item still meets ``condition``."""
         change = _dynamodb.Update(
             pk=name,
             sk=LATEST,
             expression="REMOVE published_sha256",
-            condition="latest_version = :n",
-            values={"n": newest},
+            condition=condition,
+            values=values or {},
         )
         with contextlib.suppress(_dynamodb.ConditionFailed):
             _dynamodb.update(session.dynamodb, self.table, change)
@@ -1187,6 +1187,14 @@ class DynamoDBLayout:
                 continue
             records.append(record)
         return records, known, live
+
+
+def _optional_fields(fields: dict[str, Any]) -> tuple[str, list[str], dict[str, Any]]:
+    """For an UpdateItem: the SET clauses (``, name = :name``) of the optional attributes
+    that have a value, the names of the empty ones to REMOVE, and the values to bind."""
+    present = {field: value for field, value in fields.items() if value}
+    sets = "".join(f", {field} = :{field}" for field in present)
+    return sets, [field for field in fields if field not in present], present
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -514,11 +514,9 @@ class S3OnlyLayout:
         number below its high-water mark; else the copy is taken back and nothing is
         published. (Costs one GET per publish; a purge that starts after this read lists
         the copy and deletes it like any other version.)"""
-        document = _s3.get_document(s3, self.bucket, self.state_key(name))
-        if document is not None:
-            state = ArtifactState.from_bytes(document.body, self.uri(self.state_key(name)))
-            if not state.purging and state.hwm >= number:
-                return
+        loaded = self._load(s3, name, rebuild=False)
+        if loaded.etag is not None and not loaded.state.purging and loaded.state.hwm >= number:
+            return
         with contextlib.suppress(Precondition):
             _s3.delete(s3, self.bucket, key, if_match=etag)
         raise ArtifactNotFoundError(
