@@ -130,6 +130,32 @@ def attempt(call: Callable[[], Any], *, strict: bool = True) -> Outcome:
         return Outcome(error=error)
 
 
+def clear_error(outcome: Outcome, *needles: str) -> str:
+    """'' if the call raised a library error whose message holds every needle."""
+    from versioned.exc import VersionedError
+
+    if outcome.ok:
+        return f"did not raise (returned {outcome.value!r:.100})"
+    if outcome.foreign or not isinstance(outcome.error, VersionedError):
+        return f"raised {outcome.describe()}"
+    missing = [n for n in needles if n not in str(outcome.error)]
+    return f"{outcome.describe()} does not name {missing}" if missing else ""
+
+
+def works_or_clear(outcome: Outcome, *needles: str) -> str:
+    """'' if the call returned, or raised as ``clear_error`` wants."""
+    return "" if outcome.ok else clear_error(outcome, *needles)
+
+
+def reported(outcome: Outcome, needle: str) -> str:
+    """'' if verify() returned and some problem's location or detail holds ``needle``."""
+    if not outcome.ok:
+        return f"verify() raised {outcome.describe()}"
+    if not any(needle in f"{p.location} {p.detail}" for p in outcome.value.problems):
+        return f"verify() did not report {needle!r}: {outcome.value.problems}"
+    return ""
+
+
 # ====================================================================== the adapter
 @dataclasses.dataclass(frozen=True)
 class Place:

@@ -10,10 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Outcome, Place, RawStore, attempt, sha
+from _chaoskit import Ops, Place, RawStore, attempt, clear_error, reported, sha
 from _faultproxy import FaultProxy
-
-from versioned.exc import VersionedError
 
 V1, V2 = b"version one " * 20, b"version two " * 20
 NOW = "2024-01-01T00:00:00.000000+0000"
@@ -21,25 +19,6 @@ NOW = "2024-01-01T00:00:00.000000+0000"
 
 def names_version_1(text: str) -> bool:
     return re.search(r"(?<!\d)0*1(?!\d)", text) is not None
-
-
-def clear_error(outcome: Outcome, *needles: str) -> str:
-    """'' if the call raised a library error whose message holds every needle."""
-    if outcome.ok:
-        return f"did not raise (returned {outcome.value!r:.100})"
-    if outcome.foreign or not isinstance(outcome.error, VersionedError):
-        return f"raised {outcome.describe()}"
-    missing = [n for n in needles if n not in str(outcome.error)]
-    return f"{outcome.describe()} does not name {missing}" if missing else ""
-
-
-def reported(outcome: Outcome, needle: str) -> str:
-    """'' if verify() returned and some problem's location or detail holds ``needle``."""
-    if not outcome.ok:
-        return f"verify() raised {outcome.describe()}"
-    if not any(needle in f"{p.location} {p.detail}" for p in outcome.value.problems):
-        return f"verify() did not report {needle!r}: {outcome.value.problems}"
-    return ""
 
 
 # ---------------------------------------------------------------- item 17, S3-only

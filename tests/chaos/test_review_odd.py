@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Outcome, RawStore, attempt, make_bsm
+from _chaoskit import Ops, RawStore, attempt, make_bsm, reported, works_or_clear
 from _testkit import Endpoints, RequestCounter
 
 from versioned import _retry
@@ -19,37 +19,12 @@ from versioned.exc import ContentionError, VersionedError
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 
 
-def clear_error(outcome: Outcome, *needles: str) -> str:
-    """'' if the call raised a library error whose message holds every needle."""
-    if outcome.ok:
-        return f"did not raise (returned {outcome.value!r:.100})"
-    if outcome.foreign or not isinstance(outcome.error, VersionedError):
-        return f"raised {outcome.describe()}"
-    missing = [n for n in needles if n not in str(outcome.error)]
-    return f"{outcome.describe()} does not name {missing}" if missing else ""
-
-
-def works_or_clear(outcome: Outcome, *needles: str) -> str:
-    return "" if outcome.ok else clear_error(outcome, *needles)
-
-
-def reported(outcome: Outcome, needle: str) -> str:
-    if not outcome.ok:
-        return f"verify() raised {outcome.describe()}"
-    if not any(needle in f"{p.location} {p.detail}" for p in outcome.value.problems):
-        return f"verify() did not report {needle!r}: {outcome.value.problems}"
-    return ""
-
-
 @pytest.fixture
-def short_deadline() -> Iterator[None]:
+def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry loops give up after 2 s instead of 120 s (a spin shows as ContentionError)."""
     defaults = _retry.attempts.__kwdefaults__
     assert defaults is not None
-    saved = defaults["deadline_secs"]
-    defaults["deadline_secs"] = 2.0
-    yield
-    defaults["deadline_secs"] = saved
+    monkeypatch.setitem(defaults, "deadline_secs", 2.0)
 
 
 # ---------------------------------------------------------------- arguments
