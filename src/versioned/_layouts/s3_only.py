@@ -455,10 +455,10 @@ class S3OnlyLayout:
             if entry.sha256 != latest.sha256:
                 return None
             return self._entry_record(name, number, entry, None)
-        # Written by another client, or a copy the listing did not confirm (a multipart
-        # copy has an ETag of its own): its own metadata says what it holds.
-        if entry is not None and entry.status == PENDING and entry.sha256 != latest.sha256:
-            return None
+        # Written by another client, or a copy the listing did not confirm: its own
+        # metadata says what it holds. (A reservation's sha256 is what LATEST held when
+        # the number was reserved; the copy may hold newer bytes: LATEST changed before
+        # it landed, or the server ignored CopySourceIfMatch.)
         info = _s3.head(s3, self.bucket, self.version_key(name, number))
         if info is None or info.sha256 != latest.sha256:
             return None
@@ -474,11 +474,13 @@ class S3OnlyLayout:
     ) -> VersionRecord | None:
         """Copy LATEST to the reserved ``number``. If LATEST changed since it was read, the
         copy is refused and made again from LATEST as it is now (the number is not handed
-        out until its object exists, so nobody has seen it name other bytes). None when
-        the number cannot be used: the caller reserves another."""
+        out until its object exists, so nobody has seen it name other bytes), for as long
+        as the call's deadline allows: a reserved number given up would be a gap no later
+        publish fills. None when the number cannot be used (another client's object holds
+        it): the caller reserves another."""
         s3 = session.s3
         key = self.version_key(name, number)
-        for _ in range(3):
+        for _ in attempts(f"publishing {name!r} as version {number}"):
             try:
                 result = _s3.copy(
                     s3,
@@ -505,7 +507,7 @@ class S3OnlyLayout:
                 continue
             self._check_not_purged(s3, name, number, key, result.etag)
             return self._copied(s3, name, number, key, result, latest, latest_record)
-        return None
+        raise AssertionError("unreachable")
 
     def _check_not_purged(self, s3: Any, name: str, number: int, key: str, etag: str) -> None:
         """A copy may land after a whole ``purge_artifact`` ran (a long copy, or a publisher
