@@ -705,6 +705,19 @@ class CopyResult:
     sha256: str | None
     last_modified: datetime | None
 
+    def holds(self, source: ObjectInfo) -> str | None:
+        """The SHA-256 of the copied bytes as far as the answer tells: the reported
+        checksum, else the source's recorded sha256 when the copy has the source's ETag
+        (the same bytes); None when only reading the copy can tell."""
+        if self.sha256:
+            return self.sha256
+        return source.sha256 if same_etag(self.etag, source.etag) else None
+
+
+def same_etag(left: str | None, right: str | None) -> bool:
+    """Two ETags name the same object content (quoted or not; an empty one matches none)."""
+    return bool(left) and bool(right) and str(left).strip('"') == str(right).strip('"')
+
 
 def copy(
     s3: Any,

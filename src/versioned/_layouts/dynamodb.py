@@ -750,9 +750,7 @@ class DynamoDBLayout:
             if info is not None and info.sha256 and info.sha256 == latest.sha256:
                 return info.sha256, _model.utc_now()  # left by an earlier attempt
             return None if info is None else "taken"
-        sha = result.sha256 or (
-            latest.sha256 if result.etag.strip('"') == latest.etag.strip('"') else None
-        )
+        sha = result.holds(latest)
         if sha is None:
             info = _s3.head(session.s3, self.bucket, key)
             sha = info.sha256 if info is not None else None

@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from .. import _model, _s3, constants
 from .._model import LATEST, AliasTarget, VersionId
 from .._retry import attempts
-from .._s3 import Precondition, TransferSettings
+from .._s3 import Precondition, TransferSettings, same_etag
 from .._session import Session
 from ..exc import (
     ArtifactNotFoundError,
@@ -64,10 +64,6 @@ _OWN_METADATA = frozenset(_model.RESERVED_METADATA_KEYS)
 
 def new_token() -> str:
     return uuid.uuid4().hex
-
-
-def same_etag(left: str | None, right: str | None) -> bool:
-    return bool(left) and bool(right) and str(left).strip('"') == str(right).strip('"')
 
 
 def quoted(etag: str) -> str:
@@ -537,9 +533,7 @@ class S3OnlyLayout:
         latest_record: VersionRecord,
     ) -> VersionRecord | None:
         """The record of a landed copy, from what the server reported or a HEAD."""
-        sha = result.sha256
-        if sha is None and same_etag(result.etag, latest.etag):
-            sha = latest_record.sha256
+        sha = result.holds(latest)
         if sha != latest_record.sha256 or result.last_modified is None:
             # LATEST changed under a server that ignores CopySourceIfMatch, or the server
             # reported too little: the copy is self-consistent, so read what it holds.
