@@ -8,12 +8,21 @@ import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
 from . import _model, _s3
-from ._layouts import AliasRecord, Layout, PutRequest, VersionRecord, check_bytes, these
+from ._layouts import (
+    AliasRecord,
+    BootstrapOptions,
+    Layout,
+    PutRequest,
+    VersionRecord,
+    check_bytes,
+    these,
+)
 from ._model import LATEST, VersionId
 from ._session import Session, Sessions
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
+    LatestNotDeletableError,
     ValidationError,
     VersionInUseError,
 )
@@ -89,6 +98,10 @@ class Engine:
             "revision": record.revision,
         }
 
+    def bootstrap(self, bsm: BotoSesManager, options: BootstrapOptions) -> None:
+        """Create what the repository needs (bucket; table) unless it exists."""
+        self.layout.bootstrap(self.session(bsm), options)
+
     # ------------------------------------------------------------ artifacts
     def put(
         self,
@@ -138,6 +151,10 @@ class Engine:
         """Delete one version unless an alias routes to it (VersionInUseError)."""
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version)
+        if parsed == LATEST and not self.layout.latest_deletable:
+            raise LatestNotDeletableError(
+                f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
+            )
         result = self.layout.retire(self.session(bsm), name, these([parsed]), strict=True)
         if result.in_use:
             raise VersionInUseError(in_use_message(name, result.in_use))
@@ -260,7 +277,9 @@ class Engine:
         if name is not None:
             names = [_model.validate_artifact_name(name)]
         else:
-            names = self.layout.verify_names(session, report.problems)
+            names, problems = self.layout.verify_names(session)
+            for problem in problems:
+                report.add(problem)
         for artifact in names:
             self._verify_artifact(session, artifact, report, workers)
         return report

@@ -1,35 +1,128 @@
-"""The library's one retry policy for optimistic protocols: attempts with jittered
-exponential backoff until a deadline, then ContentionError."""
+"""The library's one retry policy: every bounded loop goes through it.
+
+A loop is written as::
+
+    for attempt in policy.attempts("publish", f"{name}/state.json"):
+        loaded = load()
+        if write(loaded):
+            return result
+        attempt.conflict("state.json changed since it was read")
+
+Between attempts the policy sleeps (full jitter, doubling from ``base_secs`` up to
+``cap_secs``) and logs one DEBUG line on the ``versioned`` logger naming the operation, the
+record and why it retries. When ``max_attempts`` are spent or ``deadline_secs`` have passed
+it raises :class:`~versioned.exc.ContentionError` naming the operation, the record and the
+attempts made: no loop gives up silently.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import math
 import random
 import time
 from collections.abc import Iterator
 
-from .exc import ContentionError
+from .exc import ContentionError, ValidationError
+
+logger = logging.getLogger("versioned")
 
 #: how long a call keeps retrying against concurrent writers before giving up
 DEADLINE_SECS = 120.0
 
 
+@dataclasses.dataclass
+class Attempt:
+    """One pass of a retried loop. ``number`` counts from 0; ``conflict`` records why the
+    pass did not finish (logged when the next pass starts)."""
+
+    number: int
+    reason: str = "retrying"
+
+    def conflict(self, reason: str) -> None:
+        """Say why this pass must be retried (a CAS conflict, a taken turn...)."""
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter.
+
+    ``deadline_secs``: give up once this long has passed since the first attempt.
+    ``max_attempts``: give up after this many attempts (None: only the deadline bounds).
+    ``base_secs``/``cap_secs``: the first and the longest pause between attempts.
+    """
+
+    deadline_secs: float = DEADLINE_SECS
+    max_attempts: int | None = None
+    base_secs: float = 0.005
+    cap_secs: float = 0.5
+
+    def __post_init__(self) -> None:
+        for field in ("deadline_secs", "base_secs", "cap_secs"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"RetryPolicy.{field} must be a number")
+            if not math.isfinite(value) or value < 0:
+                raise ValidationError(f"RetryPolicy.{field} must be finite and >= 0")
+        if self.max_attempts is not None and (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 1
+        ):
+            raise ValidationError("RetryPolicy.max_attempts must be an int >= 1 or None")
+
+    def delay(self, attempt: int) -> float:
+        """The pause before attempt ``attempt + 1`` (full jitter)."""
+        return random.uniform(0, min(self.cap_secs, self.base_secs * 2 ** min(attempt, 30)))
+
+    def attempts(
+        self, operation: str, record: str, *, max_attempts: int | None = None, wait: bool = True
+    ) -> Iterator[Attempt]:
+        """Yield :class:`Attempt` objects until the caller leaves the loop; raise
+        ContentionError once the attempts or the deadline are spent. ``max_attempts``
+        overrides the policy's for one loop; ``wait=False`` retries without pausing (for a
+        loop whose pass already waited, such as one that re-reads after a lost race)."""
+        limit = max_attempts if max_attempts is not None else self.max_attempts
+        if max_attempts is not None and self.max_attempts is not None:
+            limit = min(max_attempts, self.max_attempts)
+        deadline = time.monotonic() + self.deadline_secs
+        number = 0
+        while True:
+            attempt = Attempt(number)
+            yield attempt
+            number += 1
+            if (limit is not None and number >= limit) or time.monotonic() > deadline:
+                raise exhausted(operation, record, number, attempt.reason)
+            logger.debug(
+                "%s %s: %s; attempt %d", operation, record, attempt.reason, number + 1
+            )
+            if wait:
+                time.sleep(self.delay(number - 1))
+
+
+def exhausted(operation: str, record: str, attempts: int, reason: str) -> ContentionError:
+    """The one error for a loop that gave up."""
+    return ContentionError(
+        f"{operation} on {record}: gave up after {attempts} attempts ({reason}); "
+        "concurrent writers kept interfering and nothing half-done was left. Retry later.",
+        operation=operation,
+        record=record,
+        attempts=attempts,
+    )
+
+
+#: the policy a repository uses unless it is given another
+DEFAULT = RetryPolicy()
+
+
 def attempts(
     what: str, *, deadline_secs: float = DEADLINE_SECS, base: float = 0.005, cap: float = 0.5
-) -> Iterator[int]:
-    """Yield attempt numbers 0, 1, 2...; sleep between them (full jitter, doubling from
-    ``base`` up to ``cap``). When ``deadline_secs`` have passed, raise ContentionError
-    saying ``what`` could not be done; nothing half-done is left by the caller."""
-    deadline = time.monotonic() + deadline_secs
-    attempt = 0
-    while True:
-        yield attempt
-        if time.monotonic() > deadline:
-            raise ContentionError(
-                f"{what}: concurrent writers kept interfering for {deadline_secs:.0f}s; "
-                "nothing was changed by this call. Retry later."
-            )
-        time.sleep(random.uniform(0, min(cap, base * 2**attempt)))
-        attempt += 1
+) -> Iterator[Attempt]:
+    """Transitional: ``DEFAULT``-like attempts for loops not yet given a policy."""
+    policy = RetryPolicy(deadline_secs=deadline_secs, base_secs=base, cap_secs=cap)
+    return policy.attempts(what, "")
 
 
 def pause(seconds: float) -> None:

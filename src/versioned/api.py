@@ -1,6 +1,7 @@
 """The public names, as the seeds spell them."""
 
 from . import exc, s3_and_dynamodb_backend, s3_only_backend
+from ._retry import RetryPolicy
 from .constants import (
     DYNAMODB_TABLE_NAME,
     LATEST_VERSION,
@@ -15,6 +16,7 @@ __all__ = [
     "METADATA_KEY_ARTIFACT_SHA256",
     "S3_PREFIX",
     "VERSION_ZFILL",
+    "RetryPolicy",
     "exc",
     "s3_and_dynamodb_backend",
     "s3_only_backend",

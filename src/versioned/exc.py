@@ -41,7 +41,22 @@ class VersionInUseError(ConflictError):
 
 
 class ContentionError(ConflictError):
-    """Too many concurrent writers: the bounded retries were spent. Safe to retry later."""
+    """Too many concurrent writers: the bounded retries were spent. Safe to retry later.
+    ``operation``, ``record`` and ``attempts`` say which loop gave up, on what, after how
+    many tries."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        record: str | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.record = record
+        self.attempts = attempts
 
 
 class RepositoryConflictError(ConflictError):

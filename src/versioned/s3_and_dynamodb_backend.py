@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _dynamodb, _model, _s3, constants
 from ._engine import Engine, check_root
-from ._layouts import AliasRecord, VersionRecord
+from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
 from ._objects import AliasFields, ArtifactFields
 from ._paths import S3Path
+from ._retry import DEFAULT as DEFAULT_RETRY
+from ._retry import RetryPolicy
 from .exc import ValidationError
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
@@ -66,12 +68,16 @@ class Repository:
     #: a put or publish holding LATEST's write turn longer than this is presumed dead, and
     #: its turn is skipped (it must exceed the longest upload or copy you run)
     lease_secs: float = 30.0
+    #: how long and how often a call retries against concurrent writers
+    retry_policy: RetryPolicy = dataclasses.field(default=DEFAULT_RETRY, repr=False)
     _bsm: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     #: deleting a version marks its item deleted; its bytes stay
-    soft_delete: ClassVar[bool] = True
+    soft_delete: ClassVar[bool] = DynamoDBLayout.soft_deletes
 
     def __post_init__(self) -> None:
+        if not isinstance(self.retry_policy, RetryPolicy):
+            raise TypeError("retry_policy must be a versioned.api.RetryPolicy")
         if not isinstance(self.dynamodb_table_name, str) or not self.dynamodb_table_name:
             raise ValidationError("dynamodb_table_name must be a non-empty str")
         if isinstance(self.lease_secs, bool) or not isinstance(self.lease_secs, int | float):
@@ -89,6 +95,7 @@ class Repository:
             self.dynamodb_table_name,
             transfer,
             float(self.lease_secs),
+            self.retry_policy,
         )
         self._engine = Engine(self._layout, transfer)
 
@@ -132,10 +139,10 @@ class Repository:
         which repository it serves, and remember ``bsm`` as the default session."""
         _dynamodb.check_capacity(dynamodb_read_capacity_units, dynamodb_write_capacity_units)
         session = self._session(bsm)
-        clients = self._engine.session(session)
-        self._layout.bootstrap(
-            clients, self.aws_region, dynamodb_read_capacity_units, dynamodb_write_capacity_units
+        options = BootstrapOptions(
+            self.aws_region, dynamodb_read_capacity_units, dynamodb_write_capacity_units
         )
+        self._engine.bootstrap(session, options)
         self._bsm = session
 
     # ------------------------------------------------------------ artifacts

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _model, _s3, constants
 from ._engine import Engine, check_root
-from ._layouts import AliasRecord, VersionRecord
+from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
 from ._model import decode_filename, encode_filename, validate_alias_name
 from ._objects import AliasFields, ArtifactFields
-from .exc import LatestNotDeletableError
+from ._retry import DEFAULT as DEFAULT_RETRY
+from ._retry import RetryPolicy
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
@@ -80,16 +81,22 @@ class Repository:
     part_size: int = 8 * _s3.MiB
     max_workers: int = 6
     single_copy_limit: int = 5 * 1024 * _s3.MiB
+    #: how long and how often a call retries against concurrent writers
+    retry_policy: RetryPolicy = dataclasses.field(default=DEFAULT_RETRY, repr=False)
 
     #: deleting a version removes its bytes
-    soft_delete: ClassVar[bool] = False
+    soft_delete: ClassVar[bool] = S3OnlyLayout.soft_deletes
 
     def __post_init__(self) -> None:
+        if not isinstance(self.retry_policy, RetryPolicy):
+            raise TypeError("retry_policy must be a versioned.api.RetryPolicy")
         self.s3_prefix = check_root(self.s3_bucket, self.s3_prefix, self.suffix)
         transfer = _s3.TransferSettings(
             self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
         )
-        self._layout = S3OnlyLayout(self.s3_bucket, self.s3_prefix, self.suffix, transfer)
+        self._layout = S3OnlyLayout(
+            self.s3_bucket, self.s3_prefix, self.suffix, transfer, self.retry_policy
+        )
         self._engine = Engine(self._layout, transfer)
 
     # ------------------------------------------------------------ conversions
@@ -111,7 +118,7 @@ class Repository:
     # ------------------------------------------------------------ bootstrap
     def bootstrap(self, bsm: BotoSesManager) -> None:
         """Create the bucket in ``aws_region`` if it does not exist. Idempotent."""
-        _s3.ensure_bucket(self._engine.session(bsm).s3, self.s3_bucket, self.aws_region)
+        self._engine.bootstrap(bsm, BootstrapOptions(self.aws_region))
 
     # ------------------------------------------------------------ artifacts
     def put_artifact(
@@ -154,10 +161,6 @@ class Repository:
     def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
         nor a version an alias points at (VersionInUseError). A missing version is fine."""
-        if _model.parse_version(version) == constants.LATEST_VERSION:
-            raise LatestNotDeletableError(
-                f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
-            )
         self._engine.delete_version(bsm, name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:

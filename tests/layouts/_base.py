@@ -944,9 +944,8 @@ class LayoutTests(ABC):
         self.put_and_publish(b"one")
         self.raw_write_version("seeded", 1, b"s")
         self.write_foreign_records()
-        problems: list[Any] = []
 
-        names = self.layout.verify_names(self.session, problems)
+        names, problems = self.layout.verify_names(self.session)
 
         assert NAME in names and "seeded" in names
         assert "foreign_app" not in names

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from .. import _s3
 from .._model import AliasTarget, VersionId
@@ -116,10 +116,26 @@ class ByteCheck:
     object_sha256: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class BootstrapOptions:
+    """What ``bootstrap`` may be asked for: the region of a bucket it creates, and the
+    provisioned capacity of a DynamoDB table (None: on-demand)."""
+
+    region: str
+    read_capacity: int | None = None
+    write_capacity: int | None = None
+
+
 class Layout(Protocol):
     """What the engine needs from a storage layout."""
 
     bucket: str
+    #: deleting a version marks it deleted and keeps its bytes (False: the bytes go)
+    soft_deletes: ClassVar[bool]
+    #: ``retire`` may delete LATEST (False: the engine refuses before asking)
+    latest_deletable: ClassVar[bool]
+
+    def bootstrap(self, session: Session, options: BootstrapOptions) -> None: ...
 
     def version_key(self, name: str, version: VersionId) -> str: ...
 
@@ -167,7 +183,7 @@ class Layout(Protocol):
     def purge_all(self, session: Session) -> None: ...
 
     # verification
-    def verify_names(self, session: Session, problems: list[Problem]) -> list[str]: ...
+    def verify_names(self, session: Session) -> tuple[list[str], list[Problem]]: ...
 
     def inventory(self, session: Session, name: str) -> Inventory: ...
 

@@ -28,11 +28,12 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from .. import _dynamodb, _model, _s3, constants
 from .._model import LATEST, AliasTarget, VersionId
-from .._retry import attempts, pause
+from .._retry import DEFAULT as DEFAULT_RETRY
+from .._retry import RetryPolicy, attempts, pause
 from .._s3 import Precondition, TransferSettings
 from .._session import Session
 from ..exc import (
@@ -44,6 +45,7 @@ from ..exc import (
 from ..verify import Problem
 from . import (
     AliasRecord,
+    BootstrapOptions,
     Chooser,
     Inventory,
     PutRequest,
@@ -72,6 +74,9 @@ def dynamodb_time(moment: datetime) -> str:
 class DynamoDBLayout:
     """The S3 + DynamoDB storage protocol for one repository."""
 
+    soft_deletes: ClassVar[bool] = True
+    latest_deletable: ClassVar[bool] = True
+
     def __init__(
         self,
         bucket: str,
@@ -80,7 +85,9 @@ class DynamoDBLayout:
         table: str,
         transfer: TransferSettings,
         lease_secs: float,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
+        self.retry = retry
         self.bucket = bucket
         self.prefix = prefix
         self.root = f"{prefix}/" if prefix else ""
@@ -123,10 +130,12 @@ class DynamoDBLayout:
         )
 
     # ------------------------------------------------------------ the table's claim
-    def bootstrap(self, session: Session, region: str, read: int | None, write: int | None) -> None:
+    def bootstrap(self, session: Session, options: BootstrapOptions) -> None:
         """Create the bucket and the table unless they exist, then claim the table."""
-        _s3.ensure_bucket(session.s3, self.bucket, region)
-        _dynamodb.ensure_table(session.dynamodb, self.table, read, write)
+        _s3.ensure_bucket(session.s3, self.bucket, options.region)
+        _dynamodb.ensure_table(
+            session.dynamodb, self.table, options.read_capacity, options.write_capacity
+        )
         self._claim(session)
 
     def _claim(self, session: Session) -> None:
@@ -1111,13 +1120,14 @@ class DynamoDBLayout:
         return sorted(names)
 
     # ------------------------------------------------------------ verification
-    def verify_names(self, session: Session, problems: list[Problem]) -> list[str]:
+    def verify_names(self, session: Session) -> tuple[list[str], list[Problem]]:
         session = self._ready(session)
         names = set(self._names_in_table(session))
         listing = _s3.list_objects(session.s3, self.bucket, self.root)
         keys = [item.key for item in listing.objects]
+        problems: list[Problem] = []
         names |= owners(keys, self.root, self.owner, self.is_other_layout, problems)
-        return sorted(names)
+        return sorted(names), problems
 
     def inventory(self, session: Session, name: str) -> Inventory:
         session = self._ready(session)

@@ -21,11 +21,12 @@ import contextlib
 import json
 import uuid
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from .. import _model, _s3, constants
 from .._model import LATEST, AliasTarget, VersionId
-from .._retry import attempts
+from .._retry import DEFAULT as DEFAULT_RETRY
+from .._retry import RetryPolicy, attempts
 from .._s3 import Precondition, TransferSettings, same_etag
 from .._session import Session
 from ..exc import (
@@ -37,6 +38,7 @@ from ..exc import (
 from ..verify import Problem
 from . import (
     AliasRecord,
+    BootstrapOptions,
     Chooser,
     Inventory,
     PutRequest,
@@ -81,11 +83,26 @@ class Loaded:
 class S3OnlyLayout:
     """The S3-only storage protocol for one repository root."""
 
-    def __init__(self, bucket: str, prefix: str, suffix: str, transfer: TransferSettings) -> None:
+    soft_deletes: ClassVar[bool] = False
+    latest_deletable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        suffix: str,
+        transfer: TransferSettings,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self.bucket = bucket
+        self.retry = retry
         self.root = f"{prefix}/" if prefix else ""
         self.suffix = suffix
         self.transfer = transfer
+
+    def bootstrap(self, session: Session, options: BootstrapOptions) -> None:
+        """Create the bucket unless it exists. Idempotent."""
+        _s3.ensure_bucket(session.s3, self.bucket, options.region)
 
     # ------------------------------------------------------------ keys (one place)
     def artifact_dir(self, name: str) -> str:
@@ -1032,10 +1049,12 @@ class S3OnlyLayout:
         _s3.fan_out(lambda name: self.purge_artifact(session, name), names)
 
     # ------------------------------------------------------------ verification
-    def verify_names(self, session: Session, problems: list[Problem]) -> list[str]:
+    def verify_names(self, session: Session) -> tuple[list[str], list[Problem]]:
         listing = _s3.list_objects(session.s3, self.bucket, self.root)
         keys = [item.key for item in listing.objects]
-        return sorted(owners(keys, self.root, self.owner, self.is_other_layout, problems))
+        problems: list[Problem] = []
+        names = owners(keys, self.root, self.owner, self.is_other_layout, problems)
+        return sorted(names), problems
 
     def inventory(self, session: Session, name: str) -> Inventory:
         s3 = session.s3
