@@ -15,6 +15,7 @@ from ._layouts import (
     PutRequest,
     VersionRecord,
     check_bytes,
+    marker,
     these,
 )
 from ._model import LATEST, VersionId
@@ -22,6 +23,7 @@ from ._session import Session, Sessions
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
+    ArtifactS3BackendError,
     LatestNotDeletableError,
     ValidationError,
     VersionInUseError,
@@ -61,9 +63,23 @@ class Engine:
         self.layout = layout
         self.transfer = transfer
         self._sessions = Sessions()
+        self.record = marker.RepositoryRecord(layout.bucket, layout.root, identity_of(layout))
 
     def session(self, bsm: BotoSesManager) -> Session:
         return self._sessions.of(bsm)
+
+    def reading(self, bsm: BotoSesManager) -> Session:
+        """The session, once this repository is known to be the one its prefix serves
+        (RepositoryConflictError otherwise: see marker.RepositoryRecord)."""
+        session = self.session(bsm)
+        self.record.ensure(session, write=False)
+        return session
+
+    def writing(self, bsm: BotoSesManager) -> Session:
+        """The session, once the prefix's record names this repository (written first)."""
+        session = self.session(bsm)
+        self.record.ensure(session, write=True)
+        return session
 
     def uri(self, name: str, version: VersionId) -> str:
         return f"s3://{self.layout.bucket}/{self.layout.version_key(name, version)}"
@@ -99,8 +115,19 @@ class Engine:
         }
 
     def bootstrap(self, bsm: BotoSesManager, options: BootstrapOptions) -> None:
-        """Create what the repository needs (bucket; table) unless it exists."""
-        self.layout.bootstrap(self.session(bsm), options)
+        """Create what the repository needs (bucket; table) unless it exists. The prefix's
+        record is checked first when the bucket exists (nothing is created for a
+        repository refused there), else once the bucket is made."""
+        session = self.session(bsm)
+        try:
+            self.record.ensure(session, write=True)
+        except ArtifactS3BackendError as error:
+            if error.code != "NoSuchBucket":
+                raise
+            self.layout.bootstrap(session, options)
+            self.record.ensure(session, write=True)
+            return
+        self.layout.bootstrap(session, options)
 
     # ------------------------------------------------------------ artifacts
     def put(
@@ -121,14 +148,14 @@ class Engine:
         )
         prepared = _s3.Content(content, self.transfer.multipart_threshold)
         try:
-            return self.layout.write_latest(self.session(bsm), request, prepared, progress)
+            return self.layout.write_latest(self.writing(bsm), request, prepared, progress)
         finally:
             prepared.close()
 
     def get_version(self, bsm: BotoSesManager, name: str, version: object) -> VersionRecord:
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version)
-        record = self.layout.get_version(self.session(bsm), name, parsed)
+        record = self.layout.get_version(self.reading(bsm), name, parsed)
         if record is None:
             raise ArtifactNotFoundError(
                 f"artifact {name!r} has no version {_model.version_str(parsed)}"
@@ -137,15 +164,15 @@ class Engine:
 
     def list_versions(self, bsm: BotoSesManager, name: str) -> list[VersionRecord]:
         _model.validate_artifact_name(name)
-        return self.layout.list_versions(self.session(bsm), name)
+        return self.layout.list_versions(self.reading(bsm), name)
 
     def latest_published_number(self, bsm: BotoSesManager, name: str) -> int:
         _model.validate_artifact_name(name)
-        return self.layout.latest_published_number(self.session(bsm), name)
+        return self.layout.latest_published_number(self.reading(bsm), name)
 
     def publish(self, bsm: BotoSesManager, name: str) -> VersionRecord:
         _model.validate_artifact_name(name)
-        return self.layout.publish(self.session(bsm), name)
+        return self.layout.publish(self.writing(bsm), name)
 
     def delete_version(self, bsm: BotoSesManager, name: str, version: object) -> None:
         """Delete one version unless an alias routes to it (VersionInUseError)."""
@@ -155,12 +182,12 @@ class Engine:
             raise LatestNotDeletableError(
                 f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
             )
-        result = self.layout.retire(self.session(bsm), name, these([parsed]), strict=True)
+        result = self.layout.retire(self.writing(bsm), name, these([parsed]), strict=True)
         if result.in_use:
             raise VersionInUseError(in_use_message(name, result.in_use))
 
     def list_names(self, bsm: BotoSesManager) -> list[str]:
-        return self.layout.list_names(self.session(bsm))
+        return self.layout.list_names(self.reading(bsm))
 
     # ------------------------------------------------------------ aliases
     def put_alias(
@@ -177,19 +204,19 @@ class Engine:
         _model.validate_alias_name(alias)
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         revision = check_revision(expected_revision)
-        return self.layout.write_alias(self.session(bsm), name, alias, target, revision)
+        return self.layout.write_alias(self.writing(bsm), name, alias, target, revision)
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> AliasRecord:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
-        record = self.layout.get_alias(self.session(bsm), name, alias)
+        record = self.layout.get_alias(self.reading(bsm), name, alias)
         if record is None:
             raise AliasNotFoundError(f"artifact {name!r} has no alias {alias!r}")
         return record
 
     def list_aliases(self, bsm: BotoSesManager, name: str) -> list[AliasRecord]:
         _model.validate_artifact_name(name)
-        records = self.layout.list_aliases(self.session(bsm), name)
+        records = self.layout.list_aliases(self.reading(bsm), name)
         return sorted(records, key=lambda record: record.alias)
 
     def delete_alias(
@@ -198,7 +225,7 @@ class Engine:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
         revision = check_revision(expected_revision)
-        return self.layout.delete_alias(self.session(bsm), name, alias, revision)
+        return self.layout.delete_alias(self.writing(bsm), name, alias, revision)
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(
@@ -208,7 +235,7 @@ class Engine:
         _model.validate_artifact_name(name)
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
-        session = self.session(bsm)
+        session = self.reading(bsm)
         versions, aliases = _s3.parallel(
             lambda: self.layout.list_versions(session, name),
             lambda: self.layout.list_aliases(session, name),
@@ -258,21 +285,22 @@ class Engine:
             )
             return list(decision.remove)
 
-        result = self.layout.retire(self.session(bsm), name, choose, strict=False)
+        result = self.layout.retire(self.writing(bsm), name, choose, strict=False)
         retired = sorted(result.retired, key=lambda r: int(r.version), reverse=True)
         return purge_time, retired
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         _model.validate_artifact_name(name)
-        self.layout.purge_artifact(self.session(bsm), name)
+        self.layout.purge_artifact(self.writing(bsm), name)
 
     def purge_all(self, bsm: BotoSesManager) -> None:
-        self.layout.purge_all(self.session(bsm))
+        self.layout.purge_all(self.writing(bsm))
 
     # ------------------------------------------------------------ verification
     def verify(self, bsm: BotoSesManager, name: object, workers: int) -> VerifyReport:
-        """Report every inconsistency of the repository (or of one artifact)."""
-        session = self.session(bsm)
+        """Report every inconsistency of the repository (or of one artifact). Keys of
+        another repository on the prefix are reported once per artifact (shared_prefix)."""
+        session = self.reading(bsm)
         report = VerifyReport()
         if name is not None:
             names = [_model.validate_artifact_name(name)]
@@ -282,7 +310,22 @@ class Engine:
                 report.add(problem)
         for artifact in names:
             self._verify_artifact(session, artifact, report, workers)
-        return report
+        return self._shared_once(report)
+
+    def _shared_once(self, report: VerifyReport) -> VerifyReport:
+        """Objects another repository (another suffix) wrote are reported as the folder
+        they share with it, once, instead of one orphan each."""
+        kept = VerifyReport()
+        seen: set[Problem] = set()
+        for problem in report.problems:
+            shape = marker.key_shape(self.layout.root, problem.location)
+            if problem.kind == "orphan_object" and shape is not None:
+                other_layout = shape.layout != self.record.identity.layout
+                problem = marker.shared_problem(self.layout.root, shape, other_layout=other_layout)
+            if problem.kind != "shared_prefix" or problem not in seen:
+                kept.add(problem)
+                seen.add(problem)
+        return kept
 
     def _verify_artifact(
         self, session: Session, name: str, report: VerifyReport, workers: int
@@ -326,6 +369,14 @@ class Engine:
                             f"{_model.version_str(target)}",
                         )
                     )
+
+
+def identity_of(layout: Layout) -> marker.Identity:
+    """The repository a layout object serves on its prefix (what its record holds)."""
+    table = getattr(layout, "table", None)
+    if isinstance(table, str):
+        return marker.Identity(marker.S3_AND_DYNAMODB, layout.suffix, table)
+    return marker.Identity(marker.S3_ONLY, layout.suffix)
 
 
 def check_revision(expected_revision: object) -> str | None:

@@ -18,6 +18,7 @@ from .._model import AliasTarget, VersionId
 from .._s3 import Content, Progress
 from .._session import Session
 from ..verify import Problem
+from . import marker
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +131,9 @@ class Layout(Protocol):
     """What the engine needs from a storage layout."""
 
     bucket: str
+    #: the prefix with its trailing "/" ("" at the bucket's root), and the version suffix
+    root: str
+    suffix: str
     #: deleting a version marks it deleted and keeps its bytes (False: the bytes go)
     soft_deletes: ClassVar[bool]
     #: ``retire`` may delete LATEST (False: the engine refuses before asking)
@@ -200,15 +204,21 @@ def owners(
     other_layout: Callable[[str], bool],
     problems: list[Problem],
 ) -> set[str]:
-    """The artifacts that own ``keys`` (``owner`` names a key's artifact); keys of neither
-    layout go to ``problems``."""
+    """The artifacts that own ``keys`` (``owner`` names a key's artifact); keys of another
+    repository (the other layout, another suffix) go to ``problems`` once per artifact,
+    keys of neither layout one by one. The repository record is no stray."""
     names: set[str] = set()
+    shared: set[Problem] = set()
     for key in keys:
         name = owner(key)
+        shape = marker.key_shape(root, key)
         if name is not None:
             names.add(name)
-        elif not other_layout(key):
+        elif shape is not None:
+            shared.add(marker.shared_problem(root, shape, other_layout=other_layout(key)))
+        elif key != marker.marker_key(root) and not other_layout(key):
             problems.append(stray(root, key))
+    problems.extend(sorted(shared, key=lambda problem: problem.location))
     return names
 
 
