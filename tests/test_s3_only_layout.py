@@ -80,8 +80,9 @@ def test_exact_keys(env: Env, raw_s3: Any) -> None:
     assert latest.s3uri == env.uri("versions/000000_LATEST.bin")
     assert v1.s3uri == env.uri("versions/999999_000001.bin")
     assert v2.s3uri == env.uri("versions/999998_000002.bin")
-    # nothing is written outside artifacts/{name}/
+    # nothing is written outside artifacts/{name}/ but the repository's record
     assert all_keys(raw_s3, env.bucket) == [
+        "artifacts/.versioned-repository.json",
         "artifacts/my_app/aliases/dev.json",
         "artifacts/my_app/aliases/prod.json",
         "artifacts/my_app/state.json",  # the artifact's compare-and-swap state
@@ -312,7 +313,10 @@ def test_bootstrap_is_idempotent(env: Env, raw_s3: Any) -> None:
     env.repo.put_artifact(bsm=env.bsm, name=NAME, content=b"kept")
     env.repo.bootstrap(bsm=env.bsm)
     env.repo.bootstrap(bsm=env.bsm)
-    assert all_keys(raw_s3, env.bucket) == ["artifacts/my_app/versions/000000_LATEST.bin"]
+    assert all_keys(raw_s3, env.bucket) == [
+        "artifacts/.versioned-repository.json",
+        "artifacts/my_app/versions/000000_LATEST.bin",
+    ]
 
 
 def test_bootstrap_existing_bucket(make_bsm: Callable[..., BotoSesManager], raw_s3: Any) -> None:
@@ -322,7 +326,7 @@ def test_bootstrap_existing_bucket(make_bsm: Callable[..., BotoSesManager], raw_
     bsm = make_bsm()
     repo = Repository(aws_region=REGION, s3_bucket=bucket, s3_prefix="artifacts")
     repo.bootstrap(bsm=bsm)
-    assert all_keys(raw_s3, bucket) == ["unrelated.txt"]
+    assert all_keys(raw_s3, bucket) == ["artifacts/.versioned-repository.json", "unrelated.txt"]
 
 
 def test_bootstrap_in_another_region(

@@ -23,7 +23,6 @@ from ._session import Session, Sessions
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
-    ArtifactS3BackendError,
     LatestNotDeletableError,
     ValidationError,
     VersionInUseError,
@@ -118,16 +117,9 @@ class Engine:
         """Create what the repository needs (bucket; table) unless it exists. The prefix's
         record is checked first when the bucket exists (nothing is created for a
         repository refused there), else once the bucket is made."""
-        session = self.session(bsm)
-        try:
-            self.record.ensure(session, write=True)
-        except ArtifactS3BackendError as error:
-            if error.code != "NoSuchBucket":
-                raise
-            self.layout.bootstrap(session, options)
-            self.record.ensure(session, write=True)
-            return
+        session = self.writing(bsm)
         self.layout.bootstrap(session, options)
+        self.record.ensure(session, write=True)
 
     # ------------------------------------------------------------ artifacts
     def put(

@@ -196,6 +196,7 @@ def test_purge_all_removes_only_the_prefix(backend: Backend, raw_s3: Any) -> Non
     listed = raw_s3.list_objects_v2(Bucket=backend.bucket)
     assert sorted(o["Key"] for o in listed.get("Contents", [])) == [
         "artifacts-sibling/keep.txt",
+        "artifacts/.versioned-repository.json",  # the prefix stays this repository's
         "outside/keep.txt",
     ]
     body = raw_s3.get_object(Bucket=backend.bucket, Key="outside/keep.txt")["Body"].read()

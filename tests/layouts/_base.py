@@ -940,7 +940,9 @@ class LayoutTests(ABC):
         assert inventory.aliases == []
         assert self.layout.inventory(self.session, "never_written").problems == []
 
-    def test_verify_names_reports_strays_but_not_the_other_layout(self) -> None:
+    def test_verify_names_reports_strays_and_the_other_layout_once_per_artifact(self) -> None:
+        """Keys of neither layout are orphans one by one; the other layout's keys (another
+        repository sharing the prefix) are one shared_prefix problem per artifact folder."""
         self.put_and_publish(b"one")
         self.raw_write_version("seeded", 1, b"s")
         self.write_foreign_records()
@@ -949,7 +951,11 @@ class LayoutTests(ABC):
 
         assert NAME in names and "seeded" in names
         assert "foreign_app" not in names
-        assert sorted(p.location for p in problems) == sorted(
-            [self.in_prefix("outside.txt"), self.in_prefix("other/thing")]
+        assert sorted((p.kind, p.location) for p in problems) == sorted(
+            [
+                ("orphan_object", self.in_prefix("outside.txt")),
+                ("orphan_object", self.in_prefix("other/thing")),
+                ("shared_prefix", self.in_prefix(f"{NAME}/")),
+                ("shared_prefix", self.in_prefix("foreign_app/")),
+            ]
         )
-        assert {p.kind for p in problems} == {"orphan_object"}

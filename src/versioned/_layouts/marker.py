@@ -27,7 +27,12 @@ from collections.abc import Iterable
 
 from .. import _dynamodb, _model, _s3
 from .._session import Session
-from ..exc import BackendError, CorruptRecordError, RepositoryConflictError
+from ..exc import (
+    ArtifactS3BackendError,
+    BackendError,
+    CorruptRecordError,
+    RepositoryConflictError,
+)
 from ..verify import Problem
 
 logger = logging.getLogger(__name__)
@@ -170,13 +175,19 @@ class RepositoryRecord:
     def ensure(self, session: Session, *, write: bool) -> None:
         """Refuse with RepositoryConflictError when the prefix serves another repository.
         First call: 1 GET when the record exists (else a LIST, and a create-only PUT for a
-        write or to adopt artifacts found); later calls: no request."""
+        write or to adopt artifacts found); later calls: no request. A missing bucket is
+        checked again on the next call (bootstrap creates it)."""
         if self._recorded or (self._seen and not write):
             return
         with self._lock:
             if self._recorded or (self._seen and not write):
                 return
-            recorded = self._read(session)
+            try:
+                recorded = self._read(session)
+            except ArtifactS3BackendError as error:
+                if error.code == "NoSuchBucket":
+                    return  # nothing there to conflict with: the call's own error follows
+                raise
             if recorded is None:
                 self._survey(session, write)
             else:
@@ -252,7 +263,12 @@ class RepositoryRecord:
             logger.debug("recorded %s at %s", self.identity.describe(), self.where)
         except _s3.Precondition:
             logger.debug("repository record of %s written meanwhile: comparing", self.where)
-            recorded = self._read(session)
+            try:
+                recorded = self._read(session)
+            except ArtifactS3BackendError as error:
+                if error.code == "NoSuchBucket":
+                    return  # nothing there to conflict with: the call's own error follows
+                raise
             if recorded is None:
                 raise RepositoryConflictError(
                     f"the repository record of {self.where} was written and removed while "
