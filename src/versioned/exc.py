@@ -60,7 +60,16 @@ class ContentionError(ConflictError):
 
 
 class RepositoryConflictError(ConflictError):
-    """The bucket prefix or the DynamoDB table already serves another repository."""
+    """The bucket prefix or the DynamoDB table already serves another repository. For a
+    prefix, ``location`` is its S3 URI and ``found`` describes the repository there (its
+    layout, suffix, table, and the artifacts seen when it has no record)."""
+
+    def __init__(
+        self, message: str, *, location: str | None = None, found: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.location = location
+        self.found = found
 
 
 class VersionLimitError(VersionedError):

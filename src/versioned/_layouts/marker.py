@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable
+from typing import NoReturn
 
 from .. import _dynamodb, _model, _s3
 from .._session import Session
@@ -217,11 +218,15 @@ class RepositoryRecord:
 
     def _compare(self, recorded: Identity) -> None:
         if recorded != self.identity:
-            raise RepositoryConflictError(
-                f"{self.where} serves {recorded.describe()} (recorded in "
-                f"s3://{self.bucket}/{self.key}), not {self.identity.describe()}; nothing "
-                f"was read or written. {_NEXT_STEP}"
-            )
+            self._refuse(f"{recorded.describe()} (recorded in s3://{self.bucket}/{self.key})")
+
+    def _refuse(self, found: str) -> NoReturn:
+        raise RepositoryConflictError(
+            f"{self.where} already serves {found}, not {self.identity.describe()}; nothing "
+            f"was read or written. {_NEXT_STEP}",
+            location=self.where,
+            found=found,
+        )
 
     def _survey(self, session: Session, write: bool) -> None:
         listing = _s3.list_objects(session.s3, self.bucket, self.root, max_keys=_SURVEY_KEYS)
@@ -233,10 +238,7 @@ class RepositoryRecord:
         if survey.foreign and not survey.mine:
             other, names = next(iter(survey.foreign.items()))
             shown = ", ".join(repr(name) for name in sorted(names)[:5])
-            raise RepositoryConflictError(
-                f"{self.where} holds the artifacts {shown} of {other.describe()}, not "
-                f"{self.identity.describe()}; nothing was read or written. {_NEXT_STEP}"
-            )
+            self._refuse(f"{other.describe()} (artifacts {shown})")
         if write:
             self._create(session)
         elif survey.mine:

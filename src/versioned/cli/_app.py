@@ -17,6 +17,7 @@ from rich.table import Table
 from .. import __version__, constants, exc
 from . import _output as out
 from ._aliases import alias_group
+from ._conflicts import own_prefix
 from ._connection import Connection, connect, current_settings
 from ._errors import (
     EXIT_CODES_HELP,
@@ -94,7 +95,8 @@ def bootstrap(ctx: click.Context, as_json: bool) -> None:
     With --table, also the DynamoDB table. Idempotent.
     """
     conn = connect(ctx)
-    conn.repo.bootstrap(bsm=conn.bsm)
+    with own_prefix():
+        conn.repo.bootstrap(bsm=conn.bsm)
     document = {
         "backend": conn.settings.backend,
         "bucket": conn.settings.bucket,
@@ -181,7 +183,7 @@ def put(
         optional["metadata"] = metadata
     if tags:
         optional["tags"] = tags
-    with out.transfer_progress(f"put {name}") as progress:
+    with own_prefix(), out.transfer_progress(f"put {name}") as progress:
         artifact = conn.repo.put_artifact(
             name=name, content=content, progress=progress, bsm=conn.bsm, **optional
         )
@@ -213,7 +215,7 @@ def publish(ctx: click.Context, name: str, as_json: bool) -> None:
     shown ("LATEST is unchanged"). A large artifact shows a spinner on stderr.
     """
     conn = connect(ctx)
-    with explained(conn, name):
+    with own_prefix(), explained(conn, name):
         latest = conn.repo.get_artifact_version(name=name, bsm=conn.bsm)
         before = newest_published_number(conn, name)
         size = out.size_of(latest)
