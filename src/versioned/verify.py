@@ -8,7 +8,8 @@ import dataclasses
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """One inconsistency. ``kind`` is one of: orphan_object, item_without_object,
-    object_without_item, sha256_mismatch, missing_sha256, dangling_alias, stale_item."""
+    object_without_item, sha256_mismatch, missing_sha256, dangling_alias, stale_item,
+    shared_prefix (another repository's keys in an artifact's folder)."""
 
     kind: str
     name: str
