@@ -23,6 +23,7 @@ from ._session import Session, Sessions
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
+    CorruptRecordError,
     LatestNotDeletableError,
     ValidationError,
     VersionInUseError,
@@ -292,8 +293,12 @@ class Engine:
     def verify(self, bsm: BotoSesManager, name: object, workers: int) -> VerifyReport:
         """Report every inconsistency of the repository (or of one artifact). Keys of
         another repository on the prefix are reported once per artifact (shared_prefix)."""
-        session = self.reading(bsm)
         report = VerifyReport()
+        try:
+            session = self.reading(bsm)
+        except CorruptRecordError as error:  # which repository the prefix serves is unknown
+            report.add(Problem("corrupt_record", "", self.record.key, str(error)))
+            return report
         if name is not None:
             names = [_model.validate_artifact_name(name)]
         else:

@@ -16,7 +16,7 @@ from _faultproxy import FaultProxy
 from _testkit import RequestCounter
 from conftest import session_for
 
-from versioned.exc import RepositoryConflictError
+from versioned.exc import CorruptRecordError, RepositoryConflictError
 
 V1, V2, LATEST = b"version one " * 20, b"version two " * 20, b"unpublished latest " * 20
 MARKER = ".versioned-repository.json"
@@ -72,8 +72,15 @@ def refused_everything(intruder: Ops, first: Place) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("second", ["other_table", "other_suffix", "other_layout"])
-@pytest.mark.parametrize("kind", LAYOUTS)
+SECONDS = [
+    (kind, second)
+    for kind in LAYOUTS
+    for second in ("other_table", "other_suffix", "other_layout")
+    if (kind, second) != ("s3_only", "other_table")  # an S3-only repository has no table
+]
+
+
+@pytest.mark.parametrize(("kind", "second"), SECONDS)
 @pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "seed_made"])
 def test_a_second_repository_on_a_prefix_is_refused_and_harms_nothing(
     kind: str, second: str, recorded: bool, make_bsm: Callable[[], Any], raw: RawStore
@@ -84,8 +91,6 @@ def test_a_second_repository_on_a_prefix_is_refused_and_harms_nothing(
     bsm = make_bsm()
     first = Place(kind, unique("bkt"), table=unique("tbl") if kind == "s3_dynamodb" else None)
     owner = Ops(first, bsm)
-    if second == "other_table" and kind == "s3_only":
-        pytest.skip("an S3-only repository has no table")
     owner.bootstrap()
     populate(owner)
     if not recorded:
@@ -225,3 +230,21 @@ def test_verify_reports_a_prefix_shared_with_another_repository(
     problems = ops.verify().problems
     kinds = sorted((p.kind, p.name) for p in problems)
     assert kinds == [("shared_prefix", "model")] * 2, problems
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"layout": "zip", "suffix": ".bin"}'])
+def test_an_unreadable_record_is_named_and_verify_reports_it(
+    body: bytes, make_bsm: Callable[[], Any], raw: RawStore
+) -> None:
+    bsm = make_bsm()
+    place = Place("s3_only", unique("bkt"))
+    ops = Ops(place, bsm)
+    ops.bootstrap()
+    populate(ops)
+    key = f"{place.root}{MARKER}"
+    raw.s3.put_object(Bucket=place.bucket, Key=key, Body=body)
+    fresh = Ops(place, bsm)
+    outcome = attempt(lambda: fresh.get("model"))
+    assert isinstance(outcome.error, CorruptRecordError) and key in str(outcome.error)
+    report = fresh.verify()
+    assert [(p.kind, p.location) for p in report.problems] == [("corrupt_record", key)]

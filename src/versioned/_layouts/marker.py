@@ -203,6 +203,8 @@ class RepositoryRecord:
     def _decode(self, body: bytes) -> Identity:
         try:
             data = json.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
             layout, suffix, table = data["layout"], data["suffix"], data.get("table")
             if layout not in (S3_ONLY, S3_AND_DYNAMODB) or not isinstance(suffix, str):
                 raise ValueError("unknown layout or suffix")
@@ -265,12 +267,7 @@ class RepositoryRecord:
             logger.debug("recorded %s at %s", self.identity.describe(), self.where)
         except _s3.Precondition:
             logger.debug("repository record of %s written meanwhile: comparing", self.where)
-            try:
-                recorded = self._read(session)
-            except ArtifactS3BackendError as error:
-                if error.code == "NoSuchBucket":
-                    return  # nothing there to conflict with: the call's own error follows
-                raise
+            recorded = self._read(session)
             if recorded is None:
                 raise RepositoryConflictError(
                     f"the repository record of {self.where} was written and removed while "
