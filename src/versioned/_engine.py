@@ -316,8 +316,9 @@ class Engine:
         seen: set[Problem] = set()
         for problem in report.problems:
             shape = marker.key_shape(self.layout.root, problem.location)
-            if problem.kind == "orphan_object" and shape is not None:
-                other_layout = shape.layout != self.record.identity.layout
+            identity = self.record.identity
+            if problem.kind == "orphan_object" and shape and marker.is_foreign(identity, shape):
+                other_layout = shape.layout != identity.layout
                 problem = marker.shared_problem(self.layout.root, shape, other_layout=other_layout)
             if problem.kind != "shared_prefix" or problem not in seen:
                 kept.add(problem)

@@ -89,6 +89,7 @@ def test_item19_project_file_endpoint_does_not_redirect_signed_requests(
         "AWS_ENDPOINT_URL": s3_endpoint,  # never real AWS, whatever the CLI decides
         "VERSIONED_BUCKET": ops.place.bucket,
         "VERSIONED_PREFIX": ops.place.prefix,
+        "VERSIONED_SUFFIX": ops.place.suffix,  # the repository there (else refused: exit 4)
     }
     for key, value in settings.items():
         monkeypatch.setenv(key, value)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from _chaoskit import LAYOUTS, Ops, Place, RawStore, attempt, interleave_at, unique
+from _chaoskit import make_bsm as session_for
 from _faultproxy import FaultProxy
 from _testkit import RequestCounter
-from conftest import session_for
 
 from versioned.exc import CorruptRecordError, RepositoryConflictError
 

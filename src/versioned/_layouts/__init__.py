@@ -204,19 +204,20 @@ def owners(
     other_layout: Callable[[str], bool],
     problems: list[Problem],
 ) -> set[str]:
-    """The artifacts that own ``keys`` (``owner`` names a key's artifact); keys of another
-    repository (the other layout, another suffix) go to ``problems`` once per artifact,
-    keys of neither layout one by one. The repository record is no stray."""
+    """The artifacts that own ``keys`` (``owner`` names a key's artifact); keys of the
+    other layout (another repository) go to ``problems`` once per artifact, keys of
+    neither layout one by one. The repository record is no stray."""
     names: set[str] = set()
     shared: set[Problem] = set()
     for key in keys:
         name = owner(key)
-        shape = marker.key_shape(root, key)
         if name is not None:
             names.add(name)
-        elif shape is not None:
-            shared.add(marker.shared_problem(root, shape, other_layout=other_layout(key)))
-        elif key != marker.marker_key(root) and not other_layout(key):
+        elif other_layout(key):
+            shape = marker.key_shape(root, key)
+            if shape is not None:
+                shared.add(marker.shared_problem(root, shape, other_layout=True))
+        elif key != marker.marker_key(root):
             problems.append(stray(root, key))
     problems.extend(sorted(shared, key=lambda problem: problem.location))
     return names

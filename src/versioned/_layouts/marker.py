@@ -110,8 +110,15 @@ def key_shape(root: str, key: str) -> Shape | None:
 
 
 def is_foreign(identity: Identity, shape: Shape) -> bool:
-    """Whether a key of ``shape`` belongs to another repository than ``identity``."""
-    return shape.layout != identity.layout or shape.suffix not in (None, identity.suffix)
+    """Whether a key of ``shape`` belongs to another repository than ``identity``. A
+    suffix that extends this one ("….bin.tmp", "…-copy.bin") marks a stray, not another
+    repository."""
+    if shape.layout != identity.layout:
+        return True
+    if shape.suffix is None or shape.suffix == identity.suffix:
+        return False
+    ours = identity.suffix
+    return not ours or not (shape.suffix.startswith(ours) or shape.suffix.endswith(ours))
 
 
 def shared_problem(root: str, shape: Shape, *, other_layout: bool) -> Problem:
@@ -144,9 +151,9 @@ class Survey:
             shape = key_shape(root, key)
             if shape is None:
                 continue
+            if shape.layout == identity.layout and shape.suffix == identity.suffix:
+                survey.mine.add(shape.name)
             if not is_foreign(identity, shape):
-                if shape.suffix is not None:
-                    survey.mine.add(shape.name)
                 continue
             other = Identity(
                 shape.layout, identity.suffix if shape.suffix is None else shape.suffix
