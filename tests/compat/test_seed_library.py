@@ -151,6 +151,8 @@ def test_seed_reads_what_we_write(pair: Pair, raw_s3: Any, server_features: Serv
     pair.our("purge_artifact", name="tool")
     if pair.layout == "s3_only":  # our layout's one extra object is there for the seed
         raw_s3.head_object(Bucket=pair.bucket, Key="artifacts/app/state.json")
+    # and the repository's record, which the seed must not take for an artifact
+    raw_s3.head_object(Bucket=pair.bucket, Key="artifacts/.versioned-repository.json")
 
     aliases = ["canary", "dev", "prod"]
     results = pair.seed(
