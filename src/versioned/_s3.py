@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import constants
 from ._pool import fan_out
-from .exc import ArtifactS3BackendError
+from .exc import (
+    ArtifactS3BackendError,
+    BackendError,
+    BucketNotFoundError,
+    CredentialsError,
+    EndpointUnreachableError,
+    S3CredentialsError,
+    S3EndpointUnreachableError,
+)
 
 if TYPE_CHECKING:
     from boto_session_manager import BotoSesManager
@@ -29,6 +38,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 MiB = 1024 * 1024
 CHUNK = 1 * MiB
+logger = logging.getLogger(__name__)
 
 #: botocore's standard retry mode: throttling, 5xx and connection errors are retried with
 #: exponential backoff and jitter. A retried conditional write may meet its own earlier
@@ -62,6 +72,66 @@ class Precondition(Exception):
     """A conditional request was refused (412, or 409 for a conflicting concurrent write)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Translation:
+    """What one storage failure becomes: the library's exception, built from the message
+    and the code, and what to do next (appended to the message)."""
+
+    error: Callable[[str, str], BackendError]
+    hint: str = ""
+
+
+def connection_failures(
+    credentials: type[CredentialsError], unreachable: type[EndpointUnreachableError]
+) -> dict[str, Translation]:
+    """The failures botocore raises instead of an answer, for any service: no credentials,
+    no connection. Keyed by the name of the botocore exception class."""
+    missing = Translation(
+        functools.partial(credentials, missing=True),
+        " No AWS credentials were found: configure a profile (aws configure, AWS_PROFILE) "
+        "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+    )
+    no_connection = Translation(unreachable, " Check the endpoint URL and the network.")
+    return {
+        "NoCredentialsError": missing,
+        "PartialCredentialsError": missing,
+        "EndpointConnectionError": no_connection,
+        "ConnectTimeoutError": no_connection,
+    }
+
+
+def lookup(table: Mapping[str, Translation], error: Exception) -> Translation | None:
+    """The table's entry for ``error``: by AWS's error code for an answer, else by the
+    botocore exception class (or the nearest base class the table names)."""
+    if isinstance(error, ClientError):
+        return table.get(error_code(error))
+    return next((table[c.__name__] for c in type(error).__mro__ if c.__name__ in table), None)
+
+
+#: S3 error codes (and statuses) meaning "no such object" and "condition refused"
+NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+REFUSED_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+#: 409 codes that are not a refused condition
+BUCKET_CONFLICT_CODES = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+_PERMISSIONS = " Check the session's credentials and its S3 permissions."
+_REJECTED = Translation(S3CredentialsError, _PERMISSIONS)
+
+#: The one translation of S3 failures into the library's errors (anything not named here
+#: is an ArtifactS3BackendError carrying its code).
+ERROR_TABLE: Mapping[str, Translation] = {
+    "NoSuchBucket": Translation(
+        BucketNotFoundError, " The bucket does not exist: run Repository.bootstrap() first."
+    ),
+    "AccessDenied": Translation(ArtifactS3BackendError, _PERMISSIONS),
+    "403": Translation(ArtifactS3BackendError, _PERMISSIONS),
+    "InvalidAccessKeyId": _REJECTED,
+    "SignatureDoesNotMatch": _REJECTED,
+    "ExpiredToken": _REJECTED,
+    "InvalidToken": _REJECTED,
+    **connection_failures(S3CredentialsError, S3EndpointUnreachableError),
+}
+
+
 def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -71,35 +141,38 @@ def status_code(error: ClientError) -> int:
 
 
 def is_not_found(error: ClientError) -> bool:
-    return error_code(error) in ("NoSuchKey", "404", "NotFound") or (
+    return error_code(error) in NOT_FOUND_CODES or (
         status_code(error) == 404 and error_code(error) != "NoSuchBucket"
     )
 
 
 def is_precondition_failed(error: ClientError) -> bool:
-    return error_code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict") or (
-        status_code(error) in (409, 412)
-        and error_code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
+    return error_code(error) in REFUSED_CODES or (
+        status_code(error) in (409, 412) and error_code(error) not in BUCKET_CONFLICT_CODES
     )
 
 
-def backend_error(
-    error: Exception, action: str, bucket: str, key: str = ""
-) -> ArtifactS3BackendError:
-    """The one translation of a botocore failure into the library's error."""
+def backend_error(error: Exception, action: str, bucket: str, key: str = "") -> BackendError:
+    """The one translation of a botocore failure into the library's error (an
+    ArtifactS3BackendError, of the subclass :data:`ERROR_TABLE` names)."""
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     if isinstance(error, ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
-        hint = ""
-        if code == "NoSuchBucket":
-            hint = " The bucket does not exist: run Repository.bootstrap() first."
-        elif code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            hint = " Check the session's credentials and its S3 permissions."
-        detail = f"{code} {message}".strip().rstrip(".")
-        return ArtifactS3BackendError(f"{action} {where} failed: {detail}.{hint}", code)
-    kind = type(error).__name__
-    return ArtifactS3BackendError(f"{action} {where} failed: {kind}: {error}", kind)
+        detail = f"{code} {message}".strip().rstrip(".") + "."
+    else:
+        code = type(error).__name__
+        detail = f"{code}: {error}"
+    return translated(f"{action} {where} failed: {detail}", code, lookup(ERROR_TABLE, error))
+
+
+def translated(message: str, code: str, translation: Translation | None) -> BackendError:
+    """The library's error for a failure the table knows (or an ArtifactS3BackendError)."""
+    if translation is None:
+        translation = Translation(ArtifactS3BackendError)
+    error = translation.error(message + translation.hint, code)
+    logger.debug("%s (%s)", message, type(error).__name__)
+    return error
 
 
 @contextlib.contextmanager
@@ -113,9 +186,7 @@ def translate(
     except ClientError as error:
         # A condition on an object that does not exist fails with 412 on some servers and
         # 404 NoSuchKey on others (moto, MiniStack): either way it is not the one expected.
-        if conditional and (
-            is_precondition_failed(error) or error_code(error) in ("NoSuchKey", "NotFound")
-        ):
+        if conditional and (is_precondition_failed(error) or error_code(error) in NOT_FOUND_CODES):
             raise Precondition(f"{action} s3://{bucket}/{key}: precondition failed") from error
         raise backend_error(error, action, bucket, key) from error
     except BotoCoreError as error:
@@ -150,12 +221,15 @@ def _info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
-def fetch(call: Callable[..., Any], action: str, bucket: str, key: str) -> Any:
-    """Send one read of an object; None when the object is absent."""
+def fetch(
+    call: Callable[..., Any], action: str, bucket: str, key: str, *, refused_is_absent: bool = False
+) -> Any:
+    """Send one read of an object; None when the object is absent (or, with
+    ``refused_is_absent``, when the read's condition was refused)."""
     try:
         return call(Bucket=bucket, Key=key)
     except ClientError as error:
-        if is_not_found(error):
+        if is_not_found(error) or (refused_is_absent and is_precondition_failed(error)):
             return None
         raise backend_error(error, action, bucket, key) from error
     except BotoCoreError as error:
@@ -165,20 +239,11 @@ def fetch(call: Callable[..., Any], action: str, bucket: str, key: str) -> Any:
 def head(s3: Any, bucket: str, key: str, *, if_match: str | None = None) -> ObjectInfo | None:
     """HEAD one object; None when absent (or, with ``if_match``, when it is another
     object than that ETag names). 1 request."""
-    call = (
-        s3.head_object if if_match is None else functools.partial(s3.head_object, IfMatch=if_match)
-    )
-    try:
-        response = fetch(call, "HEAD", bucket, key)
-    except ArtifactS3BackendError as error:
-        cause = error.__cause__
-        if (
-            if_match is not None
-            and isinstance(cause, ClientError)
-            and is_precondition_failed(cause)
-        ):
-            return None
-        raise
+    if if_match is None:
+        response = fetch(s3.head_object, "HEAD", bucket, key)
+    else:
+        call = functools.partial(s3.head_object, IfMatch=if_match)
+        response = fetch(call, "HEAD", bucket, key, refused_is_absent=True)
     return None if response is None else _info(key, response)
 
 
@@ -322,9 +387,12 @@ def delete_many(s3: Any, bucket: str, keys: list[str]) -> None:
         errors = [e for e in response.get("Errors") or [] if e.get("Code") != "NoSuchKey"]
         if errors:
             first = errors[0]
-            raise ArtifactS3BackendError(
+            code = str(first.get("Code", ""))
+            raise translated(
                 f"DELETE s3://{bucket}/{first.get('Key')} failed: "
-                f"{first.get('Code')} {first.get('Message')} ({len(errors)} keys failed)"
+                f"{code} {first.get('Message')} ({len(errors)} keys failed).",
+                code,
+                ERROR_TABLE.get(code),
             )
 
 
