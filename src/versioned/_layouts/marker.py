@@ -29,10 +29,11 @@ from typing import NoReturn
 from .. import _dynamodb, _model, _s3
 from .._session import Session
 from ..exc import (
-    ArtifactS3BackendError,
     BackendError,
+    BucketNotFoundError,
     CorruptRecordError,
     RepositoryConflictError,
+    TableNotFoundError,
 )
 from ..verify import Problem
 
@@ -192,10 +193,8 @@ class RepositoryRecord:
                 return
             try:
                 recorded = self._read(session)
-            except ArtifactS3BackendError as error:
-                if error.code == "NoSuchBucket":
-                    return  # nothing there to conflict with: the call's own error follows
-                raise
+            except BucketNotFoundError:
+                return  # nothing there to conflict with: the call's own error follows
             if recorded is None:
                 self._survey(session, write)
             else:
@@ -260,10 +259,8 @@ class RepositoryRecord:
             return True
         try:
             return bool(_dynamodb.query(session.dynamodb, self.identity.table, name, limit=1))
-        except BackendError as error:
-            if error.code == "ResourceNotFoundException":
-                return False
-            raise
+        except TableNotFoundError:
+            return False
 
     def _create(self, session: Session) -> None:
         """Write the record unless one exists; a record written meanwhile is compared."""
