@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from _harness import RequestCounter, make_bsm, make_repository, moto_server, raw_client
+from _harness import make_repository
+from _testkit import RequestCounter, make_session, moto_server, raw_client
 
 BUCKET = "versioned-bench"
 TABLE = "versioned-bench"
@@ -416,7 +416,6 @@ def delayed(url: str, latency_ms: float) -> Iterator[str]:
     if latency_ms <= 0:
         yield url
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "chaos"))
     from _faultproxy import FaultProxy  # the chaos suite's proxy
 
     with FaultProxy(url) as proxy:
@@ -440,8 +439,8 @@ def main() -> int:
     benches = []
     with moto_server() as server, delayed(server, args.latency_ms) as url:
         for backend in ("s3-only", "s3+ddb"):
-            bsm = make_bsm(url)
-            counter = RequestCounter(bsm)  # before the library first uses the session
+            bsm = make_session(url)
+            counter = RequestCounter.attach(bsm)  # before the library first uses the session
             repo = make_repository(backend, bsm, BUCKET, TABLE)
             dynamodb = backend != "s3-only"
             targets = DDB_TARGETS if dynamodb else S3_TARGETS

@@ -32,12 +32,10 @@ import sys
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
-from _harness import make_bsm, make_repository, moto_server, raw_client
-
-CHAOS_DIR = Path(__file__).resolve().parents[1] / "tests" / "chaos"
+from _harness import make_repository
+from _testkit import make_session, moto_server, raw_client, unique
 
 BUCKET = "versioned-stress"
 TABLE = "versioned-stress"
@@ -222,8 +220,7 @@ class ChaosRun:
     docstring). Collects what every call reported, for ``chaos_check``."""
 
     def __init__(self, url: str, backend: str, args: argparse.Namespace) -> None:
-        sys.path.insert(0, str(CHAOS_DIR))
-        from _chaoskit import Place, unique
+        from _chaoskit import Place
 
         self.url = url
         self.args = args
@@ -305,9 +302,9 @@ class ChaosRun:
 
     # ------------------------------------------------------------ the run
     def run(self) -> float:
-        from _chaoskit import Ops, Worker, make_bsm
+        from _chaoskit import Ops, Worker
 
-        ops = Ops(self.place, make_bsm(self.url))
+        ops = Ops(self.place, make_session(self.url))
         ops.bootstrap()
         ops.put(NAME, b"seed")
         seed = ops.publish(NAME)
@@ -385,9 +382,9 @@ class ChaosRun:
 
 
 def chaos_check(run: ChaosRun) -> dict[str, Any]:
-    from _chaoskit import RawStore, raw_clients
+    from _chaoskit import RawStore
 
-    raw = RawStore(*raw_clients(run.url))
+    raw = RawStore(raw_client(run.url, "s3"), raw_client(run.url, "dynamodb"))
     place = run.place
     stored = raw.versions(place, NAME)
     by_number: dict[int, set[str]] = collections.defaultdict(set)
@@ -487,7 +484,7 @@ def run_threads(args: argparse.Namespace) -> list[str]:
     rows = []
     with moto_server() as url:
         for backend in ("s3-only", "s3+ddb"):
-            bsm = make_bsm(url)
+            bsm = make_session(url)
             repo = make_repository(backend, bsm, BUCKET, TABLE)
             stress = Stress(repo, bsm, args.writers, args.rounds)
             elapsed = stress.run()

@@ -1,30 +1,45 @@
-"""Small helpers shared by the test modules (no fixtures here; see conftest.py)."""
+"""The test kit: every helper the suites share, written once (no fixtures here; see
+conftest.py). Servers (a local moto server, endpoints), sessions and raw boto3 clients,
+request counting, content hashes and unique names. Also imported by the benchmarks and by
+the chaos suite's worker processes (both put this folder on ``sys.path``).
+
+The suites' own kits sit beside it, one subject each: ``_chaoskit`` (chaos operations,
+raw-storage checks, workers, interleavings), ``_faultproxy`` (the fault-injecting proxy),
+``_clikit`` (the CLI runner), ``_layoutkit`` (the layout conformance base class),
+``_robkit`` (the robustness adapter), ``_seedkit`` / ``_seed_driver`` (the seed's library)."""
 
 from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import dataclasses
 import functools
 import hashlib
+import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 from boto_session_manager import BotoSesManager
 from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+KiB = 1024
 MiB = 1024 * 1024
+#: The repository's root folder (README, examples, Makefile).
+ROOT = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------ endpoints
 #: The switch of the whole suite: where S3 and DynamoDB requests go. A moto server started
@@ -75,6 +90,39 @@ class Endpoints:
     def url(self, service: str) -> str:
         return self.dynamodb if service == "dynamodb" else self.s3
 
+    @classmethod
+    def of(cls, endpoint: str | Endpoints | dict[str, str]) -> Endpoints:
+        """The Endpoints of a URL serving both services, of an Endpoints, or of its JSON
+        form {"s3": url, "dynamodb": url} (what worker processes are sent)."""
+        if isinstance(endpoint, str):
+            return cls(s3=endpoint, dynamodb=endpoint)
+        if isinstance(endpoint, dict):
+            return cls(s3=endpoint["s3"], dynamodb=endpoint["dynamodb"])
+        return endpoint
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server serving S3 and DynamoDB on 127.0.0.1 (a free port): its URL, until
+    the block ends."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
 
 _CONFIG_FILES: dict[Endpoints, str] = {}
 _CONFIG_LOCK = threading.Lock()
@@ -98,37 +146,49 @@ def _services_config_file(endpoints: Endpoints) -> str:
         return path
 
 
+@functools.cache
+def model_loader() -> Any:
+    """The botocore data loader every test session shares: each session is new (own event
+    hooks, own clients), but the service JSON models are parsed once per process rather
+    than once per session."""
+    return botocore.loaders.create_loader()
+
+
 def make_session(
-    endpoints: Endpoints, region_name: str = REGION, loader: Any = None
+    endpoint: str | Endpoints | dict[str, str], region_name: str = REGION
 ) -> BotoSesManager:
     """A fresh BotoSesManager with the test credentials whose S3 and DynamoDB clients go to
-    ``endpoints``. One endpoint: ``default_client_kwargs={"endpoint_url": ...}`` as before.
+    ``endpoint`` (a URL serving both, an Endpoints, or its JSON form). One endpoint:
+    ``default_client_kwargs={"endpoint_url": ...}`` as before.
     Two: no endpoint_url in ``default_client_kwargs`` (it would win for every service); the
     session reads a config file with a per-service `services` section instead, the way a
-    user points botocore at two endpoints. ``loader``: a shared botocore data loader."""
+    user points botocore at two endpoints. The botocore model loader is shared
+    (``model_loader``)."""
+    endpoints, loader = Endpoints.of(endpoint), model_loader()
     if endpoints.shared:
         bsm = BotoSesManager(
             region_name=region_name,
             default_client_kwargs={"endpoint_url": endpoints.s3},
             **CREDENTIALS,
         )
-        if loader is not None:
-            bsm.boto_ses._session.register_component("data_loader", loader)
+        bsm.boto_ses._session.register_component("data_loader", loader)
         return bsm
     core = botocore.session.Session()
     core.set_config_variable("config_file", _services_config_file(endpoints))
     core.set_config_variable("profile", "default")  # not AWS_PROFILE's: it is not in the file
     core.set_config_variable("ignore_configured_endpoint_urls", False)
-    if loader is not None:
-        core.register_component("data_loader", loader)
+    core.register_component("data_loader", loader)
     return BotoSesManager(region_name=region_name, botocore_session=core, **CREDENTIALS)
 
 
-def raw_client(endpoints: Endpoints, service: str, region_name: str = REGION) -> Any:
-    """A plain boto3 client of ``service`` at its endpoint, independent of the library."""
+def raw_client(
+    endpoint: str | Endpoints | dict[str, str], service: str, region_name: str = REGION
+) -> Any:
+    """A plain boto3 client of ``service`` at its endpoint, independent of the library
+    (and of any counter)."""
     # An explicit Session: boto3.client() would create boto3.DEFAULT_SESSION.
     session = boto3.session.Session(region_name=region_name, **CREDENTIALS)
-    return session.client(service, endpoint_url=endpoints.url(service))
+    return session.client(service, endpoint_url=Endpoints.of(endpoint).url(service))
 
 
 #: Operation-name prefixes that only read (S3 and DynamoDB).
@@ -157,7 +217,7 @@ class ServerFeatures:
     @functools.cached_property
     def _bucket(self) -> str:
         s3 = raw_client(self.endpoints, "s3")
-        bucket = f"features-{uuid.uuid4().hex[:12]}"
+        bucket = unique("features")
         s3.create_bucket(Bucket=bucket)
         return bucket
 
@@ -253,15 +313,22 @@ class ServerFeatures:
 
 
 def sha256_hex(data: bytes) -> str:
+    """The hex sha256 of ``data``: what the library records for content."""
     return hashlib.sha256(data).hexdigest()
 
 
+def unique(label: str) -> str:
+    """A name nobody else uses: ``label`` and 10 random hex digits (a valid bucket, table
+    and artifact name when ``label`` is one)."""
+    return f"{label}-{uuid.uuid4().hex[:10]}"
+
+
 def unique_bucket() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"
+    return unique("test")
 
 
 def unique_table() -> str:
-    return f"test-table-{uuid.uuid4().hex[:12]}"
+    return unique("test-table")
 
 
 def split_s3uri(uri: str) -> tuple[str, str]:

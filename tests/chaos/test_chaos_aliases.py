@@ -22,10 +22,9 @@ from _chaoskit import (
     attempt,
     first_write,
     interleave_at,
-    sha,
-    unique,
 )
 from _faultproxy import FaultProxy
+from _testkit import sha256_hex, unique
 
 from versioned.exc import VersionedError
 
@@ -247,7 +246,7 @@ def _kill_scenario(
     where = f"(hold {first_hold or 'first write'}, kill after {kill_after}, killed={bool(killed)})"
     if aliases.get("prod") == ["2"]:
         stored = versions.get(2)
-        if stored is None or stored.actual != sha(V2):
+        if stored is None or stored.actual != sha256_hex(V2):
             trash = [k for k in raw.keys(place.bucket, f"{place.root}{name}/") if "trash" in k]
             return f"{where}: prod -> 2 but version 2 is gone; leftovers {trash}"
     dangling = raw.dangling(place, name)

@@ -14,18 +14,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
-from _chaoskit import (
-    LAYOUTS,
-    MiB,
-    Ops,
-    RawStore,
-    attempt,
-    encode_content,
-    sha,
-    workers,
-)
+from _chaoskit import LAYOUTS, Ops, RawStore, attempt, encode_content, workers
 from _faultproxy import FaultProxy
-from _testkit import Endpoints
+from _testkit import Endpoints, MiB, sha256_hex
 
 from versioned.exc import VersionedError
 
@@ -77,12 +68,12 @@ def test_item01_non_seekable_stream_is_stored_whole(
     assert not source.seekable()
     with source:
         artifact = ops.put("app", source)
-    assert artifact.sha256 == sha(data)
+    assert artifact.sha256 == sha256_hex(data)
     latest = raw.latest(ops.place, "app")
     assert latest is not None
     stored = raw.data(ops.place.bucket, latest.key) or b""
     assert len(stored) == size, f"stored {len(stored)} of {size} bytes"
-    assert latest.actual == latest.recorded == sha(data)
+    assert latest.actual == latest.recorded == sha256_hex(data)
 
 
 def _cli_env(ops: Ops, endpoints: Endpoints, tmp_path: Path) -> dict[str, str]:
@@ -132,7 +123,7 @@ def test_item01_cli_put_from_a_pipe_stores_every_byte(
     latest = raw.latest(ops.place, "app")
     assert latest is not None
     assert raw.data(ops.place.bucket, latest.key) == b"hello world\n"
-    assert latest.recorded == sha(b"hello world\n")
+    assert latest.recorded == sha256_hex(b"hello world\n")
     out = tmp_path / "out.bin"
     get = subprocess.run(
         [*command, "get", "app", "-o", str(out)],
@@ -213,7 +204,7 @@ def test_item03_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
 ) -> None:
     """A put of Y is SIGKILLed after S3 applied its write of Y and before its DynamoDB
     commit. A later put of X (the content before Y) must leave X in LATEST, and the next
-    publish must hold bytes that hash to what it records, sha(X)."""
+    publish must hold bytes that hash to what it records, sha256(X)."""
     x = b"content X, the good one " * 50
     y = b"content Y, the dead writer's " * 50
     ops = make_repo("s3_dynamodb", lease_secs=2)
@@ -238,7 +229,7 @@ def test_item03_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
     assert stored == x, (
         "after put(X), LATEST holds the dead writer's bytes "
         f"({'Y' if stored == y else 'other'}), recorded sha256 "
-        f"{'sha(X)' if latest.recorded == sha(x) else latest.recorded}"
+        f"{'sha256(X)' if latest.recorded == sha256_hex(x) else latest.recorded}"
     )
     published = attempt(lambda: ops.publish("app"))
     assert published.ok, published.describe()
@@ -246,4 +237,4 @@ def test_item03_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
     assert version.actual == version.recorded, (
         f"version {published.value.version}: bytes {version.actual} vs recorded {version.recorded}"
     )
-    assert version.recorded == sha(x) == published.value.sha256
+    assert version.recorded == sha256_hex(x) == published.value.sha256

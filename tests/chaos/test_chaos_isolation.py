@@ -8,15 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import (
-    LAYOUTS,
-    Ops,
-    Outcome,
-    Place,
-    RawStore,
-    attempt,
-    unique,
-)
+from _chaoskit import LAYOUTS, Ops, Outcome, Place, RawStore, attempt
+from _testkit import unique
 
 from versioned.exc import VersionedError
 

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import LAYOUTS, Background, Ops, Place, RawStore, attempt, first_write, sha, unique
+from _chaoskit import LAYOUTS, Background, Ops, Place, RawStore, attempt, first_write
 from _faultproxy import FaultProxy, Request, dynamodb_error
+from _testkit import sha256_hex, unique
 
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 
@@ -162,8 +163,8 @@ def test_item13_dynamodb_lost_first_write_does_not_wait_for_the_lease(
     assert sent < 15, f"{operation} sent {sent} DynamoDB requests"
     if operation == "put":
         latest = raw.latest(place, "app")
-        assert latest is not None and latest.actual == latest.recorded == sha(V3)
+        assert latest is not None and latest.actual == latest.recorded == sha256_hex(V3)
     else:
         assert outcome.value.version == "2"
         stored = raw.versions(place, "app")[2]
-        assert stored.actual == stored.recorded == sha(V2)
+        assert stored.actual == stored.recorded == sha256_hex(V2)

@@ -10,18 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _chaoskit import (
-    CREDENTIALS,
-    REGION,
-    Ops,
-    RawStore,
-    encode_content,
-    raw_clients,
-    sha,
-    unique,
-    workers,
-)
+from _chaoskit import Ops, RawStore, encode_content, workers
 from _faultproxy import FaultProxy
+from _testkit import CREDENTIALS, REGION, raw_client, sha256_hex, unique
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -158,7 +149,7 @@ def test_drop_response_is_applied_once_then_retried_and_reset_is_never_applied(
     make_proxy: Callable[[], FaultProxy], raw_s3: Any
 ) -> None:
     proxy = make_proxy()
-    s3, _ = raw_clients(proxy.url)
+    s3 = raw_client(proxy.url, "s3")
     bucket = unique("bkt")
     raw_s3.create_bucket(Bucket=bucket)
     dropped = proxy.add("drop_response", method="PUT", path=r"/dropped$")
@@ -189,7 +180,7 @@ def test_a_held_worker_is_killed_and_its_request_discarded(
         held.release("discard")
         held.done.wait(10)
     latest = raw.latest(ops.place, "app")
-    assert latest is not None and latest.actual == sha(b"before")
+    assert latest is not None and latest.actual == sha256_hex(b"before")
 
 
 def test_a_worker_reports_results(
@@ -201,8 +192,9 @@ def test_a_worker_reports_results(
         worker.send(ops.place, proxy.url, "put", name="app", content=encode_content(b"x"))
         assert worker.result(60) == {
             "ok": True,
-            "value": {"version": "LATEST", "sha256": sha(b"x")},
+            "value": {"version": "LATEST", "sha256": sha256_hex(b"x")},
         }
         worker.send(ops.place, proxy.url, "publish", name="app")
-        assert worker.result(60) == {"ok": True, "value": {"version": "1", "sha256": sha(b"x")}}
+        published = {"version": "1", "sha256": sha256_hex(b"x")}
+        assert worker.result(60) == {"ok": True, "value": published}
     assert proxy.count(service="dynamodb") >= 2

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Place, RawStore, attempt, clear_error, reported, sha
+from _chaoskit import Ops, Place, RawStore, attempt, clear_error, reported
 from _faultproxy import FaultProxy
+from _testkit import sha256_hex
 
 V1, V2 = b"version one " * 20, b"version two " * 20
 NOW = "2024-01-01T00:00:00.000000+0000"
@@ -150,7 +151,7 @@ def test_item18_dynamodb_unchanged_put_and_publish_without_the_old_item_echoed(
     unchanged = attempt(lambda: client.put("app", V1), strict=False)
     if not unchanged.ok:
         problems.append(f"put of unchanged content: {unchanged.describe()}")
-    elif unchanged.value.sha256 != sha(V1):
+    elif unchanged.value.sha256 != sha256_hex(V1):
         problems.append(f"put of unchanged content returned sha256 {unchanged.value.sha256}")
     first = attempt(lambda: client.publish("app"), strict=False)
     if not first.ok or first.value.version != "1":
@@ -158,9 +159,9 @@ def test_item18_dynamodb_unchanged_put_and_publish_without_the_old_item_echoed(
     again = attempt(lambda: client.publish("app"), strict=False)
     if not again.ok:
         problems.append(f"publish of an unchanged LATEST: {again.describe()}")
-    elif (again.value.version, again.value.sha256) != ("1", sha(V1)):
+    elif (again.value.version, again.value.sha256) != ("1", sha256_hex(V1)):
         problems.append(f"publish of an unchanged LATEST returned {again.value}")
     latest = raw.latest(ops.place, "app")
-    if latest is None or latest.actual != latest.recorded or latest.recorded != sha(V1):
+    if latest is None or latest.actual != latest.recorded or latest.recorded != sha256_hex(V1):
         problems.append(f"LATEST afterwards: {latest}")
     assert problems == [], problems

@@ -7,17 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _chaoskit import (
-    Background,
-    Ops,
-    Place,
-    RawStore,
-    attempt,
-    encode_content,
-    sha,
-    workers,
-)
+from _chaoskit import Background, Ops, Place, RawStore, attempt, encode_content, workers
 from _faultproxy import FaultProxy, Request
+from _testkit import sha256_hex as sha
 
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 

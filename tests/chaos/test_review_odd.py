@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, RawStore, attempt, make_bsm, reported, works_or_clear
+from _chaoskit import Ops, RawStore, attempt, reported, works_or_clear
 from _testkit import Endpoints, RequestCounter
+from _testkit import make_session as make_bsm
 
 from versioned import _retry
 from versioned.exc import ContentionError, VersionedError

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from _chaoskit import Background, MiB, Ops, Place, RawStore, Worker, sha, unique
+from _chaoskit import Background, Ops, Place, RawStore, Worker
 from _faultproxy import FaultProxy
+from _testkit import MiB, unique
+from _testkit import sha256_hex as sha
 
 from versioned.exc import ArtifactNotFoundError
 

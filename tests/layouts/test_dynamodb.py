@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from _base import NAME, TRANSFER, LayoutTests
+from _layoutkit import NAME, TRANSFER, LayoutTests
 from _testkit import sha256_hex, unique_table
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 

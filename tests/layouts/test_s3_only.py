@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from _base import NAME, TRANSFER, LayoutTests
+from _layoutkit import NAME, TRANSFER, LayoutTests
 from _testkit import sha256_hex
 
 from versioned._layouts.s3_only import S3OnlyLayout

@@ -12,16 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from _robkit import (
-    BACKENDS,
-    Backend,
-    mp_worker,
-    new_backend,
-    raw_bytes,
-    sha,
-    sha_mismatches,
-)
-from _testkit import Endpoints
+from _robkit import BACKENDS, Backend, mp_worker, new_backend, raw_bytes, sha_mismatches
+from _testkit import Endpoints, sha256_hex
 from boto_session_manager import BotoSesManager
 
 from versioned.exc import (
@@ -52,7 +44,7 @@ def check_numbering(
         artifact = backend.get(bsm, name, number)
         data = raw_bytes(raw_s3, artifact.s3uri)
         assert data is not None, f"version {number} has no bytes"
-        assert sha(data) == digest, f"version {number}: bytes differ from the returned sha256"
+        assert sha256_hex(data) == digest, f"version {number}: bytes differ from its sha256"
         assert artifact.sha256 == digest, f"version {number}: recorded sha256 differs"
     listed = backend.list_versions(bsm, name)
     assert listed[0].version == "LATEST"
@@ -95,7 +87,7 @@ def test_threads_put_and_publish_keep_every_invariant(
     check_numbering(backend, bsm, raw_s3, name, returned)
     latest = backend.get(bsm, name)
     data = raw_bytes(raw_s3, latest.s3uri)
-    assert data is not None and sha(data) == latest.sha256
+    assert data is not None and sha256_hex(data) == latest.sha256
 
 
 def _publish_versions(backend: Backend, bsm: BotoSesManager, name: str, count: int) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from _testkit import CREDENTIALS, REGION, Endpoints, unique_bucket, unique_table
 from boto_session_manager import BotoSesManager
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".servers" / "seed-venv"
 DRIVER = Path(__file__).with_name("_seed_driver.py")
 
