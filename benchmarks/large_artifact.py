@@ -1,4 +1,4 @@
-"""Issue 5's large-artifact target: put from a path, publish, download; peak RSS and time.
+"""The large-artifact target: put from a path, publish, download; peak RSS and time.
 
 Usage: python benchmarks/large_artifact.py [--size-mib 1024]
 

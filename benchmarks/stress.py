@@ -3,13 +3,13 @@
 Usage: python benchmarks/stress.py [--mode threads|chaos|both] [--writers 64] [--rounds 3]
        [--processes 4] [--chaos-rounds 12] [--kills 8] [--drop-rate 0.08] [--seed 9]
 
-threads (issue 4), per backend: every writer thread puts its own content and publishes, for
+threads, per backend: every writer thread puts its own content and publishes, for
 --rounds rounds; every 4th writer also points a shared alias (a0..a3) at the version it got
 back; one thread runs purge_artifact_versions(keep_last_n=5, purge_older_than_secs=0)
 meanwhile. Afterwards every invariant is checked with raw boto3 reads and one table row per
 backend is printed.
 
-chaos (issue 9), per backend: --processes worker processes put, publish, move aliases,
+chaos, per backend: --processes worker processes put, publish, move aliases,
 delete and purge one artifact, each through its own fault proxy (tests/chaos/_faultproxy.py)
 that loses the response of a write (applied by the server, retried by botocore) with
 probability --drop-rate and resets a connection before forwarding with half that
@@ -204,7 +204,7 @@ def check(stress: Stress, url: str, verify_kwargs: dict[str, Any]) -> dict[str, 
     }
 
 
-# ====================================================================== chaos (issue 9)
+# ====================================================================== chaos
 #: refusals a call may legitimately answer with while others delete, purge and move aliases
 EXPECTED_REFUSALS = {
     "put_alias": {"ArtifactNotFoundError", "ConcurrentModificationError"},

@@ -1,4 +1,4 @@
-"""Issue 9, items 1-3: the recorded sha256 always describes the stored bytes (piped
+"""The recorded sha256 always describes the stored bytes (piped
 content, a file rewritten during put, a writer killed between its S3 write and its
 DynamoDB commit)."""
 
@@ -24,7 +24,7 @@ KiB = 1024
 SMALL_PARTS = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB}
 
 
-# ---------------------------------------------------------------- item 1: piped content
+# ---------------------------------------------------------------- piped content
 class NonSeekable(io.RawIOBase):
     """A readable stream that cannot seek (like stdin on a pipe)."""
 
@@ -58,7 +58,7 @@ def pipe_reader(data: bytes) -> BinaryIO:
 @pytest.mark.parametrize("size", [100, 8 * KiB - 1, 5 * MiB + 1], ids=["100B", "8KiB-1", "5MiB+1"])
 @pytest.mark.parametrize("stream", ["pipe", "nonseekable"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item01_non_seekable_stream_is_stored_whole(
+def test_non_seekable_stream_is_stored_whole(
     kind: str, stream: str, size: int, make_repo: Callable[..., Ops], raw: RawStore
 ) -> None:
     ops = make_repo(kind, **SMALL_PARTS)
@@ -104,7 +104,7 @@ def _cli_env(ops: Ops, endpoints: Endpoints, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item01_cli_put_from_a_pipe_stores_every_byte(
+def test_cli_put_from_a_pipe_stores_every_byte(
     kind: str, make_repo: Callable[..., Ops], raw: RawStore, endpoints: Endpoints, tmp_path: Path
 ) -> None:
     """echo "hello world" | versioned put app -   then   versioned get app -o out"""
@@ -136,7 +136,7 @@ def test_item01_cli_put_from_a_pipe_stores_every_byte(
     assert out.read_bytes() == b"hello world\n"
 
 
-# ---------------------------------------------------------------- item 2: file rewritten
+# ---------------------------------------------------------------- a file rewritten during put
 REWRITER = """
 import itertools, sys
 path, size = sys.argv[1], int(sys.argv[2])
@@ -153,7 +153,7 @@ with open(path, "r+b", buffering=0) as handle:
     ("size", "puts"), [(256 * KiB, 25), (5 * MiB + 64 * KiB, 6)], ids=["single-part", "multipart"]
 )
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item02_file_rewritten_during_put_never_stores_mismatched_bytes(
+def test_file_rewritten_during_put_never_stores_mismatched_bytes(
     kind: str,
     size: int,
     puts: int,
@@ -196,8 +196,8 @@ def test_item02_file_rewritten_during_put_never_stores_mismatched_bytes(
     )
 
 
-# ---------------------------------------------------------------- item 3: dead writer
-def test_item03_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
+# ---------------------------------------------------------------- a dead writer
+def test_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     raw: RawStore,

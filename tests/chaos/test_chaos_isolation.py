@@ -1,4 +1,4 @@
-"""Issue 9, items 14-16: one repository never destroys (or lists, or calls orphans) what
+"""One repository never destroys (or lists, or calls orphans) what
 belongs to another: the two layouts on one prefix, two DynamoDB repositories on one
 table, and an empty prefix in a bucket that holds other things."""
 
@@ -54,10 +54,10 @@ def orphans_naming(report: Any, keys: set[str]) -> list[str]:
     ]
 
 
-# ---------------------------------------------------------------- item 14
+# ---------------------------------------------------------------- two layouts on one prefix
 @pytest.mark.parametrize("operation", ["purge_artifact", "purge_all"])
 @pytest.mark.parametrize("victim", LAYOUTS)
-def test_item14_layouts_sharing_bucket_and_prefix_never_destroy_each_other(
+def test_layouts_sharing_bucket_and_prefix_never_destroy_each_other(
     victim: str,
     operation: str,
     make_bsm: Callable[[], Any],
@@ -114,7 +114,7 @@ def test_item14_layouts_sharing_bucket_and_prefix_never_destroy_each_other(
     )
 
 
-# ---------------------------------------------------------------- item 15
+# ---------------------------------------------------------------- two repositories on one table
 def _shared_table_places(variant: str) -> tuple[Place, Place]:
     table = unique("tbl")
     first = Place("s3_dynamodb", unique("bkt"), table=table)
@@ -126,7 +126,7 @@ def _shared_table_places(variant: str) -> tuple[Place, Place]:
 
 
 @pytest.mark.parametrize("variant", ["bucket", "prefix"])
-def test_item15_second_repository_on_a_shared_table_is_refused(
+def test_second_repository_on_a_shared_table_is_refused(
     variant: str, make_bsm: Callable[[], Any], raw: RawStore
 ) -> None:
     bsm = make_bsm()
@@ -147,7 +147,7 @@ def test_item15_second_repository_on_a_shared_table_is_refused(
 
 
 @pytest.mark.parametrize("variant", ["bucket", "prefix"])
-def test_item15_purge_all_never_deletes_another_repositorys_items(
+def test_purge_all_never_deletes_another_repositorys_items(
     variant: str, make_bsm: Callable[[], Any], raw: RawStore
 ) -> None:
     bsm = make_bsm()
@@ -173,10 +173,10 @@ def test_item15_purge_all_never_deletes_another_repositorys_items(
     assert deleted == [], f"A.purge_all() deleted B's items {deleted}"
 
 
-# ---------------------------------------------------------------- item 16
+# ---------------------------------------------------------------- an empty prefix
 @pytest.mark.parametrize("prefix", ["", "/"], ids=["empty", "slash"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item16_root_prefix_lists_and_purges_only_artifacts(
+def test_root_prefix_lists_and_purges_only_artifacts(
     kind: str, prefix: str, make_bsm: Callable[[], Any], raw: RawStore, raw_s3: Any
 ) -> None:
     bsm = make_bsm()

@@ -1,4 +1,4 @@
-"""Issue 9, items 11-13: a write whose response is lost after the server applied it (the
+"""A write whose response is lost after the server applied it (the
 proxy drops the answer, botocore retries) is recognised by its retry: no false conflict,
 no false report, no stall."""
 
@@ -22,10 +22,10 @@ def writes_of(proxy: FaultProxy, call: Callable[[], Any]) -> int:
     return proxy.count(writes=True)
 
 
-# ---------------------------------------------------------------- item 11
+# -------------------------------------------------------------- alias writes with expected_revision
 @pytest.mark.parametrize("operation", ["put_alias", "delete_alias"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item11_alias_write_with_expected_revision_survives_a_lost_response(
+def test_alias_write_with_expected_revision_survives_a_lost_response(
     kind: str,
     operation: str,
     make_repo: Callable[..., Ops],
@@ -79,8 +79,8 @@ def test_item11_alias_write_with_expected_revision_survives_a_lost_response(
     assert failures == [], failures
 
 
-# ---------------------------------------------------------------- item 12
-def test_item12_dynamodb_purge_reports_a_version_whose_soft_delete_response_was_lost(
+# ---------------------------------------------------------------- purge's soft deletes
+def test_dynamodb_purge_reports_a_version_whose_soft_delete_response_was_lost(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -123,9 +123,9 @@ def _writes_version_2(request: Request) -> bool:
     return request.service == "dynamodb" and request.is_write and b'"000002"' in request.body
 
 
-# ---------------------------------------------------------------- item 13
+# ---------------------------------------------------------------- a lost first write and the lease
 @pytest.mark.parametrize("operation", ["put", "publish"])
-def test_item13_dynamodb_lost_first_write_does_not_wait_for_the_lease(
+def test_dynamodb_lost_first_write_does_not_wait_for_the_lease(
     operation: str,
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],

@@ -1,4 +1,4 @@
-"""Issue 9, items 8-10: a version number, once handed out, names the same bytes for as
+"""A version number, once handed out, names the same bytes for as
 long as the artifact exists; stray keys never hide, fake or reuse a version."""
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def check_returned(
     return problems
 
 
-# ---------------------------------------------------------------- item 8
-def test_item08_s3_only_large_publish_never_replaces_a_handed_out_version(
+# ----------------------------------------------------------- a large publish and handed-out numbers
+def test_s3_only_large_publish_never_replaces_a_handed_out_version(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -97,9 +97,9 @@ def test_item08_s3_only_large_publish_never_replaces_a_handed_out_version(
     assert problems == [], f"returned {returned}; P1: {resumed.describe()}; {problems}"
 
 
-# ---------------------------------------------------------------- item 9
+# -------------------------------------------------------- numbers after deleting the newest version
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item09_numbers_are_not_reused_after_deleting_the_newest_version(
+def test_numbers_are_not_reused_after_deleting_the_newest_version(
     kind: str, make_repo: Callable[..., Ops], raw: RawStore
 ) -> None:
     ops = make_repo(kind)
@@ -116,7 +116,7 @@ def test_item09_numbers_are_not_reused_after_deleting_the_newest_version(
 
 
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item09_numbers_are_not_reused_after_purging_every_version(
+def test_numbers_are_not_reused_after_purging_every_version(
     kind: str, make_repo: Callable[..., Ops]
 ) -> None:
     ops = make_repo(kind)
@@ -130,7 +130,7 @@ def test_item09_numbers_are_not_reused_after_purging_every_version(
 
 @pytest.mark.parametrize("operation", ["purge_artifact", "purge_all"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item09_numbering_restarts_after_the_artifact_is_removed(
+def test_numbering_restarts_after_the_artifact_is_removed(
     kind: str, operation: str, make_repo: Callable[..., Ops]
 ) -> None:
     """As in the seed's library: purge_artifact / purge_all remove the artifact entirely,
@@ -144,7 +144,7 @@ def test_item09_numbering_restarts_after_the_artifact_is_removed(
     assert ops.publish_contents("app", [b"fresh " * 10])[0].version == "1"
 
 
-# ---------------------------------------------------------------- item 10
+# ---------------------------------------------------------------- stray keys
 STRAYS = {
     ".DS_Store": b"finder junk",
     "000000_LATEST.bin.tmp": b"an interrupted upload",
@@ -152,7 +152,7 @@ STRAYS = {
 }
 
 
-def test_item10_s3_only_stray_keys_in_versions_hide_and_fake_nothing(
+def test_s3_only_stray_keys_in_versions_hide_and_fake_nothing(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],

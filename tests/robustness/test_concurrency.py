@@ -1,4 +1,4 @@
-"""Issue 4: concurrent writers (threads and processes) never lose, duplicate or corrupt a
+"""Concurrent writers (threads and processes) never lose, duplicate or corrupt a
 version, and aliases never point at missing or deleted versions."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 4, partial failure: a fault injected at every request of every write operation
+"""Partial failure: a fault injected at every request of every write operation
 leaves a readable, consistent repository, and repeating the call completes it. Transient
 errors are retried by the library's botocore retry configuration."""
 

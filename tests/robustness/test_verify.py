@@ -1,4 +1,4 @@
-"""Issue 4: Repository.verify reports every kind of out-of-band corruption."""
+"""Repository.verify reports every kind of out-of-band corruption."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Review of the S3 + DynamoDB protocol: interleavings, crash points and lost responses
-that broke a promise of the layout (each test failed on the code it was written against)."""
+"""The S3 + DynamoDB protocol (LATEST's write queue, publish, adopted writes):
+interleavings, crash points and lost responses that broke a promise of the layout (each
+test failed on the code it was written against)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review (odd and hand-written data, odd arguments): every public call either works or
+"""Odd and hand-written data, odd arguments: every public call either works or
 raises a library error naming the odd record (ValueError/TypeError for bad arguments,
 before any request); verify() reports the oddity and never raises."""
 

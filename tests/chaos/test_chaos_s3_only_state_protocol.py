@@ -1,6 +1,6 @@
-"""Review of the S3-only layout's state.json protocol: interleavings, lost responses and
-SIGKILLs that each broke one of the layout's promises (see the report on branch
-review-s3). Every test forces its interleaving with proxy holds, never with sleeps."""
+"""The S3-only layout's state.json protocol: interleavings, lost responses and SIGKILLs
+that each broke one of the layout's promises once. Every test forces its interleaving
+with proxy holds, never with sleeps."""
 
 from __future__ import annotations
 
