@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,7 @@ class Ops:
     def delete_alias(self, name: str, alias: str, **kwargs: Any) -> None:
         self._call("delete_alias", name=name, alias=alias, **kwargs)
 
-    def purge_versions(self, name: str, keep_last_n: int, purge_older_than_secs: int) -> Any:
+    def purge_versions(self, name: str, keep_last_n: int, purge_older_than_secs: float) -> Any:
         return self._call(
             "purge_artifact_versions",
             name=name,
@@ -516,7 +516,7 @@ class Interleaver:
 
     def __init__(
         self,
-        actors: dict[str, tuple[FaultProxy, Callable[[], Any]]],
+        actors: Mapping[str, tuple[FaultProxy, Callable[[], Any]]],
         rng: random.Random,
         stickiness: float = 0.6,
         script: list[tuple[str, int | str | None]] | None = None,
@@ -650,7 +650,8 @@ class Worker:
             return None
         if line is None:
             return {"eof": True}
-        return json.loads(line)
+        message: dict[str, Any] = json.loads(line)
+        return message
 
     def ready(self, timeout: float = 60.0) -> None:
         if not self._ready:
@@ -663,9 +664,8 @@ class Worker:
         URL, or the suite's Endpoints); read its result with result()."""
         self.ready()
         assert self.proc.stdin is not None
-        if not isinstance(endpoint, str):
-            endpoint = {"s3": endpoint.s3, "dynamodb": endpoint.dynamodb}
-        command = {"place": place.to_json(), "endpoint": endpoint, "op": op, "args": args}
+        target = endpoint if isinstance(endpoint, str) else dataclasses.asdict(endpoint)
+        command = {"place": place.to_json(), "endpoint": target, "op": op, "args": args}
         self.proc.stdin.write(json.dumps(command) + "\n")
         self.proc.stdin.flush()
 

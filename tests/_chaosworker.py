@@ -4,6 +4,7 @@ SIGKILL it at chosen moments (see ``_chaoskit.Worker``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import sys
@@ -90,11 +91,7 @@ def stress(ops: Ops, name: str, worker: int, seed: int, rounds: int) -> int:
                 },
             )
         elif roll < 0.6:
-            _event(
-                ops,
-                "delete",
-                lambda t=target: (ops.delete_version(name, t), {"version": str(t)})[1],
-            )
+            _event(ops, "delete", functools.partial(_delete, ops, name, target))
         elif roll < 0.7:
             _event(
                 ops,
@@ -102,6 +99,11 @@ def stress(ops: Ops, name: str, worker: int, seed: int, rounds: int) -> int:
                 lambda: [a.version for a in ops.purge_versions(name, 5, 0)[1]],
             )
     return rounds
+
+
+def _delete(ops: Ops, name: str, version: int) -> dict[str, str]:
+    ops.delete_version(name, version)
+    return {"version": str(version)}
 
 
 def _event(ops: Ops, kind: str, call: Any, **extra: Any) -> Any:

@@ -139,7 +139,7 @@ def sha_mismatches(backend: Backend, bsm: BotoSesManager, raw_s3: Any, name: str
 
 def mp_worker(
     endpoints: Endpoints, spec: tuple[str, str, str | None], name: str, worker: int, rounds: int
-):
+) -> list[tuple[int, str]]:
     """One process of the multi-process stress: its own session, put then publish."""
     kind, bucket, table = spec
     backend = Backend(kind, bucket, table)

@@ -66,6 +66,7 @@ def test_reference_examples(mode: str, make_bsm: Callable[[], BotoSesManager], r
         20,
     )
     prod = repo.get_alias(name, "prod", **explicit)
+    assert prod.secondary_version_s3uri is not None
     draws = [prod.random_artifact() for _ in range(2000)]
     assert set(draws) == {prod.version_s3uri, prod.secondary_version_s3uri}
     share = draws.count(prod.secondary_version_s3uri) / len(draws)

@@ -3,6 +3,7 @@ forced interleavings, unforced races and SIGKILLed deleters."""
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -334,15 +335,15 @@ def test_s3_only_two_purges_and_put_alias_keep_the_alias_target(
         actors = {
             "purge_a": (
                 proxies["purge_a"],
-                lambda n=name: clients["purge_a"].purge_versions(n, 1, 0),
+                functools.partial(clients["purge_a"].purge_versions, name, 1, 0),
             ),
             "purge_b": (
                 proxies["purge_b"],
-                lambda n=name: clients["purge_b"].purge_versions(n, 1, 0),
+                functools.partial(clients["purge_b"].purge_versions, name, 1, 0),
             ),
             "alias": (
                 proxies["alias"],
-                lambda n=name: clients["alias"].put_alias(n, "prod", version=1),
+                functools.partial(clients["alias"].put_alias, name, "prod", version=1),
             ),
         }
         interleaver = Interleaver(actors, random.Random(seed), script=script)

@@ -135,7 +135,11 @@ def test_second_repository_on_a_shared_table_is_refused(
     first.bootstrap()
     populate(first, "app")
     before = raw.snapshot(first_place.bucket, table=first_place.table)
-    outcome = attempt(lambda: (second.bootstrap(), second.versions("app"))[1])
+    def bootstrap_and_list() -> list[Any]:
+        second.bootstrap()
+        return second.versions("app")
+
+    outcome = attempt(bootstrap_and_list)
     assert not outcome.ok, (
         f"a repository on s3://{second_place.bucket}/{second_place.prefix} sharing table "
         f"{first_place.table!r} listed the other repository's versions: "

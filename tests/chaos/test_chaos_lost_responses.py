@@ -4,6 +4,7 @@ no false report, no stall."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -59,7 +60,7 @@ def test_alias_write_with_expected_revision_survives_a_lost_response(
         name = unique("lost")
         revision = prepare(name)
         rule = proxy.add("drop_response", when=first_write(), skip=k - 1)
-        outcome = attempt(lambda n=name, r=revision: run(n, r))
+        outcome = attempt(functools.partial(run, name, revision))
         proxy.remove(rule)
         if rule.fired == 0:  # this call wrote less than the calibration call
             continue
@@ -104,7 +105,7 @@ def test_dynamodb_purge_reports_a_version_whose_soft_delete_response_was_lost(
         ops.publish_contents(name, [V1, V2, V3])
         before = set(raw.versions(place, name))
         rule = proxy.add("drop_response", **match)
-        outcome = attempt(lambda n=name: client.purge_versions(n, 1, 0))
+        outcome = attempt(functools.partial(client.purge_versions, name, 1, 0))
         proxy.remove(rule)
         if not outcome.ok:
             failures.append(f"{label} lost: {outcome.describe()}")

@@ -341,7 +341,7 @@ def test_bucket_written_by_the_seed_keeps_working(env: Env, raw_s3: Any) -> None
     raw_put_version(raw_s3, env, "000000_LATEST.bin", b"v2 bytes")
     raw_put_version(raw_s3, env, "999999_000001.bin", b"v1 bytes")
     raw_put_version(raw_s3, env, "999998_000002.bin", b"v2 bytes")
-    seed_aliases = {
+    seed_aliases: dict[str, dict[str, Any]] = {
         "production": {
             "name": NAME,
             "alias": "production",
