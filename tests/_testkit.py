@@ -18,6 +18,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -393,6 +394,67 @@ class RequestCounter:
                 for op in self.operations
                 if not op.rsplit(".", 1)[-1].startswith(READ_OPERATION_PREFIXES)
             ]
+
+
+# ------------------------------------------------------------------ request budgets
+@dataclasses.dataclass(frozen=True)
+class Stated:
+    """A request count as a docstring states it: ``base`` requests, + ``per`` for each
+    ``unit`` ("version", "alias", ...) the call involves."""
+
+    base: int
+    per: int = 0
+    unit: str = ""
+
+    def expected(self, units: int = 0) -> int:
+        return self.base + self.per * units
+
+
+_REQUESTS_SENTENCE = re.compile(r"Requests:\s*((?:[^.()]|\([^)]*\))+)\.")
+_REQUESTS_SEGMENT = re.compile(
+    r"(?P<base>\d+)(?: together)?(?: when (?P<case>[a-z ]+?))?\s*(?:\([^)]*\))?"
+    r"(?:,? \+ (?P<per>\d+) per (?P<unit>[a-z]+)\b.*)?"
+)
+
+
+def stated_requests(docstring: str | None) -> dict[str, Stated]:
+    """The request counts a docstring states, {case: Stated} ("" when one count holds
+    for every call), read from its sentence of the shape::
+
+        Requests: 1 when unchanged (HEAD); 3 when new (HEAD, PUT, HEAD).
+        Requests: 1 (LIST), + 1 per alias (the GETs together).
+
+    Empty when it states none; ValueError when the sentence has another shape."""
+    match = _REQUESTS_SENTENCE.search(" ".join((docstring or "").split()))
+    if match is None:
+        return {}
+    counts: dict[str, Stated] = {}
+    for segment in re.split(r";\s*(?![^(]*\))", match[1]):
+        parsed = _REQUESTS_SEGMENT.fullmatch(segment.strip())
+        if parsed is None:
+            raise ValueError(f"a request count of another shape: {segment!r}")
+        counts[parsed["case"] or ""] = Stated(
+            int(parsed["base"]), int(parsed["per"] or 0), parsed["unit"] or ""
+        )
+    return counts
+
+
+def design_budgets() -> dict[str, dict[str, int]]:
+    """The request budget table of docs/design.md: {operation: {column: count}}, the
+    count being each cell's leading number ("S3-only", "S3 + DynamoDB" columns)."""
+    text = (ROOT / "docs" / "design.md").read_text()
+    section = text[text.index("## Request budget per call") :]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    budgets: dict[str, dict[str, int]] = {}
+    for row in rows[2:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        budgets[cells[0]] = {
+            column: int(leading[0])
+            for column, cell in zip(header[1:], cells[1:], strict=True)
+            if (leading := re.match(r"\d+", cell))
+        }
+    return budgets
 
 
 @dataclasses.dataclass
