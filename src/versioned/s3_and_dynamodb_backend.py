@@ -199,7 +199,7 @@ class Repository:
         """Soft-delete one version (LATEST when ``version`` is None): it disappears from get
         and list, its bytes stay. Refused with VersionInUseError while an alias points at
         it. A missing or already deleted version is fine. Requests: 3 (2 Queries, 1
-        update)."""
+        update), + 1 per newest version (LATEST's item then records that it went)."""
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
@@ -280,7 +280,8 @@ class Repository:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
         ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Returns
         (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 2 (Queries), + 1 per version deleted (16 at a time)."""
+        Requests: 2 (Queries), + 1 per version deleted (16 at a time; 1 more when the
+        newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )

@@ -47,6 +47,11 @@ class Case:
     prepare: Callable[[Backend], None]
     call: Callable[[Backend], Any]
     units: int = 0
+    label: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.label or "-".join(filter(None, (self.method, self.case)))
 
 
 def put(backend: Backend, content: bytes) -> Any:
@@ -161,6 +166,15 @@ CASES = [
         lambda b: b.repo.delete_artifact_version(bsm=b.bsm, name=NAME, version=1),
     ),
     Case(
+        "delete_artifact_version",
+        "",
+        "delete version",
+        versions(b"a", b"b"),
+        lambda b: b.repo.delete_artifact_version(bsm=b.bsm, name=NAME, version=2),
+        units=1,  # the newest version
+        label="delete_artifact_version-newest",
+    ),
+    Case(
         "purge_artifact_versions",
         "",
         "purge (N)",
@@ -171,10 +185,6 @@ CASES = [
         units=2,
     ),
 ]
-
-
-def _id(case: Case) -> str:
-    return f"{case.method}-{case.case}" if case.case else case.method
 
 
 # ---------------------------------------------------------------- the checks
@@ -189,7 +199,7 @@ def test_every_stated_count_has_a_measurement(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", FACADES)
-@pytest.mark.parametrize("case", CASES, ids=_id)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_docstring_states_the_design_budget(kind: str, case: Case) -> None:
     stated = stated_requests(getattr(FACADES[kind], case.method).__doc__)
     assert case.case in stated, f"{kind}.{case.method} states no count for {case.case!r}"
@@ -200,7 +210,7 @@ def test_docstring_states_the_design_budget(kind: str, case: Case) -> None:
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=_id)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_stated_count_is_what_the_call_sends(backend: Backend, case: Case) -> None:
     stated = stated_requests(getattr(FACADES[backend.kind], case.method).__doc__)[case.case]
     case.prepare(backend)
