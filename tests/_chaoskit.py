@@ -30,7 +30,6 @@ from typing import Any
 from _faultproxy import FaultProxy, Held, Request, Rule
 from _testkit import CREDENTIALS, REGION, Endpoints, sha256_hex, unique
 
-LAYOUTS = ["s3_only", "s3_dynamodb"]
 WORKER_SCRIPT = str(Path(__file__).with_name("_chaosworker.py"))
 
 

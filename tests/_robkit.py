@@ -11,7 +11,6 @@ from boto_session_manager import BotoSesManager
 
 from versioned import s3_and_dynamodb_backend, s3_only_backend
 
-BACKENDS = ["s3_only", "s3_dynamodb"]
 PREFIX = "artifacts"
 SUFFIX = ".bin"
 

@@ -16,11 +16,13 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import http.server
 import logging
 import os
 import re
 import shutil
 import socket
+import socketserver
 import tempfile
 import threading
 import urllib.parse
@@ -39,6 +41,22 @@ REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 KiB = 1024
 MiB = 1024 * 1024
+#: The facades, by module name (versioned.{kind}_backend).
+BACKENDS = ["s3_only", "s3_and_dynamodb"]
+#: The same two as the chaos and robustness adapters spell them (Place / Backend kinds).
+LAYOUTS = ["s3_only", "s3_dynamodb"]
+#: The fields of an Artifact as the seed's library defines them.
+ARTIFACT_FIELDS = ("name", "version", "update_at", "s3uri", "sha256")
+#: An Alias's routing, as both libraries spell it.
+ALIAS_FIELDS = (
+    "name",
+    "alias",
+    "version",
+    "secondary_version",
+    "secondary_version_weight",
+    "version_s3uri",
+    "secondary_version_s3uri",
+)
 #: The repository's root folder (README, examples, Makefile).
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,6 +125,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class LoopbackServer:
+    """A stand-in server on 127.0.0.1 (a free port), answering from daemon threads with
+    ``handler`` (an ``http.server`` or raw ``socketserver`` request handler) until
+    ``close()``. ``url`` is its http URL."""
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from _chaoskit import (
-    LAYOUTS,
     Background,
     Interleaver,
     Ops,
@@ -25,7 +24,7 @@ from _chaoskit import (
     interleave_at,
 )
 from _faultproxy import FaultProxy
-from _testkit import sha256_hex, unique
+from _testkit import LAYOUTS, sha256_hex, unique
 
 from versioned.exc import VersionedError
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import socket
 import socketserver
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _chaoskit import LAYOUTS, Ops, Place, attempt
+from _chaoskit import Ops, Place, attempt
 from _faultproxy import FaultProxy
+from _testkit import LAYOUTS, LoopbackServer
 from click.testing import CliRunner
 
 from versioned.cli import cli
@@ -21,7 +21,7 @@ from versioned.exc import ArtifactS3BackendError
 
 
 # ----------------------------------------------------------- signed requests stay on their endpoint
-class Trap:
+class Trap(LoopbackServer):
     """A listener on loopback that records every connection and answers 403."""
 
     def __init__(self) -> None:
@@ -43,17 +43,7 @@ class Trap:
                     + body
                 )
 
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
-from _chaoskit import LAYOUTS, Ops, RawStore, attempt, encode_content, workers
+from _chaoskit import Ops, RawStore, attempt, encode_content, workers
 from _faultproxy import FaultProxy
-from _testkit import Endpoints, MiB, sha256_hex
+from _testkit import LAYOUTS, Endpoints, MiB, sha256_hex
 
 from versioned.exc import VersionedError
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import LAYOUTS, Ops, Outcome, Place, RawStore, attempt
-from _testkit import unique
+from _chaoskit import Ops, Outcome, Place, RawStore, attempt
+from _testkit import LAYOUTS, unique
 
 from versioned.exc import VersionedError
 
@@ -115,13 +115,18 @@ def test_layouts_sharing_bucket_and_prefix_never_destroy_each_other(
 
 
 # ---------------------------------------------------------------- two repositories on one table
-def _shared_table_places(variant: str) -> tuple[Place, Place]:
+def _repositories_sharing_a_table(variant: str, bsm: Any) -> tuple[Ops, Ops]:
+    """Two DynamoDB repositories on one table, in two buckets or at two prefixes of one
+    bucket; the first bootstrapped and holding an artifact "app", the second untouched."""
     table = unique("tbl")
-    first = Place("s3_dynamodb", unique("bkt"), table=table)
+    first_place = Place("s3_dynamodb", unique("bkt"), table=table)
     if variant == "bucket":
-        second = Place("s3_dynamodb", unique("bkt"), table=table)
+        second_place = Place("s3_dynamodb", unique("bkt"), table=table)
     else:
-        second = Place("s3_dynamodb", first.bucket, prefix="elsewhere", table=table)
+        second_place = Place("s3_dynamodb", first_place.bucket, prefix="elsewhere", table=table)
+    first, second = Ops(first_place, bsm), Ops(second_place, bsm)
+    first.bootstrap()
+    populate(first, "app")
     return first, second
 
 
@@ -129,12 +134,10 @@ def _shared_table_places(variant: str) -> tuple[Place, Place]:
 def test_second_repository_on_a_shared_table_is_refused(
     variant: str, make_bsm: Callable[[], Any], raw: RawStore
 ) -> None:
-    bsm = make_bsm()
-    first_place, second_place = _shared_table_places(variant)
-    first, second = Ops(first_place, bsm), Ops(second_place, bsm)
-    first.bootstrap()
-    populate(first, "app")
+    first, second = _repositories_sharing_a_table(variant, make_bsm())
+    first_place, second_place = first.place, second.place
     before = raw.snapshot(first_place.bucket, table=first_place.table)
+
     def bootstrap_and_list() -> list[Any]:
         second.bootstrap()
         return second.versions("app")
@@ -154,11 +157,8 @@ def test_second_repository_on_a_shared_table_is_refused(
 def test_purge_all_never_deletes_another_repositorys_items(
     variant: str, make_bsm: Callable[[], Any], raw: RawStore
 ) -> None:
-    bsm = make_bsm()
-    first_place, second_place = _shared_table_places(variant)
-    first, second = Ops(first_place, bsm), Ops(second_place, bsm)
-    first.bootstrap()
-    populate(first, "app")
+    first, second = _repositories_sharing_a_table(variant, make_bsm())
+    second_place = second.place
     refused = run_until_refused([second.bootstrap, lambda: populate(second, "other")])
     if refused is not None:  # refused: it has nothing A could delete
         assert isinstance(refused.error, VersionedError)

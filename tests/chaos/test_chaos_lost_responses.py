@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import LAYOUTS, Background, Ops, Place, RawStore, attempt, first_write
+from _chaoskit import Background, Ops, Place, RawStore, attempt, first_write
 from _faultproxy import FaultProxy, Request, dynamodb_error
-from _testkit import sha256_hex, unique
+from _testkit import LAYOUTS, sha256_hex, unique
 
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from _chaoskit import Ops, RawStore, encode_content, workers
 from _faultproxy import FaultProxy
-from _testkit import CREDENTIALS, REGION, raw_client, sha256_hex, unique
+from _testkit import CREDENTIALS, REGION, LoopbackServer, raw_client, sha256_hex, unique
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -31,7 +30,7 @@ def signed(proxy: FaultProxy, method: str, path: str) -> dict[str, str]:
     return dict(request.headers.items())
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A stand-in upstream on loopback: answers 200 with its name, records each request
     as (client port, method, path, X-Amz-Target)."""
 
@@ -58,14 +57,7 @@ class Recorder:
 
             do_POST = do_PUT = do_GET
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable
 
 import pytest
-from _chaoskit import LAYOUTS, Background, Ops, Place, RawStore, attempt
+from _chaoskit import Background, Ops, Place, RawStore, attempt
 from _faultproxy import FaultProxy, Request, s3_error
-from _testkit import MiB, sha256_hex
+from _testkit import LAYOUTS, MiB, sha256_hex
 
 BIG = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB, "single_copy_limit": 5 * MiB}
 

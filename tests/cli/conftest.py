@@ -13,12 +13,10 @@ from typing import Any
 import pytest
 from _clikit import Cli, CliEnv
 from _faultproxy import FaultProxy
-from _testkit import REGION, Endpoints, raw_client, unique
+from _testkit import BACKENDS, REGION, Endpoints, raw_client, unique
 
 from versioned import s3_and_dynamodb_backend
 from versioned.cli._settings import Sessions
-
-BACKENDS = ["s3_only", "s3_and_dynamodb"]
 
 
 @pytest.fixture(scope="session")

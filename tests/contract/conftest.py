@@ -7,10 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _testkit import REGION, Backend, RequestCounter, unique_bucket, unique_table
+from _testkit import BACKENDS, REGION, Backend, RequestCounter, unique_bucket, unique_table
 from boto_session_manager import BotoSesManager
-
-BACKENDS = ["s3_only", "s3_and_dynamodb"]
 
 
 def _repository_class(kind: str) -> Any:

@@ -38,14 +38,14 @@ DESIGN_COLUMNS = {"s3_only": "S3-only", "s3_and_dynamodb": "S3 + DynamoDB"}
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One stated count and how to measure it: ``prepare`` (not counted) brings the
-    artifact to the steady state, then ``call`` is counted; ``units`` of the stated unit
-    are involved."""
+    artifact to the steady state, then ``method`` is called with ``arguments`` (counted);
+    ``units`` of the stated unit are involved."""
 
     method: str
     case: str
     design_row: str
     prepare: Callable[[Backend], None]
-    call: Callable[[Backend], Any]
+    arguments: dict[str, Any]
     units: int = 0
     label: str = ""
 
@@ -53,138 +53,61 @@ class Case:
     def id(self) -> str:
         return self.label or "-".join(filter(None, (self.method, self.case)))
 
-
-def put(backend: Backend, content: bytes) -> Any:
-    return backend.repo.put_artifact(bsm=backend.bsm, name=NAME, content=content)
-
-
-def publish(backend: Backend) -> Any:
-    return backend.repo.publish_artifact_version(bsm=backend.bsm, name=NAME)
+    def call(self, backend: Backend) -> Any:
+        return getattr(backend.repo, self.method)(bsm=backend.bsm, **self.arguments)
 
 
-def versions(*contents: bytes) -> Callable[[Backend], None]:
-    """Publish each of ``contents`` in turn, then list the versions once (an index that
-    lacked a version has it from then on)."""
+def published(
+    *contents: bytes, latest: bytes | None = None, aliases: tuple[tuple[str, int], ...] = ()
+) -> Callable[[Backend], None]:
+    """Publish each of ``contents`` in turn, list the versions once (an index that lacked
+    a version has it from then on), put ``latest`` unpublished, write ``aliases`` (alias,
+    version) in order."""
 
     def prepare(backend: Backend) -> None:
+        repo, bsm = backend.repo, backend.bsm
         for content in contents:
-            put(backend, content)
-            publish(backend)
-        backend.repo.list_artifact_versions(bsm=backend.bsm, name=NAME)
+            repo.put_artifact(bsm=bsm, name=NAME, content=content)
+            repo.publish_artifact_version(bsm=bsm, name=NAME)
+        repo.list_artifact_versions(bsm=bsm, name=NAME)
+        if latest is not None:
+            repo.put_artifact(bsm=bsm, name=NAME, content=latest)
+        for alias, version in aliases:
+            repo.put_alias(bsm=bsm, name=NAME, alias=alias, version=version)
 
     return prepare
 
 
-def then(*steps: Callable[[Backend], Any]) -> Callable[[Backend], None]:
-    def prepare(backend: Backend) -> None:
-        for step in steps:
-            step(backend)
-
-    return prepare
+def of(**arguments: Any) -> dict[str, Any]:
+    """The arguments of a call about the artifact NAME."""
+    return {"name": NAME, **arguments}
 
 
-def alias(name: str, version: int) -> Callable[[Backend], Any]:
-    def call(backend: Backend) -> Any:
-        return backend.repo.put_alias(bsm=backend.bsm, name=NAME, alias=name, version=version)
-
-    return call
-
-
+ONE, TWO = published(b"a"), published(b"a", b"b")
 CASES = [
-    Case("put_artifact", "unchanged", "put, unchanged", versions(b"a"), lambda b: put(b, b"a")),
-    Case("put_artifact", "new", "put, new", versions(b"a"), lambda b: put(b, b"b")),
-    Case("publish_artifact_version", "unchanged", "publish, unchanged", versions(b"a"), publish),
-    Case(
-        "publish_artifact_version",
-        "new",
-        "publish, new",
-        then(versions(b"a"), lambda b: put(b, b"b")),
-        publish,
-    ),
-    Case(
-        "get_artifact_version",
-        "",
-        "get version / get alias",
-        versions(b"a"),
-        lambda b: b.repo.get_artifact_version(bsm=b.bsm, name=NAME, version=1),
-    ),
-    Case(
-        "get_latest_published_artifact_version_number",
-        "",
-        "newest version number",
-        versions(b"a", b"b"),
-        lambda b: b.repo.get_latest_published_artifact_version_number(bsm=b.bsm, name=NAME),
-    ),
-    Case(
-        "list_artifact_versions",
-        "",
-        "list versions (N)",
-        versions(b"a", b"b"),
-        lambda b: b.repo.list_artifact_versions(bsm=b.bsm, name=NAME),
-    ),
-    Case(
-        "list_artifact_names",
-        "",
-        "list names",
-        versions(b"a"),
-        lambda b: b.repo.list_artifact_names(bsm=b.bsm),
-    ),
-    Case(
-        "put_alias",
-        "",
-        "put alias",
-        then(versions(b"a", b"b"), alias("prod", 1), alias("prod", 2)),
-        alias("prod", 1),
-    ),
-    Case(
-        "get_alias",
-        "",
-        "get version / get alias",
-        then(versions(b"a"), alias("prod", 1)),
-        lambda b: b.repo.get_alias(bsm=b.bsm, name=NAME, alias="prod"),
-    ),
-    Case(
-        "list_aliases",
-        "",
-        "list aliases (k)",
-        then(versions(b"a"), alias("prod", 1), alias("dev", 1)),
-        lambda b: b.repo.list_aliases(bsm=b.bsm, name=NAME),
-        units=2,
-    ),
-    Case(
-        "delete_alias",
-        "",
-        "delete alias",
-        then(versions(b"a"), alias("prod", 1)),
-        lambda b: b.repo.delete_alias(bsm=b.bsm, name=NAME, alias="prod"),
-    ),
-    Case(
-        "delete_artifact_version",
-        "",
-        "delete version",
-        versions(b"a", b"b"),
-        lambda b: b.repo.delete_artifact_version(bsm=b.bsm, name=NAME, version=1),
-    ),
-    Case(
-        "delete_artifact_version",
-        "",
-        "delete version",
-        versions(b"a", b"b"),
-        lambda b: b.repo.delete_artifact_version(bsm=b.bsm, name=NAME, version=2),
-        units=1,  # the newest version
-        label="delete_artifact_version-newest",
-    ),
-    Case(
-        "purge_artifact_versions",
-        "",
-        "purge (N)",
-        versions(b"a", b"b", b"c"),
-        lambda b: b.repo.purge_artifact_versions(
-            bsm=b.bsm, name=NAME, keep_last_n=1, purge_older_than_secs=0
-        ),
-        units=2,
-    ),
-]
+    Case("put_artifact", "unchanged", "put, unchanged", ONE, of(content=b"a")),
+    Case("put_artifact", "new", "put, new", ONE, of(content=b"b")),
+    Case("publish_artifact_version", "unchanged", "publish, unchanged", ONE, of()),
+    Case("publish_artifact_version", "new", "publish, new", published(b"a", latest=b"b"), of()),
+    Case("get_artifact_version", "", "get version / get alias", ONE, of(version=1)),
+    Case("get_latest_published_artifact_version_number", "", "newest version number", TWO, of()),
+    Case("list_artifact_versions", "", "list versions (N)", TWO, of()),
+    Case("list_artifact_names", "", "list names", ONE, {}),
+    # the second write confirms version 2 (its first alias): steady from then on
+    Case("put_alias", "", "put alias", published(b"a", b"b", aliases=(("prod", 1), ("prod", 2))),
+         of(alias="prod", version=1)),
+    Case("get_alias", "", "get version / get alias", published(b"a", aliases=(("prod", 1),)),
+         of(alias="prod")),
+    Case("list_aliases", "", "list aliases (k)",
+         published(b"a", aliases=(("prod", 1), ("dev", 1))), of(), units=2),
+    Case("delete_alias", "", "delete alias", published(b"a", aliases=(("prod", 1),)),
+         of(alias="prod")),
+    Case("delete_artifact_version", "", "delete version", TWO, of(version=1)),
+    Case("delete_artifact_version", "", "delete version", TWO, of(version=2), units=1,
+         label="delete_artifact_version-newest"),
+    Case("purge_artifact_versions", "", "purge (N)", published(b"a", b"b", b"c"),
+         of(keep_last_n=1, purge_older_than_secs=0), units=2),
+]  # fmt: skip
 
 
 # ---------------------------------------------------------------- the checks

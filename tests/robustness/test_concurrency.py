@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from _robkit import BACKENDS, Backend, mp_worker, new_backend, raw_bytes, sha_mismatches
-from _testkit import Endpoints, sha256_hex
+from _robkit import Backend, mp_worker, new_backend, raw_bytes, sha_mismatches
+from _testkit import LAYOUTS, Endpoints, sha256_hex
 from boto_session_manager import BotoSesManager
 
 from versioned.exc import (
@@ -55,7 +55,7 @@ def check_numbering(
     assert sha_mismatches(backend, bsm, raw_s3, name) == []
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_threads_put_and_publish_keep_every_invariant(
     kind: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any
 ) -> None:
@@ -96,7 +96,7 @@ def _publish_versions(backend: Backend, bsm: BotoSesManager, name: str, count: i
         assert backend.publish(bsm, name).version == str(index + 1)
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_concurrent_put_alias_points_at_existing_versions(
     kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -130,7 +130,7 @@ def test_concurrent_put_alias_points_at_existing_versions(
             assert backend.get(bsm, name, target).version == target
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_concurrent_purge_never_leaves_a_dangling_alias(
     kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -184,7 +184,7 @@ def test_concurrent_purge_never_leaves_a_dangling_alias(
 
 
 @pytest.mark.parametrize("operation", ["purge", "delete"])
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
     kind: str, operation: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -218,7 +218,7 @@ def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
     assert backend.get(setup, name, 1).version == "1"
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_expected_revision_lets_exactly_one_writer_win(
     kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -256,7 +256,7 @@ def spawn_pool() -> Iterator[Any]:
         yield pool
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_processes_put_and_publish_keep_numbering(
     kind: str,
     endpoints: Endpoints,

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _robkit import BACKENDS, Backend, new_backend, raw_bytes, sha_mismatches
-from _testkit import sha256_hex, unique
+from _robkit import Backend, new_backend, raw_bytes, sha_mismatches
+from _testkit import LAYOUTS, sha256_hex, unique
 from boto_session_manager import BotoSesManager
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
@@ -154,7 +154,7 @@ def fault_envs(
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_fault_at_every_request_leaves_a_consistent_repository(
     kind: str,
     operation: str,
