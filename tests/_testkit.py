@@ -373,63 +373,6 @@ def split_s3uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class RequestCounter:
-    """Counts the HTTP requests a boto3 session sends (hooked on ``before-send``).
-
-    Attach it to a session before the library builds its clients from that session:
-    clients copy the session's event handlers when they are created.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: list[tuple[str, str]] = []  # (method, url)
-        self.operations: list[str] = []  # e.g. "s3.PutObject"
-        self.retries = 0  # sends that were botocore retries of an earlier attempt
-
-    @classmethod
-    def attach(cls, bsm: BotoSesManager) -> RequestCounter:
-        counter = cls()
-        bsm.boto_ses.events.register("before-send", counter)
-        return counter
-
-    def __call__(self, **kwargs: Any) -> None:
-        # Must return None: a non-None return value from before-send replaces the response.
-        request = kwargs["request"]
-        event_name = str(kwargs.get("event_name", ""))
-        operation = ".".join(event_name.split(".")[1:3])
-        retry = "attempt=1" not in str(request.headers.get("amz-sdk-request", "attempt=1"))
-        with self._lock:
-            self.requests.append((request.method, request.url))
-            self.operations.append(operation)
-            self.retries += retry
-
-    @property
-    def count(self) -> int:
-        with self._lock:
-            return len(self.requests)
-
-    @property
-    def calls(self) -> int:
-        """Requests the library asked for (first attempts; retries not counted)."""
-        with self._lock:
-            return len(self.requests) - self.retries
-
-    def reset(self) -> None:
-        with self._lock:
-            self.requests.clear()
-            self.operations.clear()
-            self.retries = 0
-
-    def write_operations(self) -> list[str]:
-        """The operations seen that are not pure reads."""
-        with self._lock:
-            return [
-                op
-                for op in self.operations
-                if not op.rsplit(".", 1)[-1].startswith(READ_OPERATION_PREFIXES)
-            ]
-
-
 # ------------------------------------------------------------------ request budgets
 @dataclasses.dataclass(frozen=True)
 class Stated:
@@ -489,6 +432,63 @@ def design_budgets() -> dict[str, dict[str, int]]:
             if (leading := re.match(r"\d+", cell))
         }
     return budgets
+
+
+class RequestCounter:
+    """Counts the HTTP requests a boto3 session sends (hooked on ``before-send``).
+
+    Attach it to a session before the library builds its clients from that session:
+    clients copy the session's event handlers when they are created.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: list[tuple[str, str]] = []  # (method, url)
+        self.operations: list[str] = []  # e.g. "s3.PutObject"
+        self.retries = 0  # sends that were botocore retries of an earlier attempt
+
+    @classmethod
+    def attach(cls, bsm: BotoSesManager) -> RequestCounter:
+        counter = cls()
+        bsm.boto_ses.events.register("before-send", counter)
+        return counter
+
+    def __call__(self, **kwargs: Any) -> None:
+        # Must return None: a non-None return value from before-send replaces the response.
+        request = kwargs["request"]
+        event_name = str(kwargs.get("event_name", ""))
+        operation = ".".join(event_name.split(".")[1:3])
+        retry = "attempt=1" not in str(request.headers.get("amz-sdk-request", "attempt=1"))
+        with self._lock:
+            self.requests.append((request.method, request.url))
+            self.operations.append(operation)
+            self.retries += retry
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    @property
+    def calls(self) -> int:
+        """Requests the library asked for (first attempts; retries not counted)."""
+        with self._lock:
+            return len(self.requests) - self.retries
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.operations.clear()
+            self.retries = 0
+
+    def write_operations(self) -> list[str]:
+        """The operations seen that are not pure reads."""
+        with self._lock:
+            return [
+                op
+                for op in self.operations
+                if not op.rsplit(".", 1)[-1].startswith(READ_OPERATION_PREFIXES)
+            ]
 
 
 @dataclasses.dataclass

@@ -52,6 +52,15 @@ def backend(request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManag
     return _make_backend(request.param, make_bsm(), bootstrap=True)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend(
+    request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]
+) -> Backend:
+    """One bootstrapped repository of each kind for a whole module, whose tests each use
+    an artifact of their own (and reset the counter)."""
+    return _make_backend(request.param, make_bsm(), bootstrap=True)
+
+
 @pytest.fixture(params=BACKENDS)
 def offline_backend(
     request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]

@@ -37,76 +37,74 @@ DESIGN_COLUMNS = {"s3_only": "S3-only", "s3_and_dynamodb": "S3 + DynamoDB"}
 # ---------------------------------------------------------------- what is measured
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One stated count and how to measure it: ``prepare`` (not counted) brings the
-    artifact to the steady state, then ``method`` is called with ``arguments`` (counted);
-    ``units`` of the stated unit are involved."""
+    """One stated count and how to measure it: ``prepare`` (not counted) brings an
+    artifact of its own to the steady state, then ``method`` is called on it with
+    ``arguments`` (counted; ``named``: with the artifact's name); ``units`` of the stated
+    unit are involved."""
 
     method: str
     case: str
     design_row: str
-    prepare: Callable[[Backend], None]
+    prepare: Callable[[Backend, str], None]
     arguments: dict[str, Any]
     units: int = 0
     label: str = ""
+    named: bool = True
 
     @property
     def id(self) -> str:
         return self.label or "-".join(filter(None, (self.method, self.case)))
 
-    def call(self, backend: Backend) -> Any:
-        return getattr(backend.repo, self.method)(bsm=backend.bsm, **self.arguments)
+    def call(self, backend: Backend, name: str) -> Any:
+        arguments = {"name": name, **self.arguments} if self.named else self.arguments
+        return getattr(backend.repo, self.method)(bsm=backend.bsm, **arguments)
 
 
 def published(
     *contents: bytes, latest: bytes | None = None, aliases: tuple[tuple[str, int], ...] = ()
-) -> Callable[[Backend], None]:
+) -> Callable[[Backend, str], None]:
     """Publish each of ``contents`` in turn, list the versions once (an index that lacked
     a version has it from then on), put ``latest`` unpublished, write ``aliases`` (alias,
     version) in order."""
 
-    def prepare(backend: Backend) -> None:
+    def prepare(backend: Backend, name: str) -> None:
         repo, bsm = backend.repo, backend.bsm
         for content in contents:
-            repo.put_artifact(bsm=bsm, name=NAME, content=content)
-            repo.publish_artifact_version(bsm=bsm, name=NAME)
-        repo.list_artifact_versions(bsm=bsm, name=NAME)
+            repo.put_artifact(bsm=bsm, name=name, content=content)
+            repo.publish_artifact_version(bsm=bsm, name=name)
+        repo.list_artifact_versions(bsm=bsm, name=name)
         if latest is not None:
-            repo.put_artifact(bsm=bsm, name=NAME, content=latest)
+            repo.put_artifact(bsm=bsm, name=name, content=latest)
         for alias, version in aliases:
-            repo.put_alias(bsm=bsm, name=NAME, alias=alias, version=version)
+            repo.put_alias(bsm=bsm, name=name, alias=alias, version=version)
 
     return prepare
 
 
-def of(**arguments: Any) -> dict[str, Any]:
-    """The arguments of a call about the artifact NAME."""
-    return {"name": NAME, **arguments}
-
-
 ONE, TWO = published(b"a"), published(b"a", b"b")
 CASES = [
-    Case("put_artifact", "unchanged", "put, unchanged", ONE, of(content=b"a")),
-    Case("put_artifact", "new", "put, new", ONE, of(content=b"b")),
-    Case("publish_artifact_version", "unchanged", "publish, unchanged", ONE, of()),
-    Case("publish_artifact_version", "new", "publish, new", published(b"a", latest=b"b"), of()),
-    Case("get_artifact_version", "", "get version / get alias", ONE, of(version=1)),
-    Case("get_latest_published_artifact_version_number", "", "newest version number", TWO, of()),
-    Case("list_artifact_versions", "", "list versions (N)", TWO, of()),
-    Case("list_artifact_names", "", "list names", ONE, {}),
+    Case("put_artifact", "unchanged", "put, unchanged", ONE, dict(content=b"a")),
+    Case("put_artifact", "new", "put, new", ONE, dict(content=b"b")),
+    Case("publish_artifact_version", "unchanged", "publish, unchanged", ONE, dict()),
+    Case("publish_artifact_version", "new", "publish, new", published(b"a", latest=b"b"), dict()),
+    Case("get_artifact_version", "", "get version / get alias", ONE, dict(version=1)),
+    Case("get_latest_published_artifact_version_number", "", "newest version number", TWO, dict()),
+    Case("list_artifact_versions", "", "list versions (N)", TWO, dict()),
+    Case("list_artifact_names", "", "list names", ONE, {}, named=False),
     # the second write confirms version 2 (its first alias): steady from then on
     Case("put_alias", "", "put alias", published(b"a", b"b", aliases=(("prod", 1), ("prod", 2))),
-         of(alias="prod", version=1)),
+         dict(alias="prod", version=1)),
     Case("get_alias", "", "get version / get alias", published(b"a", aliases=(("prod", 1),)),
-         of(alias="prod")),
+         dict(alias="prod")),
     Case("list_aliases", "", "list aliases (k)",
-         published(b"a", aliases=(("prod", 1), ("dev", 1))), of(), units=2),
+         published(b"a", aliases=(("prod", 1), ("dev", 1))), dict(), units=2),
     Case("delete_alias", "", "delete alias", published(b"a", aliases=(("prod", 1),)),
-         of(alias="prod")),
-    Case("delete_artifact_version", "", "delete version", TWO, of(version=1)),
-    Case("delete_artifact_version", "", "delete version", TWO, of(version=2), units=1,
+         dict(alias="prod")),
+    Case("delete_artifact_version", "", "delete version", TWO, dict(version=1)),
+    Case("delete_artifact_version", "", "delete version", TWO, dict(version=2), units=1,
          label="delete_artifact_version-newest"),
     Case("purge_artifact_versions", "", "purge (N)", published(b"a", b"b", b"c"),
-         of(keep_last_n=1, purge_older_than_secs=0), units=2),
+         dict(keep_last_n=1, purge_older_than_secs=0), units=2),
 ]  # fmt: skip
 
 
@@ -134,11 +132,13 @@ def test_docstring_states_the_design_budget(kind: str, case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_stated_count_is_what_the_call_sends(backend: Backend, case: Case) -> None:
+def test_stated_count_is_what_the_call_sends(module_backend: Backend, case: Case) -> None:
+    backend = module_backend
     stated = stated_requests(getattr(FACADES[backend.kind], case.method).__doc__)[case.case]
-    case.prepare(backend)
+    name = f"{NAME}-{CASES.index(case)}"
+    case.prepare(backend, name)
     backend.counter.reset()
-    case.call(backend)
+    case.call(backend, name)
     assert backend.counter.calls == stated.expected(case.units), (
         f"{backend.kind}.{case.method} ({case.case or 'any call'}) sent "
         f"{backend.counter.calls} requests, its docstring says {stated.expected(case.units)}: "
