@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,17 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .exc import ArtifactDynamoDBBackendError, ValidationError
+from ._s3 import Translation, connection_failures, lookup
+from .exc import (
+    ArtifactDynamoDBBackendError,
+    BackendError,
+    DynamoDBCredentialsError,
+    DynamoDBEndpointUnreachableError,
+    TableNotFoundError,
+    ValidationError,
+)
+
+logger = logging.getLogger(__name__)
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -89,24 +100,39 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def backend_error(error: Exception, action: str, table: str) -> ArtifactDynamoDBBackendError:
-    """The one translation of a botocore failure into the library's error."""
+_PERMISSIONS = " Check the session's credentials and its DynamoDB permissions."
+_REJECTED = Translation(DynamoDBCredentialsError, _PERMISSIONS)
+
+#: The one translation of DynamoDB failures into the library's errors (anything not named
+#: here is an ArtifactDynamoDBBackendError carrying its code).
+ERROR_TABLE: Mapping[str, Translation] = {
+    "ResourceNotFoundException": Translation(
+        TableNotFoundError, " The table does not exist: run Repository.bootstrap() first."
+    ),
+    "AccessDeniedException": Translation(ArtifactDynamoDBBackendError, _PERMISSIONS),
+    "UnrecognizedClientException": _REJECTED,
+    "InvalidSignatureException": _REJECTED,
+    "ExpiredTokenException": _REJECTED,
+    **connection_failures(DynamoDBCredentialsError, DynamoDBEndpointUnreachableError),
+}
+
+
+def backend_error(error: Exception, action: str, table: str) -> BackendError:
+    """The one translation of a botocore failure into the library's error (an
+    ArtifactDynamoDBBackendError, of the subclass :data:`ERROR_TABLE` names)."""
     if isinstance(error, ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
-        hint = ""
-        if code == "ResourceNotFoundException":
-            hint = " The table does not exist: run Repository.bootstrap() first."
-        elif code in ("AccessDeniedException", "UnrecognizedClientException"):
-            hint = " Check the session's credentials and its DynamoDB permissions."
-        detail = f"{code} {message}".strip().rstrip(".")
-        return ArtifactDynamoDBBackendError(
-            f"{action} on table {table!r} failed: {detail}.{hint}", code
-        )
-    kind = type(error).__name__
-    return ArtifactDynamoDBBackendError(
-        f"{action} on table {table!r} failed: {kind}: {error}", kind
+        detail = f"{code} {message}".strip().rstrip(".") + "."
+    else:
+        code = type(error).__name__
+        detail = f"{code}: {error}"
+    translation = lookup(ERROR_TABLE, error) or Translation(ArtifactDynamoDBBackendError)
+    failure = translation.error(
+        f"{action} on table {table!r} failed: {detail}{translation.hint}", code
     )
+    logger.debug("%s on table %r failed: %s (%s)", action, table, detail, type(failure).__name__)
+    return failure
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _dynamodb, _model, _s3, constants
+from . import _dynamodb, _model, _s3, _transfer, constants
 from ._engine import Engine, check_root
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
@@ -85,7 +85,7 @@ class Repository:
         if self.lease_secs < 0:
             raise ValidationError("lease_secs must be >= 0")
         self.s3_prefix = check_root(self.s3_bucket, self.s3_prefix, self.suffix)
-        transfer = _s3.TransferSettings(
+        transfer = _transfer.TransferSettings(
             self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
         )
         self._layout = DynamoDBLayout(

@@ -18,7 +18,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _model, _s3, constants
+from . import _model, _s3, _transfer, constants
 from ._engine import Engine, check_root
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
@@ -91,7 +91,7 @@ class Repository:
         if not isinstance(self.retry_policy, RetryPolicy):
             raise TypeError("retry_policy must be a versioned.api.RetryPolicy")
         self.s3_prefix = check_root(self.s3_bucket, self.s3_prefix, self.suffix)
-        transfer = _s3.TransferSettings(
+        transfer = _transfer.TransferSettings(
             self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
         )
         self._layout = S3OnlyLayout(

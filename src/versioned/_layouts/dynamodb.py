@@ -30,12 +30,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from .. import _dynamodb, _model, _s3, constants
+from .. import _content, _dynamodb, _model, _pool, _s3, _transfer, constants
 from .._model import LATEST, AliasTarget, VersionId
 from .._retry import DEFAULT as DEFAULT_RETRY
 from .._retry import RetryPolicy, attempts, pause
-from .._s3 import Precondition, TransferSettings
+from .._s3 import Precondition
 from .._session import Session
+from .._transfer import TransferSettings
 from ..exc import (
     ArtifactNotFoundError,
     ConcurrentModificationError,
@@ -423,7 +424,7 @@ class DynamoDBLayout:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
     ) -> VersionRecord:
         session = self._ready(session)
@@ -488,7 +489,7 @@ class DynamoDBLayout:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
         ticket: int,
         token: str,
@@ -525,7 +526,7 @@ class DynamoDBLayout:
     @staticmethod
     def _latest_commit(
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         etag: str | None,
         ticket: int,
         token: str,
@@ -569,7 +570,7 @@ class DynamoDBLayout:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
         etag: str | None,
     ) -> str:
@@ -580,7 +581,7 @@ class DynamoDBLayout:
             constants.METADATA_KEY_ARTIFACT_SHA256: content.sha256,
         }
         for _ in range(4):
-            upload = _s3.UploadRequest(
+            upload = _transfer.UploadRequest(
                 self.bucket,
                 key,
                 metadata,
@@ -590,7 +591,7 @@ class DynamoDBLayout:
                 if_none_match=etag is None,
             )
             try:
-                return _s3.upload(session.s3, upload, content, self.transfer, progress).etag
+                return _transfer.upload(session.s3, upload, content, self.transfer, progress).etag
             except Precondition:
                 # A writer whose turn was skipped wrote after all (or this is a retry of
                 # ours): we hold the turn, so write over what is there now.
@@ -745,7 +746,7 @@ class DynamoDBLayout:
         object holds that number; None when LATEST is not what ``latest`` says."""
         key = self.version_key(name, number)
         try:
-            result = _s3.copy(
+            result = _transfer.copy(
                 session.s3,
                 self.bucket,
                 latest.key,
@@ -905,7 +906,7 @@ class DynamoDBLayout:
             if strict and in_use:
                 return RetireResult(retired, in_use)
             self._forget_published(session, name, items.get(LATEST), doomed)
-            outcomes = _s3.fan_out(lambda item: self._soft_delete(session, item, token), doomed)
+            outcomes = _pool.fan_out(lambda item: self._soft_delete(session, item, token), doomed)
             retired += [
                 self._record(name, item) for item, ok in zip(doomed, outcomes, strict=True) if ok
             ]
@@ -1085,7 +1086,7 @@ class DynamoDBLayout:
         items = _dynamodb.query(session.dynamodb, self.table, name)
         # Mark every version deleted first: an alias write that commits later fails its
         # condition, one that committed before is found by the alias query below.
-        _s3.fan_out(lambda item: self._mark_purged(session, item, token), items)
+        _pool.fan_out(lambda item: self._mark_purged(session, item, token), items)
         aliases = _dynamodb.query(session.dynamodb, self.table, alias_pk(name))
         _dynamodb.delete_keys(session.dynamodb, self.table, [(i["pk"], i["sk"]) for i in aliases])
         items = _dynamodb.query(session.dynamodb, self.table, name)
@@ -1108,7 +1109,7 @@ class DynamoDBLayout:
         names = set(self._names_in_table(session))
         listing = _s3.list_objects(session.s3, self.bucket, self.root)
         names |= {kind[0] for o in listing.objects if (kind := self.classify(o.key))}
-        _s3.fan_out(lambda name: self.purge_artifact(session, name), sorted(names))
+        _pool.fan_out(lambda name: self.purge_artifact(session, name), sorted(names))
 
     def _names_in_table(self, session: Session) -> list[str]:
         names = set()
@@ -1132,7 +1133,7 @@ class DynamoDBLayout:
     def inventory(self, session: Session, name: str) -> Inventory:
         session = self._ready(session)
         problems: list[Problem] = []
-        items, alias_items, listing = _s3.parallel(
+        items, alias_items, listing = _pool.parallel(
             lambda: _dynamodb.query(session.dynamodb, self.table, name),
             lambda: _dynamodb.query(session.dynamodb, self.table, alias_pk(name), descending=False),
             lambda: _s3.list_objects(session.s3, self.bucket, f"{self.root}{name}/"),
