@@ -35,6 +35,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 from boto_session_manager import BotoSesManager
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
@@ -127,6 +128,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def closed_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens (an unreachable endpoint)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+#: A client configuration that sends each request once (no botocore retry) and gives up
+#: connecting after 2 s: for clients aimed at an endpoint that does not answer.
+ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2)
+
+
 class LoopbackServer:
     """A stand-in server on 127.0.0.1 (a free port), answering from daemon threads with
     ``handler`` (an ``http.server`` or raw ``socketserver`` request handler) until
@@ -217,13 +228,19 @@ def make_session(
 
 
 def raw_client(
-    endpoint: str | Endpoints | dict[str, str], service: str, region_name: str = REGION
+    endpoint: str | Endpoints | dict[str, str],
+    service: str,
+    region_name: str = REGION,
+    *,
+    config: Config | None = None,
+    credentials: dict[str, str] = CREDENTIALS,
 ) -> Any:
     """A plain boto3 client of ``service`` at its endpoint, independent of the library
-    (and of any counter)."""
+    (and of any counter); ``credentials={}`` for a client that has none of its own."""
     # An explicit Session: boto3.client() would create boto3.DEFAULT_SESSION.
-    session = boto3.session.Session(region_name=region_name, **CREDENTIALS)
-    return session.client(service, endpoint_url=Endpoints.of(endpoint).url(service))
+    session = boto3.session.Session(region_name=region_name, **credentials)
+    url = Endpoints.of(endpoint).url(service)
+    return session.client(service, endpoint_url=url, config=config)
 
 
 #: Operation-name prefixes that only read (S3 and DynamoDB).
