@@ -5,15 +5,12 @@ attempts, without leaving anything behind."""
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from _testkit import CREDENTIALS, REGION, unique_bucket
+from _testkit import ONE_ATTEMPT, closed_port_url, raw_client, unique_bucket
 from boto_session_manager import BotoSesManager
-from botocore.config import Config
 
 from versioned import _s3, _transfer, exc
 from versioned._retry import RetryPolicy
@@ -21,12 +18,7 @@ from versioned._retry import RetryPolicy
 
 def _unreachable_s3() -> Any:
     """An S3 client that sends each request once to a port nobody listens on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
-    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2)
-    return session.client("s3", endpoint_url=f"http://127.0.0.1:{port}", config=config)
+    return raw_client(closed_port_url(), "s3", config=ONE_ATTEMPT)
 
 
 def test_a_copy_whose_attempts_all_fail_raises_contention_error(

@@ -3,23 +3,14 @@ so callers (the CLI among them) decide on classes and attributes, never on botoc
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from _testkit import CREDENTIALS, REGION, unique_bucket, unique_table
+from _testkit import ONE_ATTEMPT, closed_port_url, raw_client, unique_bucket, unique_table
 from boto_session_manager import BotoSesManager
-from botocore.config import Config
 
 from versioned import _dynamodb, _s3, exc
-
-
-def _closed_port_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_a_missing_bucket_is_a_bucket_not_found_error(
@@ -50,18 +41,12 @@ def test_a_missing_table_is_a_table_not_found_error(
     assert repr(table) in str(error) and "bootstrap()" in str(error)
 
 
-def _client(service: str, endpoint_url: str, **credentials: Any) -> Any:
-    session = boto3.session.Session(region_name=REGION, **credentials)
-    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2)
-    return session.client(service, endpoint_url=endpoint_url, config=config)
-
-
 def test_an_unreachable_endpoint_is_an_endpoint_unreachable_error() -> None:
-    url = _closed_port_url()
+    url = closed_port_url()
     with pytest.raises(exc.S3EndpointUnreachableError) as from_s3:
-        _s3.head(_client("s3", url, **CREDENTIALS), "bucket", "key")
+        _s3.head(raw_client(url, "s3", config=ONE_ATTEMPT), "bucket", "key")
     with pytest.raises(exc.DynamoDBEndpointUnreachableError) as from_dynamodb:
-        _dynamodb.get(_client("dynamodb", url, **CREDENTIALS), "table", "pk", "sk")
+        _dynamodb.get(raw_client(url, "dynamodb", config=ONE_ATTEMPT), "table", "pk", "sk")
     assert isinstance(from_s3.value, exc.ArtifactS3BackendError)
     assert isinstance(from_dynamodb.value, exc.ArtifactDynamoDBBackendError)
     for error in (from_s3.value, from_dynamodb.value):
@@ -80,7 +65,7 @@ def test_missing_credentials_are_a_credentials_error(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with pytest.raises(exc.S3CredentialsError) as raised:
-        _s3.head(_client("s3", s3_endpoint), "bucket", "key")
+        _s3.head(raw_client(s3_endpoint, "s3", config=ONE_ATTEMPT, credentials={}), "bucket", "key")
     assert raised.value.missing
     assert isinstance(raised.value, exc.CredentialsError)
     assert isinstance(raised.value, exc.ArtifactS3BackendError)
