@@ -11,10 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import LAYOUTS, Ops, Place, RawStore, attempt, interleave_at, unique
-from _chaoskit import make_bsm as session_for
+from _chaoskit import Ops, Place, RawStore, attempt, interleave_at
 from _faultproxy import FaultProxy
-from _testkit import RequestCounter
+from _testkit import LAYOUTS, RequestCounter, make_session, unique
 
 from versioned.exc import CorruptRecordError, RepositoryConflictError
 
@@ -194,8 +193,8 @@ def test_two_repositories_starting_on_one_prefix_at_once_exactly_one_wins(
     b_table = unique("tbl") if kind == "s3_dynamodb" else None
     b_place = dataclasses.replace(a_place, suffix=".txt", table=b_table)
     proxy = make_proxy()
-    a_ops = Ops(a_place, session_for(proxy.url))
-    b_ops = Ops(b_place, session_for(endpoints))
+    a_ops = Ops(a_place, make_session(proxy.url))
+    b_ops = Ops(b_place, make_session(endpoints))
     # A's bootstrap: GET record (absent), LIST prefix, PUT record <- held at the 3rd
     a, b, reached = interleave_at(proxy, a_ops.bootstrap, 3, b_ops.bootstrap)
     assert reached
