@@ -4,21 +4,31 @@ writes, transactions, and the one translation of botocore errors.
 A failed condition surfaces as :class:`ConditionFailed` carrying the item as it was when
 the server returned it (``None`` where a server does not implement
 ``ReturnValuesOnConditionCheckFailure``); a cancelled transaction as
-:class:`TransactionCanceled` with per-action reasons.
+:class:`TransactionCanceled` with per-action reasons. Every other failure goes through one
+table (:data:`ERRORS`, like s3fs's ``translate_boto_error``) to a library exception.
+
+Batch calls retry the keys DynamoDB leaves unprocessed (throttling) through the caller's
+:class:`~versioned._retry.RetryPolicy`, with backoff and jitter, and raise
+:class:`~versioned.exc.ContentionError` if any remain: a batch never returns short.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .exc import ArtifactDynamoDBBackendError, ValidationError
+from ._retry import RetryPolicy
+from .exc import ArtifactDynamoDBBackendError, BackendError, ContentionError, ValidationError
+
+logger = logging.getLogger(__name__)
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -89,23 +99,52 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def backend_error(error: Exception, action: str, table: str) -> ArtifactDynamoDBBackendError:
-    """The one translation of a botocore failure into the library's error."""
+#: DynamoDB error codes -> (the library exception, what to do next). Codes not listed
+#: become ArtifactDynamoDBBackendError with no hint. ConditionalCheckFailedException and
+#: TransactionCanceledException are outcomes, not errors: see ConditionFailed and
+#: TransactionCanceled.
+ERRORS: dict[str, tuple[type[BackendError], str]] = {
+    "ResourceNotFoundException": (
+        ArtifactDynamoDBBackendError,
+        "The table does not exist: run Repository.bootstrap() first.",
+    ),
+    "AccessDeniedException": (
+        ArtifactDynamoDBBackendError,
+        "Check the session's credentials and its DynamoDB permissions.",
+    ),
+    "UnrecognizedClientException": (
+        ArtifactDynamoDBBackendError,
+        "Check the session's credentials and its DynamoDB permissions.",
+    ),
+    "ProvisionedThroughputExceededException": (
+        ArtifactDynamoDBBackendError,
+        "The table is throttled: retry later, or raise its capacity.",
+    ),
+    "ThrottlingException": (
+        ArtifactDynamoDBBackendError,
+        "The table is throttled: retry later, or raise its capacity.",
+    ),
+    "RequestLimitExceeded": (
+        ArtifactDynamoDBBackendError,
+        "The account's request limit is exceeded: retry later.",
+    ),
+}
+
+
+def backend_error(error: Exception, action: str, table: str) -> BackendError:
+    """The one translation of a botocore failure into the library's error (by
+    :data:`ERRORS`)."""
     if isinstance(error, ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
-        hint = ""
-        if code == "ResourceNotFoundException":
-            hint = " The table does not exist: run Repository.bootstrap() first."
-        elif code in ("AccessDeniedException", "UnrecognizedClientException"):
-            hint = " Check the session's credentials and its DynamoDB permissions."
+        kind, hint = ERRORS.get(code, (ArtifactDynamoDBBackendError, ""))
         detail = f"{code} {message}".strip().rstrip(".")
-        return ArtifactDynamoDBBackendError(
-            f"{action} on table {table!r} failed: {detail}.{hint}", code
+        return kind(
+            f"{action} on table {table!r} failed: {detail}.{' ' + hint if hint else ''}", code
         )
-    kind = type(error).__name__
+    name = type(error).__name__
     return ArtifactDynamoDBBackendError(
-        f"{action} on table {table!r} failed: {kind}: {error}", kind
+        f"{action} on table {table!r} failed: {name}: {error}", name
     )
 
 
@@ -190,27 +229,65 @@ def get(dynamodb: Any, table: str, pk: str, sk: str) -> Item | None:
     return decode(response.get("Item"))
 
 
-def batch_get(dynamodb: Any, table: str, keys: list[tuple[str, str]]) -> list[Item]:
-    """Many items by key, strongly consistent (1 request per 100 keys); absent ones are
-    left out."""
+def batch_get(
+    dynamodb: Any, table: str, keys: list[tuple[str, str]], retry: RetryPolicy
+) -> list[Item]:
+    """Many items by key, strongly consistent (1 request per 100 keys, and one per retry
+    of unprocessed keys); absent ones are left out. Raises ContentionError when keys stay
+    unprocessed once ``retry`` is spent (nothing is ever left out silently)."""
     found: list[Item] = []
     for start in range(0, len(keys), 100):
+        chunk = keys[start : start + 100]
         pending: dict[str, Any] = {
-            table: {
-                "Keys": [key(pk, sk) for pk, sk in keys[start : start + 100]],
-                "ConsistentRead": True,
-            }
+            table: {"Keys": [key(pk, sk) for pk, sk in chunk], "ConsistentRead": True}
         }
-        with translate("BatchGetItem", table):
-            for _ in range(10):
-                response = dynamodb.batch_get_item(RequestItems=pending)
-                found.extend(
-                    d for d in map(decode, response.get("Responses", {}).get(table, [])) if d
-                )
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
+
+        def send(request: dict[str, Any]) -> dict[str, Any]:
+            with translate("BatchGetItem", table):
+                response = dict(dynamodb.batch_get_item(RequestItems=request))
+            found.extend(d for d in map(decode, response.get("Responses", {}).get(table, [])) if d)
+            return dict(response.get("UnprocessedKeys") or {})
+
+        _until_processed("BatchGetItem", table, pending, send, retry, "nothing was returned")
     return found
+
+
+def _until_processed(
+    action: str,
+    table: str,
+    pending: dict[str, Any],
+    send: Callable[[dict[str, Any]], dict[str, Any]],
+    retry: RetryPolicy,
+    consequence: str,
+) -> None:
+    """Send a batch, then what DynamoDB left unprocessed, through ``retry``; raise
+    ContentionError naming the batch when some is still left."""
+    attempts = 0
+    try:
+        for attempt in retry.attempts(action, f"table {table!r}"):
+            attempts += 1
+            pending = send(pending)
+            if not pending:
+                return
+            left = _count_requests(pending)
+            attempt.conflict(f"{left} keys left unprocessed (throttled)")
+    except ContentionError as spent:
+        raise ContentionError(
+            f"{action} on table {table!r}: {_count_requests(pending)} keys were still "
+            f"unprocessed after {attempts} attempts (the table is throttled); {consequence}. "
+            "Retry later, or raise the table's capacity.",
+            operation=action,
+            record=f"table {table!r}",
+            attempts=spent.attempts,
+        ) from spent
+
+
+def _count_requests(pending: dict[str, Any]) -> int:
+    """How many keys (BatchGetItem) or writes (BatchWriteItem) a request holds."""
+    total = 0
+    for requests in pending.values():
+        total += len(requests["Keys"]) if isinstance(requests, dict) else len(requests)
+    return total
 
 
 def query(
@@ -359,6 +436,28 @@ def transact(dynamodb: Any, table: str, actions: list[dict[str, Any]], token: st
         raise backend_error(error, "TransactWriteItems", table) from error
 
 
+def transact_retrying(
+    dynamodb: Any,
+    table: str,
+    actions: list[dict[str, Any]],
+    retry: RetryPolicy,
+    operation: str,
+    record: str,
+) -> TransactionCanceled | None:
+    """Run a transaction (a fresh token per attempt), again while only concurrent
+    transactions interfere; None when applied, else the cancellation (a condition
+    failed). ContentionError (``operation``, ``record``) once ``retry`` is spent."""
+    for attempt in retry.attempts(operation, record):
+        try:
+            transact(dynamodb, table, actions, uuid.uuid4().hex)
+            return None
+        except TransactionCanceled as canceled:
+            if not canceled.conflict_only:
+                return canceled
+            attempt.conflict(f"transaction conflict ({canceled})")
+    raise AssertionError("unreachable")
+
+
 def update_action(table: str, change: Update) -> dict[str, Any]:
     arguments = change.arguments(table)
     if change.condition:
@@ -374,14 +473,23 @@ def put_action(table: str, item: Mapping[str, Any], condition: str | None = None
     return {"Put": action}
 
 
-def delete_keys(dynamodb: Any, table: str, keys: list[tuple[str, str]]) -> None:
-    """Delete items 25 at a time (BatchWriteItem), retrying unprocessed ones."""
+def delete_keys(dynamodb: Any, table: str, keys: list[tuple[str, str]], retry: RetryPolicy) -> None:
+    """Delete items 25 at a time (BatchWriteItem), retrying unprocessed ones through
+    ``retry``; ContentionError when some remain once it is spent (the items not deleted
+    are still there: the call can be repeated)."""
     for start in range(0, len(keys), 25):
         requests = [{"DeleteRequest": {"Key": key(pk, sk)}} for pk, sk in keys[start : start + 25]]
-        pending: dict[str, Any] = {table: requests}
-        with translate("BatchWriteItem", table):
-            for _ in range(10):
-                response = dynamodb.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
+
+        def send(request: dict[str, Any]) -> dict[str, Any]:
+            with translate("BatchWriteItem", table):
+                response = dynamodb.batch_write_item(RequestItems=request)
+            return dict(response.get("UnprocessedItems") or {})
+
+        _until_processed(
+            "BatchWriteItem",
+            table,
+            {table: requests},
+            send,
+            retry,
+            "the items not deleted remain: run the call again",
+        )
