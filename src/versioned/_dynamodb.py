@@ -35,6 +35,9 @@ _DESERIALIZER = TypeDeserializer()
 
 Item = dict[str, Any]
 
+#: the table's key schema: every item is addressed by these two string attributes
+PARTITION_KEY, SORT_KEY = "pk", "sk"
+
 
 def encode(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _SERIALIZER.serialize(value) for key, value in item.items() if value is not None}
@@ -52,7 +55,9 @@ def decode(item: Mapping[str, Any] | None) -> Item | None:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        if value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        return float(value)  # a fraction, or a non-finite number some servers store
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | set):
@@ -66,7 +71,7 @@ def values(**named: Any) -> dict[str, Any]:
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+    return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
 
 
 # ------------------------------------------------------------------ errors
@@ -186,12 +191,12 @@ def ensure_table(
             dynamodb.create_table(
                 TableName=table,
                 KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                    {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
                 ],
                 AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
+                    {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+                    {"AttributeName": SORT_KEY, "AttributeType": "S"},
                 ],
                 **billing,
             )
@@ -300,10 +305,10 @@ def query(
     sk_between: tuple[str, str] | None = None,
 ) -> list[Item]:
     """Every item of a partition (1 request per MB), strongly consistent."""
-    condition = "pk = :pk"
+    condition = f"{PARTITION_KEY} = :pk"
     expression = values(pk=pk)
     if sk_between:
-        condition += " AND sk BETWEEN :low AND :high"
+        condition += f" AND {SORT_KEY} BETWEEN :low AND :high"
         expression.update(values(low=sk_between[0], high=sk_between[1]))
     kwargs: dict[str, Any] = {
         "TableName": table,
@@ -327,11 +332,15 @@ def query(
 
 def scan_keys(dynamodb: Any, table: str) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": "pk, sk"}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "ProjectionExpression": f"{PARTITION_KEY}, {SORT_KEY}",
+    }
     with translate("Scan", table):
         while True:
             response = dynamodb.scan(**kwargs)
-            keys.extend((i["pk"]["S"], i["sk"]["S"]) for i in response.get("Items", []))
+            found = response.get("Items", [])
+            keys.extend((i[PARTITION_KEY]["S"], i[SORT_KEY]["S"]) for i in found)
             last = response.get("LastEvaluatedKey")
             if not last:
                 return keys

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .. import _model, constants
+from .. import _dynamodb, _model, constants
 from .._model import LATEST, AliasTarget, VersionId
 from ..exc import CorruptRecordError
 from . import AliasRecord, VersionRecord
@@ -38,7 +38,7 @@ from . import AliasRecord, VersionRecord
 Stored = Mapping[str, Any]
 
 # ------------------------------------------------------------------ attribute names
-PK, SK = "pk", "sk"
+PK, SK = _dynamodb.PARTITION_KEY, _dynamodb.SORT_KEY
 SHA256, IS_DELETED, UPDATE_AT = "sha256", "is_deleted", "update_at"
 CONTENT_LENGTH, CONTENT_TYPE, METADATA = "content_length", "content_type", "metadata"
 ALIAS_EPOCH, DELETED_BY = "alias_epoch", "deleted_by"
@@ -143,7 +143,12 @@ def _count(stored: Stored, field: str, *, default: int = 0, limit: int = MAX_COU
 
 def _time(stored: Stored, field: str) -> datetime | None:
     text = _text(stored, field)
-    return None if text is None else _model.parse_time(text)
+    if text is None:
+        return None
+    try:
+        return _model.parse_time(text)
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"{field} {text!r} is not a time in years 1..9999 ({error})") from None
 
 
 def _metadata(stored: Stored) -> dict[str, str] | None:

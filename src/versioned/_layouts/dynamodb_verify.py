@@ -11,7 +11,15 @@ from .._session import Session
 from ..exc import CorruptRecordError
 from ..verify import Problem
 from . import AliasRecord, Inventory, VersionRecord, owners
-from .dynamodb_items import SK, Stored, alias_pk, read_alias, read_artifact, sort_key_version
+from .dynamodb_items import (
+    SK,
+    Stored,
+    alias_pk,
+    read_alias,
+    read_artifact,
+    read_latest,
+    sort_key_version,
+)
 from .dynamodb_keys import DynamoDBPlace
 from .dynamodb_retire import Retirer
 
@@ -94,6 +102,8 @@ class Verifier:
             except CorruptRecordError as error:
                 problems.append(Problem("corrupt_record", name, where, str(error)))
                 continue
+            if version == LATEST:
+                _check_latest(name, stored, self.place.table, where, problems)
             if item.is_deleted:
                 continue
             found.live.add(version)
@@ -115,3 +125,16 @@ class Verifier:
                 where = f"{alias_pk(name)}/{stored.get(SK)}"
                 problems.append(Problem("corrupt_record", name, where, str(error)))
         return aliases
+
+
+def _check_latest(
+    name: str, stored: Stored, table: str, where: str, problems: list[Problem]
+) -> None:
+    """LATEST's write queue and publish counter must read too (puts or publishes of the
+    artifact fail on them otherwise)."""
+    latest = read_latest(name, stored, table)
+    for part in ("queue", "counter"):
+        try:
+            getattr(latest, part)
+        except CorruptRecordError as error:
+            problems.append(Problem("corrupt_record", name, where, str(error)))
