@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/versioned demo
 
+# mypy reads its settings (strict, mypy_path, package bases) from pyproject.toml.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/mypy --strict src tests
 	$(BIN)/python -m pytest -q
 
 # The suite against SeaweedFS (S3) and MiniStack (DynamoDB) instead of moto: installs them
@@ -27,7 +29,7 @@ test-s3-compatible: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/mypy src
+	$(BIN)/mypy --strict src tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/requests_per_operation.py

@@ -1,4 +1,4 @@
-"""Issue 5's large-artifact target: put from a path, publish, download; peak RSS and time.
+"""The large-artifact target: put from a path, publish, download; peak RSS and time.
 
 Usage: python benchmarks/large_artifact.py [--size-mib 1024]
 
@@ -22,7 +22,8 @@ import tempfile
 import time
 from typing import Any
 
-from _harness import make_bsm, moto_server
+import _harness  # noqa: F401  (puts tests/ on sys.path for _testkit)
+from _testkit import make_session, moto_server
 
 BUCKET = "versioned-large"
 TABLE = "versioned-large"
@@ -45,7 +46,7 @@ def make_repo(kind: str) -> Any:
 
 
 def child(kind: str, url: str, source: str, target: str) -> dict[str, Any]:
-    bsm = make_bsm(url)
+    bsm = make_session(url)
     result: dict[str, Any] = {"kind": kind}
     if kind == "boto3":
         s3 = bsm.boto_ses.client("s3", endpoint_url=url)
@@ -131,7 +132,7 @@ def main() -> int:
         source = os.path.join(workdir, "source.bin")
         write_random(source, size)
         with moto_server() as url:
-            bsm = make_bsm(url)
+            bsm = make_session(url)
             for kind in ("s3-only", "s3+ddb"):
                 make_repo(kind).bootstrap(bsm=bsm)
             for kind in ("boto3", "s3-only", "s3+ddb"):

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/requests_per_operation.py [--runs 20] [--n 50] [--purge-runs 8]
 
-Prints one table per backend with the issue targets beside each figure, the N-version
+Prints one table per backend with the targets (docs/design.md) beside each figure, the N-version
 list/purge timings against N sequential raw HEADs, the DynamoDB backend's client overhead,
 and a final "ALL TARGETS MET" or "TARGETS MISSED: ..." line. Always exits 0.
 """
@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from _harness import RequestCounter, make_bsm, make_repository, moto_server, raw_client
+from _harness import make_repository
+from _testkit import RequestCounter, design_budgets, make_session, moto_server, raw_client
 
 BUCKET = "versioned-bench"
 TABLE = "versioned-bench"
@@ -329,35 +329,37 @@ def overhead(bench: Bench, name: str, version: str) -> None:
         )
 
 
-#: The budgets of docs/design.md (the most requests any sample sent). S3-only: a put reads
-#: its object back for its time; a publish reserves its number by compare-and-swap first,
-#: and reads the state again once its copy landed (a purge may have run meanwhile);
-#: the newest copy is confirmed once (a HEAD) before it is handed out again; an alias
-#: written for the first time checks for a purge, and this one targets the fresh version.
-S3_TARGETS = {
-    "put new content": 3,
-    "put unchanged": 1,
-    "publish new": 6,
-    "publish unchanged": 3,
-    "get version": 1,
-    "get alias": 1,
-    "put alias with split": 5,
-    "list names": 1,
-    "list versions": 3,
-    "delete version": 5,
-    "purge": 5,
+#: The row of docs/design.md's request budget table that holds each measured operation's
+#: target (the most requests any sample may send): one table for the docstrings, their test
+#: (tests/contract/test_request_counts.py) and this benchmark.
+DESIGN_ROWS = {
+    "put new content": "put, new",
+    "put unchanged": "put, unchanged",
+    "publish new": "publish, new",
+    "publish unchanged": "publish, unchanged",
+    "get version": "get version / get alias",
+    "get alias": "get version / get alias",
+    "put alias with split": "put alias",
+    "list names": "list names",
+    "list versions": "list versions (N)",
+    "delete version": "delete version",
+    "purge": "purge (N)",
 }
-DDB_TARGETS = {
-    "put new content": 3,
-    "put unchanged": 1,
-    "publish new": 4,  # the newest item is read: another client may have published
-    "publish unchanged": 2,  # the newest version item must still show it
-    "get version": 1,
-    "list versions": 1,
-    "put alias with split": 2,
-    "get alias": 1,
-    "list names": 2,  # the folders, then which of them have items (one BatchGetItem)
-}
+
+
+def design_targets(dynamodb: bool, n: int) -> dict[str, int]:
+    """Each operation's budget in docs/design.md, with the table's per-unit terms for
+    what this benchmark does: S3-only, an alias onto the version just published (not yet
+    confirmed: + a HEAD); DynamoDB, a purge of all N versions and deletes down to the
+    newest (+ N conditional updates, + LATEST's item when the newest goes)."""
+    column = "S3 + DynamoDB" if dynamodb else "S3-only"
+    budgets = {op: design_budgets()[row][column] for op, row in DESIGN_ROWS.items()}
+    if dynamodb:
+        budgets["purge"] += n + 1
+        budgets["delete version"] += 1
+    else:
+        budgets["put alias with split"] += 1
+    return budgets
 
 
 def print_report(benches: list[Bench], n: int) -> list[str]:
@@ -416,7 +418,6 @@ def delayed(url: str, latency_ms: float) -> Iterator[str]:
     if latency_ms <= 0:
         yield url
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "chaos"))
     from _faultproxy import FaultProxy  # the chaos suite's proxy
 
     with FaultProxy(url) as proxy:
@@ -440,14 +441,14 @@ def main() -> int:
     benches = []
     with moto_server() as server, delayed(server, args.latency_ms) as url:
         for backend in ("s3-only", "s3+ddb"):
-            bsm = make_bsm(url)
-            counter = RequestCounter(bsm)  # before the library first uses the session
+            bsm = make_session(url)
+            counter = RequestCounter.attach(bsm)  # before the library first uses the session
             repo = make_repository(backend, bsm, BUCKET, TABLE)
             dynamodb = backend != "s3-only"
-            targets = DDB_TARGETS if dynamodb else S3_TARGETS
             bench = Bench(backend, repo, bsm, counter, url)
             started = time.perf_counter()
             try:
+                targets = design_targets(dynamodb, args.n)
                 run_backend(bench, targets, args.runs, args.n, args.purge_runs, dynamodb)
             except Exception as error:  # a report: keep going, say what broke
                 bench.anomalies = [f"benchmark aborted: {type(error).__name__}: {error}"]  # type: ignore[attr-defined]

@@ -3,13 +3,13 @@
 Usage: python benchmarks/stress.py [--mode threads|chaos|both] [--writers 64] [--rounds 3]
        [--processes 4] [--chaos-rounds 12] [--kills 8] [--drop-rate 0.08] [--seed 9]
 
-threads (issue 4), per backend: every writer thread puts its own content and publishes, for
+threads, per backend: every writer thread puts its own content and publishes, for
 --rounds rounds; every 4th writer also points a shared alias (a0..a3) at the version it got
 back; one thread runs purge_artifact_versions(keep_last_n=5, purge_older_than_secs=0)
 meanwhile. Afterwards every invariant is checked with raw boto3 reads and one table row per
 backend is printed.
 
-chaos (issue 9), per backend: --processes worker processes put, publish, move aliases,
+chaos, per backend: --processes worker processes put, publish, move aliases,
 delete and purge one artifact, each through its own fault proxy (tests/chaos/_faultproxy.py)
 that loses the response of a write (applied by the server, retried by botocore) with
 probability --drop-rate and resets a connection before forwarding with half that
@@ -32,12 +32,10 @@ import sys
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
-from _harness import make_bsm, make_repository, moto_server, raw_client
-
-CHAOS_DIR = Path(__file__).resolve().parents[1] / "tests" / "chaos"
+from _harness import make_repository
+from _testkit import make_session, moto_server, raw_client, unique
 
 BUCKET = "versioned-stress"
 TABLE = "versioned-stress"
@@ -206,7 +204,7 @@ def check(stress: Stress, url: str, verify_kwargs: dict[str, Any]) -> dict[str, 
     }
 
 
-# ====================================================================== chaos (issue 9)
+# ====================================================================== chaos
 #: refusals a call may legitimately answer with while others delete, purge and move aliases
 EXPECTED_REFUSALS = {
     "put_alias": {"ArtifactNotFoundError", "ConcurrentModificationError"},
@@ -222,8 +220,7 @@ class ChaosRun:
     docstring). Collects what every call reported, for ``chaos_check``."""
 
     def __init__(self, url: str, backend: str, args: argparse.Namespace) -> None:
-        sys.path.insert(0, str(CHAOS_DIR))
-        from _chaoskit import Place, unique
+        from _chaoskit import Place
 
         self.url = url
         self.args = args
@@ -305,9 +302,9 @@ class ChaosRun:
 
     # ------------------------------------------------------------ the run
     def run(self) -> float:
-        from _chaoskit import Ops, Worker, make_bsm
+        from _chaoskit import Ops, Worker
 
-        ops = Ops(self.place, make_bsm(self.url))
+        ops = Ops(self.place, make_session(self.url))
         ops.bootstrap()
         ops.put(NAME, b"seed")
         seed = ops.publish(NAME)
@@ -385,9 +382,9 @@ class ChaosRun:
 
 
 def chaos_check(run: ChaosRun) -> dict[str, Any]:
-    from _chaoskit import RawStore, raw_clients
+    from _chaoskit import RawStore
 
-    raw = RawStore(*raw_clients(run.url))
+    raw = RawStore(raw_client(run.url, "s3"), raw_client(run.url, "dynamodb"))
     place = run.place
     stored = raw.versions(place, NAME)
     by_number: dict[int, set[str]] = collections.defaultdict(set)
@@ -487,7 +484,7 @@ def run_threads(args: argparse.Namespace) -> list[str]:
     rows = []
     with moto_server() as url:
         for backend in ("s3-only", "s3+ddb"):
-            bsm = make_bsm(url)
+            bsm = make_session(url)
             repo = make_repository(backend, bsm, BUCKET, TABLE)
             stress = Stress(repo, bsm, args.writers, args.rounds)
             elapsed = stress.run()

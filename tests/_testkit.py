@@ -1,30 +1,65 @@
-"""Small helpers shared by the test modules (no fixtures here; see conftest.py)."""
+"""The test kit: every helper the suites share, written once (no fixtures here; see
+conftest.py). Servers (a local moto server, endpoints), sessions and raw boto3 clients,
+request counting, content hashes and unique names. Also imported by the benchmarks and by
+the chaos suite's worker processes (both put this folder on ``sys.path``).
+
+The suites' own kits sit beside it, one subject each: ``_chaoskit`` (chaos operations,
+raw-storage checks, workers, interleavings), ``_faultproxy`` (the fault-injecting proxy),
+``_clikit`` (the CLI runner), ``_layoutkit`` (the layout conformance base class),
+``_robkit`` (the robustness adapter), ``_seedkit`` / ``_seed_driver`` (the seed's library)."""
 
 from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import dataclasses
 import functools
 import hashlib
+import http.server
+import logging
 import os
+import re
 import shutil
+import socket
+import socketserver
 import tempfile
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 from boto_session_manager import BotoSesManager
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+KiB = 1024
 MiB = 1024 * 1024
+#: The facades, by module name (versioned.{kind}_backend).
+BACKENDS = ["s3_only", "s3_and_dynamodb"]
+#: The same two as the chaos and robustness adapters spell them (Place / Backend kinds).
+LAYOUTS = ["s3_only", "s3_dynamodb"]
+#: The fields of an Artifact as the seed's library defines them.
+ARTIFACT_FIELDS = ("name", "version", "update_at", "s3uri", "sha256")
+#: An Alias's routing, as both libraries spell it.
+ALIAS_FIELDS = (
+    "name",
+    "alias",
+    "version",
+    "secondary_version",
+    "secondary_version_weight",
+    "version_s3uri",
+    "secondary_version_s3uri",
+)
+#: The repository's root folder (README, examples, Makefile).
+ROOT = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------ endpoints
 #: The switch of the whole suite: where S3 and DynamoDB requests go. A moto server started
@@ -75,6 +110,65 @@ class Endpoints:
     def url(self, service: str) -> str:
         return self.dynamodb if service == "dynamodb" else self.s3
 
+    @classmethod
+    def of(cls, endpoint: str | Endpoints | dict[str, str]) -> Endpoints:
+        """The Endpoints of a URL serving both services, of an Endpoints, or of its JSON
+        form {"s3": url, "dynamodb": url} (what worker processes are sent)."""
+        if isinstance(endpoint, str):
+            return cls(s3=endpoint, dynamodb=endpoint)
+        if isinstance(endpoint, dict):
+            return cls(s3=endpoint["s3"], dynamodb=endpoint["dynamodb"])
+        return endpoint
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens (an unreachable endpoint)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+#: A client configuration that sends each request once (no botocore retry) and gives up
+#: connecting after 2 s: for clients aimed at an endpoint that does not answer.
+ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2)
+
+
+class LoopbackServer:
+    """A stand-in server on 127.0.0.1 (a free port), answering from daemon threads with
+    ``handler`` (an ``http.server`` or raw ``socketserver`` request handler) until
+    ``close()``. ``url`` is its http URL."""
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server serving S3 and DynamoDB on 127.0.0.1 (a free port): its URL, until
+    the block ends."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
 
 _CONFIG_FILES: dict[Endpoints, str] = {}
 _CONFIG_LOCK = threading.Lock()
@@ -98,37 +192,55 @@ def _services_config_file(endpoints: Endpoints) -> str:
         return path
 
 
+@functools.cache
+def model_loader() -> Any:
+    """The botocore data loader every test session shares: each session is new (own event
+    hooks, own clients), but the service JSON models are parsed once per process rather
+    than once per session."""
+    return botocore.loaders.create_loader()
+
+
 def make_session(
-    endpoints: Endpoints, region_name: str = REGION, loader: Any = None
+    endpoint: str | Endpoints | dict[str, str], region_name: str = REGION
 ) -> BotoSesManager:
     """A fresh BotoSesManager with the test credentials whose S3 and DynamoDB clients go to
-    ``endpoints``. One endpoint: ``default_client_kwargs={"endpoint_url": ...}`` as before.
+    ``endpoint`` (a URL serving both, an Endpoints, or its JSON form). One endpoint:
+    ``default_client_kwargs={"endpoint_url": ...}`` as before.
     Two: no endpoint_url in ``default_client_kwargs`` (it would win for every service); the
     session reads a config file with a per-service `services` section instead, the way a
-    user points botocore at two endpoints. ``loader``: a shared botocore data loader."""
+    user points botocore at two endpoints. The botocore model loader is shared
+    (``model_loader``)."""
+    endpoints, loader = Endpoints.of(endpoint), model_loader()
     if endpoints.shared:
         bsm = BotoSesManager(
             region_name=region_name,
             default_client_kwargs={"endpoint_url": endpoints.s3},
             **CREDENTIALS,
         )
-        if loader is not None:
-            bsm.boto_ses._session.register_component("data_loader", loader)
+        bsm.boto_ses._session.register_component("data_loader", loader)
         return bsm
     core = botocore.session.Session()
     core.set_config_variable("config_file", _services_config_file(endpoints))
     core.set_config_variable("profile", "default")  # not AWS_PROFILE's: it is not in the file
     core.set_config_variable("ignore_configured_endpoint_urls", False)
-    if loader is not None:
-        core.register_component("data_loader", loader)
+    core.register_component("data_loader", loader)
     return BotoSesManager(region_name=region_name, botocore_session=core, **CREDENTIALS)
 
 
-def raw_client(endpoints: Endpoints, service: str, region_name: str = REGION) -> Any:
-    """A plain boto3 client of ``service`` at its endpoint, independent of the library."""
+def raw_client(
+    endpoint: str | Endpoints | dict[str, str],
+    service: str,
+    region_name: str = REGION,
+    *,
+    config: Config | None = None,
+    credentials: dict[str, str] = CREDENTIALS,
+) -> Any:
+    """A plain boto3 client of ``service`` at its endpoint, independent of the library
+    (and of any counter); ``credentials={}`` for a client that has none of its own."""
     # An explicit Session: boto3.client() would create boto3.DEFAULT_SESSION.
-    session = boto3.session.Session(region_name=region_name, **CREDENTIALS)
-    return session.client(service, endpoint_url=endpoints.url(service))
+    session = boto3.session.Session(region_name=region_name, **credentials)
+    url = Endpoints.of(endpoint).url(service)
+    return session.client(service, endpoint_url=url, config=config)
 
 
 #: Operation-name prefixes that only read (S3 and DynamoDB).
@@ -157,7 +269,7 @@ class ServerFeatures:
     @functools.cached_property
     def _bucket(self) -> str:
         s3 = raw_client(self.endpoints, "s3")
-        bucket = f"features-{uuid.uuid4().hex[:12]}"
+        bucket = unique("features")
         s3.create_bucket(Bucket=bucket)
         return bucket
 
@@ -253,15 +365,22 @@ class ServerFeatures:
 
 
 def sha256_hex(data: bytes) -> str:
+    """The hex sha256 of ``data``: what the library records for content."""
     return hashlib.sha256(data).hexdigest()
 
 
+def unique(label: str) -> str:
+    """A name nobody else uses: ``label`` and 10 random hex digits (a valid bucket, table
+    and artifact name when ``label`` is one)."""
+    return f"{label}-{uuid.uuid4().hex[:10]}"
+
+
 def unique_bucket() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"
+    return unique("test")
 
 
 def unique_table() -> str:
-    return f"test-table-{uuid.uuid4().hex[:12]}"
+    return unique("test-table")
 
 
 def split_s3uri(uri: str) -> tuple[str, str]:
@@ -269,6 +388,67 @@ def split_s3uri(uri: str) -> tuple[str, str]:
     assert uri.startswith("s3://"), uri
     bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key
+
+
+# ------------------------------------------------------------------ request budgets
+@dataclasses.dataclass(frozen=True)
+class Stated:
+    """A request count as a docstring states it: ``base`` requests, + ``per`` for each
+    ``unit`` ("version", "alias", ...) the call involves."""
+
+    base: int
+    per: int = 0
+    unit: str = ""
+
+    def expected(self, units: int = 0) -> int:
+        return self.base + self.per * units
+
+
+_REQUESTS_SENTENCE = re.compile(r"Requests:\s*((?:[^.()]|\([^)]*\))+)\.")
+_REQUESTS_SEGMENT = re.compile(
+    r"(?P<base>\d+)(?: together)?(?: when (?P<case>[a-z ]+?))?\s*(?:\([^)]*\))?"
+    r"(?:,? \+ (?P<per>\d+) per (?P<unit>[a-z]+)\b.*)?"
+)
+
+
+def stated_requests(docstring: str | None) -> dict[str, Stated]:
+    """The request counts a docstring states, {case: Stated} ("" when one count holds
+    for every call), read from its sentence of the shape::
+
+        Requests: 1 when unchanged (HEAD); 3 when new (HEAD, PUT, HEAD).
+        Requests: 1 (LIST), + 1 per alias (the GETs together).
+
+    Empty when it states none; ValueError when the sentence has another shape."""
+    match = _REQUESTS_SENTENCE.search(" ".join((docstring or "").split()))
+    if match is None:
+        return {}
+    counts: dict[str, Stated] = {}
+    for segment in re.split(r";\s*(?![^(]*\))", match[1]):
+        parsed = _REQUESTS_SEGMENT.fullmatch(segment.strip())
+        if parsed is None:
+            raise ValueError(f"a request count of another shape: {segment!r}")
+        counts[parsed["case"] or ""] = Stated(
+            int(parsed["base"]), int(parsed["per"] or 0), parsed["unit"] or ""
+        )
+    return counts
+
+
+def design_budgets() -> dict[str, dict[str, int]]:
+    """The request budget table of docs/design.md: {operation: {column: count}}, the
+    count being each cell's leading number ("S3-only", "S3 + DynamoDB" columns)."""
+    text = (ROOT / "docs" / "design.md").read_text()
+    section = text[text.index("## Request budget per call") :]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    budgets: dict[str, dict[str, int]] = {}
+    for row in rows[2:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        budgets[cells[0]] = {
+            column: int(leading[0])
+            for column, cell in zip(header[1:], cells[1:], strict=True)
+            if (leading := re.match(r"\d+", cell))
+        }
+    return budgets
 
 
 class RequestCounter:

@@ -4,13 +4,10 @@ raw clients."""
 
 from __future__ import annotations
 
-import logging
 import os
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import botocore.loaders
 import pytest
 from _testkit import (
     AWS_ENDPOINT_VARIABLES,
@@ -19,6 +16,7 @@ from _testkit import (
     ServerFeatures,
     configured_endpoints,
     make_session,
+    moto_server,
     raw_client,
 )
 from boto_session_manager import BotoSesManager
@@ -26,12 +24,6 @@ from boto_session_manager import BotoSesManager
 # Only VERSIONED_TEST_* choose where requests go (see _testkit.ENDPOINT_VARIABLES).
 for _variable in AWS_ENDPOINT_VARIABLES:
     os.environ.pop(_variable, None)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pytest_report_header() -> str:
@@ -50,17 +42,8 @@ def endpoints() -> Iterator[Endpoints]:
     if len(given) == 2:
         yield Endpoints(**given)
         return
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    moto = f"http://127.0.0.1:{port}"
-    try:
+    with moto_server() as moto:
         yield Endpoints(s3=given.get("s3", moto), dynamodb=given.get("dynamodb", moto))
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -76,31 +59,12 @@ def dynamodb_endpoint(endpoints: Endpoints) -> str:
 
 
 @pytest.fixture(scope="session")
-def moto_server(endpoints: Endpoints) -> str:
-    """The one endpoint URL serving both S3 and DynamoDB (kept for the tests written
-    before the switch). When the two services are on different servers there is no such
-    URL: use ``s3_endpoint`` / ``dynamodb_endpoint`` / ``endpoints`` (and
-    ``_testkit.make_session``) instead."""
-    if not endpoints.shared:
-        pytest.fail(
-            f"this test asks for one URL serving S3 and DynamoDB (fixture moto_server), but "
-            f"S3 is at {endpoints.s3} and DynamoDB at {endpoints.dynamodb}: use the "
-            "s3_endpoint / dynamodb_endpoint / endpoints fixtures"
-        )
-    return endpoints.s3
-
-
-@pytest.fixture(scope="session")
 def make_bsm(endpoints: Endpoints) -> Callable[..., BotoSesManager]:
     """Factory of fresh BotoSesManager objects whose S3 and DynamoDB clients go to the
     session's endpoints."""
 
-    # Every session is new (own event hooks, own clients), but all share one botocore
-    # model loader, so the service JSON models are parsed once rather than once per test.
-    loader = botocore.loaders.create_loader()
-
     def make(region_name: str = REGION) -> BotoSesManager:
-        return make_session(endpoints, region_name=region_name, loader=loader)
+        return make_session(endpoints, region_name=region_name)
 
     _check_routing(make(), endpoints)
     return make

@@ -5,7 +5,7 @@ A failed condition surfaces as :class:`ConditionFailed` carrying the item as it 
 the server returned it (``None`` where a server does not implement
 ``ReturnValuesOnConditionCheckFailure``); a cancelled transaction as
 :class:`TransactionCanceled` with per-action reasons. Every other failure goes through one
-table (:data:`ERRORS`, like s3fs's ``translate_boto_error``) to a library exception.
+table (:data:`ERROR_TABLE`, like s3fs's ``translate_boto_error``) to a library exception.
 
 Batch calls retry the keys DynamoDB leaves unprocessed (throttling) through the caller's
 :class:`~versioned._retry.RetryPolicy`, with backoff and jitter, and raise
@@ -26,7 +26,16 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ._retry import RetryPolicy
-from .exc import ArtifactDynamoDBBackendError, BackendError, ContentionError, ValidationError
+from ._s3 import Translation, connection_failures, lookup
+from .exc import (
+    ArtifactDynamoDBBackendError,
+    BackendError,
+    ContentionError,
+    DynamoDBCredentialsError,
+    DynamoDBEndpointUnreachableError,
+    TableNotFoundError,
+    ValidationError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,53 +113,47 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-#: DynamoDB error codes -> (the library exception, what to do next). Codes not listed
-#: become ArtifactDynamoDBBackendError with no hint. ConditionalCheckFailedException and
-#: TransactionCanceledException are outcomes, not errors: see ConditionFailed and
-#: TransactionCanceled.
-ERRORS: dict[str, tuple[type[BackendError], str]] = {
-    "ResourceNotFoundException": (
-        ArtifactDynamoDBBackendError,
-        "The table does not exist: run Repository.bootstrap() first.",
+_PERMISSIONS = " Check the session's credentials and its DynamoDB permissions."
+_REJECTED = Translation(DynamoDBCredentialsError, _PERMISSIONS)
+_THROTTLED = Translation(
+    ArtifactDynamoDBBackendError, " The table is throttled: retry later, or raise its capacity."
+)
+
+#: The one translation of DynamoDB failures into the library's errors (anything not named
+#: here is an ArtifactDynamoDBBackendError carrying its code).
+ERROR_TABLE: Mapping[str, Translation] = {
+    "ResourceNotFoundException": Translation(
+        TableNotFoundError, " The table does not exist: run Repository.bootstrap() first."
     ),
-    "AccessDeniedException": (
-        ArtifactDynamoDBBackendError,
-        "Check the session's credentials and its DynamoDB permissions.",
+    "AccessDeniedException": Translation(ArtifactDynamoDBBackendError, _PERMISSIONS),
+    "UnrecognizedClientException": _REJECTED,
+    "InvalidSignatureException": _REJECTED,
+    "ExpiredTokenException": _REJECTED,
+    "ProvisionedThroughputExceededException": _THROTTLED,
+    "ThrottlingException": _THROTTLED,
+    "RequestLimitExceeded": Translation(
+        ArtifactDynamoDBBackendError, " The account's request limit is exceeded: retry later."
     ),
-    "UnrecognizedClientException": (
-        ArtifactDynamoDBBackendError,
-        "Check the session's credentials and its DynamoDB permissions.",
-    ),
-    "ProvisionedThroughputExceededException": (
-        ArtifactDynamoDBBackendError,
-        "The table is throttled: retry later, or raise its capacity.",
-    ),
-    "ThrottlingException": (
-        ArtifactDynamoDBBackendError,
-        "The table is throttled: retry later, or raise its capacity.",
-    ),
-    "RequestLimitExceeded": (
-        ArtifactDynamoDBBackendError,
-        "The account's request limit is exceeded: retry later.",
-    ),
+    **connection_failures(DynamoDBCredentialsError, DynamoDBEndpointUnreachableError),
 }
 
 
 def backend_error(error: Exception, action: str, table: str) -> BackendError:
-    """The one translation of a botocore failure into the library's error (by
-    :data:`ERRORS`)."""
+    """The one translation of a botocore failure into the library's error (an
+    ArtifactDynamoDBBackendError, of the subclass :data:`ERROR_TABLE` names)."""
     if isinstance(error, ClientError):
         code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
-        kind, hint = ERRORS.get(code, (ArtifactDynamoDBBackendError, ""))
-        detail = f"{code} {message}".strip().rstrip(".")
-        return kind(
-            f"{action} on table {table!r} failed: {detail}.{' ' + hint if hint else ''}", code
-        )
-    name = type(error).__name__
-    return ArtifactDynamoDBBackendError(
-        f"{action} on table {table!r} failed: {name}: {error}", name
+        detail = f"{code} {message}".strip().rstrip(".") + "."
+    else:
+        code = type(error).__name__
+        detail = f"{code}: {error}"
+    translation = lookup(ERROR_TABLE, error) or Translation(ArtifactDynamoDBBackendError)
+    failure = translation.error(
+        f"{action} on table {table!r} failed: {detail}{translation.hint}", code
     )
+    logger.debug("%s on table %r failed: %s (%s)", action, table, detail, type(failure).__name__)
+    return failure
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
-from . import _model, _s3
+from . import _content, _model, _pool, _s3, _transfer
 from ._layouts import (
     AliasRecord,
     BootstrapOptions,
@@ -57,7 +57,7 @@ def in_use_message(name: str, users: dict[VersionId, list[str]]) -> str:
 class Engine:
     """The repository's behaviour over one storage layout."""
 
-    def __init__(self, layout: Layout, transfer: _s3.TransferSettings) -> None:
+    def __init__(self, layout: Layout, transfer: _transfer.TransferSettings) -> None:
         self.layout = layout
         self.transfer = transfer
         self._sessions = Sessions()
@@ -119,7 +119,7 @@ class Engine:
             metadata=_model.check_user_metadata(metadata),
             tags=_model.check_tags(tags),
         )
-        prepared = _s3.Content(content, self.transfer.multipart_threshold)
+        prepared = _content.Content(content, self.transfer.multipart_threshold)
         try:
             return self.layout.write_latest(self.session(bsm), request, prepared, progress)
         finally:
@@ -209,7 +209,7 @@ class Engine:
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
         session = self.session(bsm)
-        versions, aliases = _s3.parallel(
+        versions, aliases = _pool.parallel(
             lambda: self.layout.list_versions(session, name),
             lambda: self.layout.list_aliases(session, name),
         )

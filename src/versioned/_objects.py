@@ -13,7 +13,7 @@ import os
 import random
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _model, _s3, constants
+from . import _model, _s3, _verified, constants
 from ._paths import S3Path
 from .exc import ValidationError
 
@@ -32,29 +32,29 @@ def _client(bsm: BotoSesManager) -> Any:
     return _s3.content_client(bsm)
 
 
-_UNKNOWN = _s3.Expectation(None)
+_UNKNOWN = _verified.Expectation(None)
 
 #: the type of ``update_at``: an ISO string (S3-only) or a datetime (S3 + DynamoDB)
 Stamp = TypeVar("Stamp")
 
 
-def _content(bsm: BotoSesManager, uri: str, expect: _s3.Expectation) -> bytes:
-    return _s3.read_verified(_client(bsm), *split_uri(uri), expect)
+def _content(bsm: BotoSesManager, uri: str, expect: _verified.Expectation) -> bytes:
+    return _verified.read_verified(_client(bsm), *split_uri(uri), expect)
 
 
 def _download(
     bsm: BotoSesManager,
     uri: str,
-    expect: _s3.Expectation,
+    expect: _verified.Expectation,
     path: str | os.PathLike[str],
     progress: _s3.Progress | None,
 ) -> str:
     bucket, key = split_uri(uri)
-    return _s3.download_verified(_client(bsm), bucket, key, path, expect, progress=progress)
+    return _verified.download_verified(_client(bsm), bucket, key, path, expect, progress=progress)
 
 
-def _open(bsm: BotoSesManager, uri: str, expect: _s3.Expectation) -> io.BufferedReader:
-    return _s3.open_verified(_client(bsm), *split_uri(uri), expect)
+def _open(bsm: BotoSesManager, uri: str, expect: _verified.Expectation) -> io.BufferedReader:
+    return _verified.open_verified(_client(bsm), *split_uri(uri), expect)
 
 
 class ArtifactMethods:
@@ -65,8 +65,8 @@ class ArtifactMethods:
     version: str
 
     @property
-    def _expect(self) -> _s3.Expectation:
-        return _s3.Expectation(self.sha256, mutable=self.version == constants.LATEST_VERSION)
+    def _expect(self) -> _verified.Expectation:
+        return _verified.Expectation(self.sha256, mutable=self.version == constants.LATEST_VERSION)
 
     @property
     def s3path(self) -> S3Path:

@@ -95,5 +95,47 @@ class ArtifactDynamoDBBackendError(BackendError):
     """A DynamoDB request failed (missing table, access denied, service error...)."""
 
 
+class StorageNotFoundError(BackendError):
+    """The bucket or the DynamoDB table does not exist: ``Repository.bootstrap()`` creates
+    it."""
+
+
+class CredentialsError(BackendError):
+    """AWS credentials are missing (``missing`` is True: none were found) or AWS rejected
+    them (expired, unknown key, bad signature)."""
+
+    def __init__(self, message: str, code: str | None = None, *, missing: bool = False) -> None:
+        super().__init__(message, code)
+        self.missing = missing
+
+
+class EndpointUnreachableError(BackendError):
+    """The service's endpoint could not be reached (connection refused or timed out)."""
+
+
+class BucketNotFoundError(StorageNotFoundError, ArtifactS3BackendError):
+    """The S3 bucket does not exist."""
+
+
+class TableNotFoundError(StorageNotFoundError, ArtifactDynamoDBBackendError):
+    """The DynamoDB table does not exist."""
+
+
+class S3CredentialsError(CredentialsError, ArtifactS3BackendError):
+    """An S3 request had no credentials, or S3 rejected them."""
+
+
+class DynamoDBCredentialsError(CredentialsError, ArtifactDynamoDBBackendError):
+    """A DynamoDB request had no credentials, or DynamoDB rejected them."""
+
+
+class S3EndpointUnreachableError(EndpointUnreachableError, ArtifactS3BackendError):
+    """The S3 endpoint could not be reached."""
+
+
+class DynamoDBEndpointUnreachableError(EndpointUnreachableError, ArtifactDynamoDBBackendError):
+    """The DynamoDB endpoint could not be reached."""
+
+
 class LatestNotDeletableError(ValidationError, ArtifactS3BackendError):
     """The S3-only layout cannot delete LATEST (the seed raised ArtifactS3BackendError)."""

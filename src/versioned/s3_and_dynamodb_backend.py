@@ -12,7 +12,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _dynamodb, _model, _s3, constants
+from . import _dynamodb, _model, _s3, _transfer, constants
 from ._engine import Engine, check_root
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
@@ -85,7 +85,7 @@ class Repository:
         if self.lease_secs < 0:
             raise ValidationError("lease_secs must be >= 0")
         self.s3_prefix = check_root(self.s3_bucket, self.s3_prefix, self.suffix)
-        transfer = _s3.TransferSettings(
+        transfer = _transfer.TransferSettings(
             self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
         )
         self._layout = DynamoDBLayout(
@@ -158,8 +158,9 @@ class Repository:
         progress: _s3.Progress | None = None,
     ) -> Artifact:
         """Write ``content`` (bytes-like, a path or a binary file) as LATEST. Unchanged
-        content writes nothing (1 request); new content takes LATEST's write turn, writes
-        the bytes and commits the item (3 requests)."""
+        content writes nothing; new content takes LATEST's write turn, writes the bytes
+        and commits the item. Requests: 1 when unchanged (the turn's condition); 3 when
+        new (the turn, PUT, the commit)."""
         record = self._engine.put(
             self._session(bsm), name, content, content_type, metadata, tags, progress
         )
@@ -168,25 +169,27 @@ class Repository:
     def get_artifact_version(
         self, name: str, version: int | str | None = None, bsm: BotoSesManager | None = None
     ) -> Artifact:
-        """One version (LATEST by default). 1 request. Raises ArtifactNotFoundError."""
+        """One version (LATEST by default). Requests: 1. Raises ArtifactNotFoundError."""
         return self._artifact(self._engine.get_version(self._session(bsm), name, version))
 
     def list_artifact_versions(
         self, name: str, bsm: BotoSesManager | None = None
     ) -> list[Artifact]:
-        """LATEST first, then versions newest first; soft-deleted ones left out. One Query
-        per MB of items, no S3 request."""
+        """LATEST first, then versions newest first; soft-deleted ones left out.
+        Requests: 1 (a Query per MB of items, no S3 request)."""
         return [self._artifact(r) for r in self._engine.list_versions(self._session(bsm), name)]
 
     def get_latest_published_artifact_version_number(
         self, name: str, bsm: BotoSesManager | None = None
     ) -> int:
-        """The newest published (not deleted) version number, 0 when none."""
+        """The newest published (not deleted) version number, 0 when none. Requests: 1
+        (a Query)."""
         return self._engine.latest_published_number(self._session(bsm), name)
 
     def publish_artifact_version(self, name: str, bsm: BotoSesManager | None = None) -> Artifact:
         """Snapshot LATEST as the next version number; an unchanged LATEST returns the
-        newest version (1 request). New: 3 requests (a turn in LATEST's queue, a
+        newest version. Requests: 2 when unchanged (the turn's condition, the newest
+        version's item); 4 when new (a turn in LATEST's queue, the newest item, a
         server-side copy, one transaction). Raises ArtifactNotFoundError without LATEST."""
         return self._artifact(self._engine.publish(self._session(bsm), name))
 
@@ -195,11 +198,13 @@ class Repository:
     ) -> None:
         """Soft-delete one version (LATEST when ``version`` is None): it disappears from get
         and list, its bytes stay. Refused with VersionInUseError while an alias points at
-        it. A missing or already deleted version is fine."""
+        it. A missing or already deleted version is fine. Requests: 3 (2 Queries, 1
+        update), + 1 per newest version (LATEST's item then records that it went)."""
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
-        """Every artifact name, sorted: folders of the bucket that have items here."""
+        """Every artifact name, sorted: folders of the bucket that have items here.
+        Requests: 2 (a LIST per 1000 folders, a BatchGetItem per 100 names)."""
         return self._engine.list_names(self._session(bsm))
 
     # ------------------------------------------------------------ aliases
@@ -217,7 +222,8 @@ class Repository:
         """Point ``alias`` at ``version`` (LATEST when None), optionally sending
         ``secondary_version_weight``% (0..99) to ``secondary_version``. One transaction
         checks that the targets exist (ArtifactNotFoundError) and, with
-        ``expected_revision``, that the alias is unchanged (ConcurrentModificationError)."""
+        ``expected_revision``, that the alias is unchanged (ConcurrentModificationError).
+        Requests: 1 (the transaction)."""
         record = self._engine.put_alias(
             self._session(bsm),
             name,
@@ -230,11 +236,11 @@ class Repository:
         return self._alias(record)
 
     def get_alias(self, name: str, alias: str, bsm: BotoSesManager | None = None) -> Alias:
-        """One alias. 1 request. Raises AliasNotFoundError."""
+        """One alias. Requests: 1. Raises AliasNotFoundError."""
         return self._alias(self._engine.get_alias(self._session(bsm), name, alias))
 
     def list_aliases(self, name: str, bsm: BotoSesManager | None = None) -> list[Alias]:
-        """Every alias of ``name``, sorted by alias. 1 request."""
+        """Every alias of ``name``, sorted by alias. Requests: 1 (a Query)."""
         return [self._alias(r) for r in self._engine.list_aliases(self._session(bsm), name)]
 
     def delete_alias(
@@ -245,7 +251,8 @@ class Repository:
         *,
         expected_revision: str | None = None,
     ) -> None:
-        """Delete an alias (a missing one is fine unless ``expected_revision`` is given)."""
+        """Delete an alias (a missing one is fine unless ``expected_revision`` is given).
+        Requests: 1."""
         self._engine.delete_alias(self._session(bsm), name, alias, expected_revision)
 
     # ------------------------------------------------------------ lifecycle
@@ -272,7 +279,9 @@ class Repository:
     ) -> tuple[datetime, list[Artifact]]:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
         ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Returns
-        (purge time, deleted versions); with ``dry_run``, what would be deleted."""
+        (purge time, deleted versions); with ``dry_run``, what would be deleted.
+        Requests: 2 (Queries), + 1 per version deleted (16 at a time; 1 more when the
+        newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )

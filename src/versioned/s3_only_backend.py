@@ -18,7 +18,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _model, _s3, constants
+from . import _model, _s3, _transfer, constants
 from ._engine import Engine, check_root
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
@@ -91,7 +91,7 @@ class Repository:
         if not isinstance(self.retry_policy, RetryPolicy):
             raise TypeError("retry_policy must be a versioned.api.RetryPolicy")
         self.s3_prefix = check_root(self.s3_bucket, self.s3_prefix, self.suffix)
-        transfer = _s3.TransferSettings(
+        transfer = _transfer.TransferSettings(
             self.multipart_threshold, self.part_size, self.max_workers, self.single_copy_limit
         )
         self._layout = S3OnlyLayout(
@@ -132,39 +132,42 @@ class Repository:
         progress: _s3.Progress | None = None,
     ) -> Artifact:
         """Write ``content`` (bytes-like, a path or a binary file) as LATEST. Unchanged
-        content (same sha256) writes nothing. Requests: 1 when unchanged, 2 otherwise
-        (multipart above ``multipart_threshold``)."""
+        content (same sha256) writes nothing. Requests: 1 when unchanged (HEAD); 3 when
+        new (HEAD, PUT, HEAD; a multipart upload above ``multipart_threshold``)."""
         record = self._engine.put(bsm, name, content, content_type, metadata, tags, progress)
         return self._artifact(record)
 
     def get_artifact_version(
         self, bsm: BotoSesManager, name: str, version: int | str | None = None
     ) -> Artifact:
-        """One version (LATEST by default). 1 request. Raises ArtifactNotFoundError."""
+        """One version (LATEST by default). Requests: 1. Raises ArtifactNotFoundError."""
         return self._artifact(self._engine.get_version(bsm, name, version))
 
     def list_artifact_versions(self, bsm: BotoSesManager, name: str) -> list[Artifact]:
-        """LATEST first, then published versions newest first. 3 requests in parallel
-        (LIST, the state's index, LATEST), plus a HEAD per version the index lacks."""
+        """LATEST first, then published versions newest first. Requests: 3 together
+        (LIST, the state's index, LATEST), + 1 per version the index lacks (a HEAD)."""
         return [self._artifact(r) for r in self._engine.list_versions(bsm, name)]
 
     def get_latest_published_artifact_version_number(self, bsm: BotoSesManager, name: str) -> int:
-        """The newest published version number, 0 when none. 1 request."""
+        """The newest published version number, 0 when none. Requests: 1 (LIST)."""
         return self._engine.latest_published_number(bsm, name)
 
     def publish_artifact_version(self, bsm: BotoSesManager, name: str) -> Artifact:
         """Snapshot LATEST as the next version number; when LATEST already equals the
-        newest version, that version is returned. Requests: 2 when unchanged; 4 when new
-        (state and LATEST read together, the number reserved, one server-side copy)."""
+        newest version, that version is returned. Requests: 3 together when unchanged
+        (the state, LATEST, the newest version keys); 6 when new (those 3, the number
+        reserved, one server-side copy, the state read again)."""
         return self._artifact(self._engine.publish(bsm, name))
 
     def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
-        nor a version an alias points at (VersionInUseError). A missing version is fine."""
+        nor a version an alias points at (VersionInUseError). A missing version is fine.
+        Requests: 5 (3 reads together, the deletion marked, DELETE)."""
         self._engine.delete_version(bsm, name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
-        """Every artifact name in the repository, sorted. 1 request per 1000 names."""
+        """Every artifact name in the repository, sorted. Requests: 1 (a LIST per 1000
+        names)."""
         return self._engine.list_names(bsm)
 
     # ------------------------------------------------------------ aliases
@@ -182,7 +185,8 @@ class Repository:
         ``secondary_version_weight``% (0..99) of traffic to ``secondary_version``. Both
         versions must exist (ArtifactNotFoundError). With ``expected_revision`` the write
         happens only if the alias is still at that revision (ConcurrentModificationError).
-        Requests: 3 (the state, its compare-and-swap, the alias object)."""
+        Requests: 4 (the state, the write registered, the alias object, the write
+        recorded), + 1 per target not yet confirmed (a HEAD)."""
         record = self._engine.put_alias(
             bsm,
             name,
@@ -195,18 +199,21 @@ class Repository:
         return self._alias(record)
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> Alias:
-        """One alias. 1 request. Raises AliasNotFoundError."""
+        """One alias. Requests: 1. Raises AliasNotFoundError."""
         return self._alias(self._engine.get_alias(bsm, name, alias))
 
     def list_aliases(self, bsm: BotoSesManager, name: str) -> list[Alias]:
-        """Every alias of ``name``, sorted by alias. 1 LIST + 1 GET per alias (parallel)."""
+        """Every alias of ``name``, sorted by alias. Requests: 1 (LIST), + 1 per alias
+        (the GETs together)."""
         return [self._alias(r) for r in self._engine.list_aliases(bsm, name)]
 
     def delete_alias(
         self, bsm: BotoSesManager, name: str, alias: str, expected_revision: str | None = None
     ) -> None:
         """Delete an alias; a missing alias is fine unless ``expected_revision`` is given
-        (then any change since that revision raises ConcurrentModificationError)."""
+        (then any change since that revision raises ConcurrentModificationError).
+        Requests: 5 (the state and the alias together, the deletion registered, DELETE,
+        the deletion recorded)."""
         self._engine.delete_alias(bsm, name, alias, expected_revision)
 
     # ------------------------------------------------------------ lifecycle
@@ -232,7 +239,8 @@ class Repository:
     ) -> tuple[datetime, list[Artifact]]:
         """Delete published versions that are not among the newest ``keep_last_n``, are
         older than ``purge_older_than_secs`` and are not an alias's target; LATEST stays.
-        Returns (purge time, deleted versions); with ``dry_run``, what would be deleted."""
+        Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
+        Requests: 5 (3 reads together, the deletions marked, a batch DELETE per 1000)."""
         purge_time, records = self._engine.purge_versions(
             bsm, name, keep_last_n, purge_older_than_secs, dry_run
         )

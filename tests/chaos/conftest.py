@@ -1,4 +1,4 @@
-"""Fixtures of the chaos suite (issue 9): fault proxies in front of the session's S3 and
+"""Fixtures of the chaos suite: fault proxies in front of the session's S3 and
 DynamoDB servers (one server or two: see tests/conftest.py), repositories of both
 layouts, raw-storage readers. See _chaoskit.py and _faultproxy.py for the machinery."""
 
@@ -7,21 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import botocore.loaders
 import pytest
-from _chaoskit import Ops, Place, RawStore, make_bsm, new_place
+from _chaoskit import Ops, Place, RawStore, new_place
 from _faultproxy import FaultProxy
-from _testkit import Endpoints
-from boto_session_manager import BotoSesManager
-
-_LOADER = botocore.loaders.create_loader()
-
-
-def session_for(endpoint: str | Endpoints) -> BotoSesManager:
-    """A fresh session talking to ``endpoint`` (a proxy's URL, or the session's
-    Endpoints); the botocore model loader is shared."""
-    bsm: BotoSesManager = make_bsm(endpoint, loader=_LOADER)
-    return bsm
+from _testkit import Endpoints, make_session
 
 
 @pytest.fixture
@@ -53,7 +42,7 @@ def make_repo(endpoints: Endpoints) -> Callable[..., Ops]:
     to the session's servers directly)."""
 
     def make(kind: str, **options: Any) -> Ops:
-        ops = Ops(new_place(kind, **options), session_for(endpoints))
+        ops = Ops(new_place(kind, **options), make_session(endpoints))
         ops.bootstrap()
         return ops
 
@@ -65,6 +54,6 @@ def via() -> Callable[[Place, FaultProxy], Ops]:
     """via(place, proxy) -> the same repository, through ``proxy`` with a fresh session."""
 
     def make(place: Place, proxy: FaultProxy) -> Ops:
-        return Ops(place, session_for(proxy.url))
+        return Ops(place, make_session(proxy.url))
 
     return make

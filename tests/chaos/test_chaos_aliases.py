@@ -1,8 +1,9 @@
-"""Issue 9, items 4-7: no alias is ever lost or left pointing at a missing version, under
+"""No alias is ever lost or left pointing at a missing version, under
 forced interleavings, unforced races and SIGKILLed deleters."""
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -11,7 +12,6 @@ from typing import Any
 
 import pytest
 from _chaoskit import (
-    LAYOUTS,
     Background,
     Interleaver,
     Ops,
@@ -22,10 +22,9 @@ from _chaoskit import (
     attempt,
     first_write,
     interleave_at,
-    sha,
-    unique,
 )
 from _faultproxy import FaultProxy
+from _testkit import LAYOUTS, sha256_hex, unique
 
 from versioned.exc import VersionedError
 
@@ -59,8 +58,8 @@ def check_prod_survives(raw: RawStore, place: Place, name: str, alias_outcome: O
     return ""
 
 
-# ---------------------------------------------------------------- item 4
-def test_item04_s3_only_put_alias_racing_delete_never_loses_prod_forced(
+# ---------------------------------------------------------------- put_alias racing delete
+def test_s3_only_put_alias_racing_delete_never_loses_prod_forced(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -103,7 +102,7 @@ def test_item04_s3_only_put_alias_racing_delete_never_loses_prod_forced(
     assert failures == [], failures
 
 
-def test_item04_s3_only_put_alias_racing_delete_never_loses_prod_unforced(
+def test_s3_only_put_alias_racing_delete_never_loses_prod_unforced(
     make_repo: Callable[..., Ops], raw: RawStore
 ) -> None:
     """The same race in two threads, unforced: put_alias starts a seeded random 0-60 ms
@@ -145,9 +144,9 @@ def test_item04_s3_only_put_alias_racing_delete_never_loses_prod_unforced(
     assert failures == [], f"{len(failures)} of {rounds} rounds: {failures}"
 
 
-# ---------------------------------------------------------------- item 5
+# ---------------------------------------------------------------- purge_artifact racing put_alias
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item05_purge_artifact_paused_after_reading_leaves_no_dangling_alias(
+def test_purge_artifact_paused_after_reading_leaves_no_dangling_alias(
     kind: str,
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
@@ -175,7 +174,7 @@ def test_item05_purge_artifact_paused_after_reading_leaves_no_dangling_alias(
     )
 
 
-def test_item05_dynamodb_repository_wide_verify_reports_a_dangling_alias(
+def test_dynamodb_repository_wide_verify_reports_a_dangling_alias(
     make_repo: Callable[..., Ops], raw_dynamodb: Any
 ) -> None:
     """An alias item left behind by a purge (its artifact has no item and no object left)
@@ -199,7 +198,7 @@ def test_item05_dynamodb_repository_wide_verify_reports_a_dangling_alias(
     assert found, f"verify() reported {report.problems}"
 
 
-# ---------------------------------------------------------------- item 6
+# ------------------------------------------------------------ a deleter killed while put_alias runs
 def _kill_scenario(
     ops: Ops,
     proxy: FaultProxy,
@@ -247,14 +246,14 @@ def _kill_scenario(
     where = f"(hold {first_hold or 'first write'}, kill after {kill_after}, killed={bool(killed)})"
     if aliases.get("prod") == ["2"]:
         stored = versions.get(2)
-        if stored is None or stored.actual != sha(V2):
+        if stored is None or stored.actual != sha256_hex(V2):
             trash = [k for k in raw.keys(place.bucket, f"{place.root}{name}/") if "trash" in k]
             return f"{where}: prod -> 2 but version 2 is gone; leftovers {trash}"
     dangling = raw.dangling(place, name)
     return f"{where}: dangling {dangling}" if dangling else ""
 
 
-def test_item06_s3_only_delete_killed_while_put_alias_runs_leaves_no_dangling_alias(
+def test_s3_only_delete_killed_while_put_alias_runs_leaves_no_dangling_alias(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     raw: RawStore,
@@ -285,8 +284,8 @@ def test_item06_s3_only_delete_killed_while_put_alias_runs_leaves_no_dangling_al
     assert failures == [], f"{len(failures)} of {len(plan)} kill scenarios: {failures}"
 
 
-# ---------------------------------------------------------------- item 7
-def _item7_plans() -> list[tuple[int, list[tuple[str, int | str | None]] | None]]:
+# ---------------------------------------------------------------- two purges and put_alias
+def _two_purges_plans() -> list[tuple[int, list[tuple[str, int | str | None]] | None]]:
     """(seed, script) per round. Scripted rounds: both purges read (each stops before its
     first write), put_alias runs whole, purge A goes on for ``n`` requests, purge B for 2,
     then A, then B finish. Then seeded random interleavings."""
@@ -314,7 +313,7 @@ def _summary(outcome: Outcome) -> str:
     return f"ok -> {getattr(outcome.value, 'version', outcome.value)}"
 
 
-def test_item07_s3_only_two_purges_and_put_alias_keep_the_alias_target(
+def test_s3_only_two_purges_and_put_alias_keep_the_alias_target(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -328,22 +327,22 @@ def test_item07_s3_only_two_purges_and_put_alias_keep_the_alias_target(
     proxies = {label: make_proxy() for label in ("purge_a", "purge_b", "alias")}
     clients = {label: via(place, proxy) for label, proxy in proxies.items()}
     failures: list[str] = []
-    plans = _item7_plans()
+    plans = _two_purges_plans()
     for round_, (seed, script) in enumerate(plans):
         name = f"purged-{round_}"
         ops.publish_contents(name, [V1, V2])
         actors = {
             "purge_a": (
                 proxies["purge_a"],
-                lambda n=name: clients["purge_a"].purge_versions(n, 1, 0),
+                functools.partial(clients["purge_a"].purge_versions, name, 1, 0),
             ),
             "purge_b": (
                 proxies["purge_b"],
-                lambda n=name: clients["purge_b"].purge_versions(n, 1, 0),
+                functools.partial(clients["purge_b"].purge_versions, name, 1, 0),
             ),
             "alias": (
                 proxies["alias"],
-                lambda n=name: clients["alias"].put_alias(n, "prod", version=1),
+                functools.partial(clients["alias"].put_alias, name, "prod", version=1),
             ),
         }
         interleaver = Interleaver(actors, random.Random(seed), script=script)

@@ -1,4 +1,4 @@
-"""Issue 9, items 19-20: a project file cannot redirect the CLI's signed requests; error
+"""A project file cannot redirect the CLI's signed requests; error
 types the seed's library (and its tests) rely on."""
 
 from __future__ import annotations
@@ -6,22 +6,22 @@ from __future__ import annotations
 import os
 import socket
 import socketserver
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _chaoskit import LAYOUTS, Ops, Place, attempt
+from _chaoskit import Ops, Place, attempt
 from _faultproxy import FaultProxy
+from _testkit import LAYOUTS, LoopbackServer
 from click.testing import CliRunner
 
 from versioned.cli import cli
 from versioned.exc import ArtifactS3BackendError
 
 
-# ---------------------------------------------------------------- item 19
-class Trap:
+# ----------------------------------------------------------- signed requests stay on their endpoint
+class Trap(LoopbackServer):
     """A listener on loopback that records every connection and answers 403."""
 
     def __init__(self) -> None:
@@ -43,17 +43,7 @@ class Trap:
                     + body
                 )
 
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
@@ -64,7 +54,7 @@ def trap() -> Iterator[Trap]:
 
 
 @pytest.mark.parametrize("project_file", ["versioned.toml", "pyproject.toml"])
-def test_item19_project_file_endpoint_does_not_redirect_signed_requests(
+def test_project_file_endpoint_does_not_redirect_signed_requests(
     project_file: str,
     trap: Trap,
     make_repo: Callable[..., Ops],
@@ -111,10 +101,10 @@ def test_item19_project_file_endpoint_does_not_redirect_signed_requests(
     assert result.exit_code == 0, (result.stdout, result.stderr)
 
 
-# ---------------------------------------------------------------- item 20
+# ---------------------------------------------------------------- error types the seed relies on
 @pytest.mark.parametrize("weight", [None, 0.5], ids=["no-weight", "weight-0.5"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item20_secondary_version_without_an_int_weight_raises_type_error(
+def test_secondary_version_without_an_int_weight_raises_type_error(
     kind: str,
     weight: float | None,
     make_repo: Callable[..., Ops],
@@ -132,7 +122,7 @@ def test_item20_secondary_version_without_an_int_weight_raises_type_error(
     assert proxy.seen() == [], [r.operation for r in proxy.seen()]
 
 
-def test_item20_s3_only_delete_of_latest_raises_artifact_s3_backend_error(
+def test_s3_only_delete_of_latest_raises_artifact_s3_backend_error(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -147,7 +137,7 @@ def test_item20_s3_only_delete_of_latest_raises_artifact_s3_backend_error(
     assert proxy.seen() == [], [r.operation for r in proxy.seen()]
 
 
-def test_item19_trap_records_connections(trap: Trap) -> None:
+def test_trap_records_connections(trap: Trap) -> None:
     """Guard for the trap itself: a connection is recorded and answered."""
     with socket.create_connection(("127.0.0.1", int(trap.url.rsplit(":", 1)[1])), 5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -1,4 +1,4 @@
-"""Issue 9, items 1-3: the recorded sha256 always describes the stored bytes (piped
+"""The recorded sha256 always describes the stored bytes (piped
 content, a file rewritten during put, a writer killed between its S3 write and its
 DynamoDB commit)."""
 
@@ -14,18 +14,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
-from _chaoskit import (
-    LAYOUTS,
-    MiB,
-    Ops,
-    RawStore,
-    attempt,
-    encode_content,
-    sha,
-    workers,
-)
+from _chaoskit import Ops, RawStore, attempt, encode_content, workers
 from _faultproxy import FaultProxy
-from _testkit import Endpoints
+from _testkit import LAYOUTS, Endpoints, MiB, sha256_hex
 
 from versioned.exc import VersionedError
 
@@ -33,7 +24,7 @@ KiB = 1024
 SMALL_PARTS = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB}
 
 
-# ---------------------------------------------------------------- item 1: piped content
+# ---------------------------------------------------------------- piped content
 class NonSeekable(io.RawIOBase):
     """A readable stream that cannot seek (like stdin on a pipe)."""
 
@@ -67,7 +58,7 @@ def pipe_reader(data: bytes) -> BinaryIO:
 @pytest.mark.parametrize("size", [100, 8 * KiB - 1, 5 * MiB + 1], ids=["100B", "8KiB-1", "5MiB+1"])
 @pytest.mark.parametrize("stream", ["pipe", "nonseekable"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item01_non_seekable_stream_is_stored_whole(
+def test_non_seekable_stream_is_stored_whole(
     kind: str, stream: str, size: int, make_repo: Callable[..., Ops], raw: RawStore
 ) -> None:
     ops = make_repo(kind, **SMALL_PARTS)
@@ -77,12 +68,12 @@ def test_item01_non_seekable_stream_is_stored_whole(
     assert not source.seekable()
     with source:
         artifact = ops.put("app", source)
-    assert artifact.sha256 == sha(data)
+    assert artifact.sha256 == sha256_hex(data)
     latest = raw.latest(ops.place, "app")
     assert latest is not None
     stored = raw.data(ops.place.bucket, latest.key) or b""
     assert len(stored) == size, f"stored {len(stored)} of {size} bytes"
-    assert latest.actual == latest.recorded == sha(data)
+    assert latest.actual == latest.recorded == sha256_hex(data)
 
 
 def _cli_env(ops: Ops, endpoints: Endpoints, tmp_path: Path) -> dict[str, str]:
@@ -113,7 +104,7 @@ def _cli_env(ops: Ops, endpoints: Endpoints, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item01_cli_put_from_a_pipe_stores_every_byte(
+def test_cli_put_from_a_pipe_stores_every_byte(
     kind: str, make_repo: Callable[..., Ops], raw: RawStore, endpoints: Endpoints, tmp_path: Path
 ) -> None:
     """echo "hello world" | versioned put app -   then   versioned get app -o out"""
@@ -132,7 +123,7 @@ def test_item01_cli_put_from_a_pipe_stores_every_byte(
     latest = raw.latest(ops.place, "app")
     assert latest is not None
     assert raw.data(ops.place.bucket, latest.key) == b"hello world\n"
-    assert latest.recorded == sha(b"hello world\n")
+    assert latest.recorded == sha256_hex(b"hello world\n")
     out = tmp_path / "out.bin"
     get = subprocess.run(
         [*command, "get", "app", "-o", str(out)],
@@ -145,7 +136,7 @@ def test_item01_cli_put_from_a_pipe_stores_every_byte(
     assert out.read_bytes() == b"hello world\n"
 
 
-# ---------------------------------------------------------------- item 2: file rewritten
+# ---------------------------------------------------------------- a file rewritten during put
 REWRITER = """
 import itertools, sys
 path, size = sys.argv[1], int(sys.argv[2])
@@ -162,7 +153,7 @@ with open(path, "r+b", buffering=0) as handle:
     ("size", "puts"), [(256 * KiB, 25), (5 * MiB + 64 * KiB, 6)], ids=["single-part", "multipart"]
 )
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item02_file_rewritten_during_put_never_stores_mismatched_bytes(
+def test_file_rewritten_during_put_never_stores_mismatched_bytes(
     kind: str,
     size: int,
     puts: int,
@@ -205,15 +196,15 @@ def test_item02_file_rewritten_during_put_never_stores_mismatched_bytes(
     )
 
 
-# ---------------------------------------------------------------- item 3: dead writer
-def test_item03_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
+# ---------------------------------------------------------------- a dead writer
+def test_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     raw: RawStore,
 ) -> None:
     """A put of Y is SIGKILLed after S3 applied its write of Y and before its DynamoDB
     commit. A later put of X (the content before Y) must leave X in LATEST, and the next
-    publish must hold bytes that hash to what it records, sha(X)."""
+    publish must hold bytes that hash to what it records, sha256(X)."""
     x = b"content X, the good one " * 50
     y = b"content Y, the dead writer's " * 50
     ops = make_repo("s3_dynamodb", lease_secs=2)
@@ -238,7 +229,7 @@ def test_item03_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
     assert stored == x, (
         "after put(X), LATEST holds the dead writer's bytes "
         f"({'Y' if stored == y else 'other'}), recorded sha256 "
-        f"{'sha(X)' if latest.recorded == sha(x) else latest.recorded}"
+        f"{'sha256(X)' if latest.recorded == sha256_hex(x) else latest.recorded}"
     )
     published = attempt(lambda: ops.publish("app"))
     assert published.ok, published.describe()
@@ -246,4 +237,4 @@ def test_item03_dynamodb_dead_writer_bytes_are_never_published_as_older_content(
     assert version.actual == version.recorded, (
         f"version {published.value.version}: bytes {version.actual} vs recorded {version.recorded}"
     )
-    assert version.recorded == sha(x) == published.value.sha256
+    assert version.recorded == sha256_hex(x) == published.value.sha256

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Place, RawStore, attempt, sha
+from _chaoskit import Ops, Place, RawStore, attempt
 from _faultproxy import FaultProxy, Request, s3_error
+from _testkit import sha256_hex
 
 from versioned.api import RetryPolicy
 from versioned.exc import ContentionError
@@ -165,7 +166,7 @@ def test_publish_gives_up_when_its_number_is_always_taken(
 
     assert queue_idle(raw, ops.place, "app")
     proxy.clear_rules()
-    assert client.publish("app").sha256 == sha(V2)
+    assert client.publish("app").sha256 == sha256_hex(V2)
 
 
 def test_publish_gives_up_when_its_copy_never_lands(
@@ -205,8 +206,8 @@ def test_put_gives_up_when_latest_keeps_changing(
 
     assert queue_idle(raw, ops.place, "app")
     proxy.clear_rules()
-    assert client.put("app", V2).sha256 == sha(V2)
-    assert client.get("app").sha256 == sha(V2)
+    assert client.put("app", V2).sha256 == sha256_hex(V2)
+    assert client.get("app").sha256 == sha256_hex(V2)
 
 
 def test_delete_gives_up_when_aliases_keep_changing_under_it(
@@ -214,7 +215,7 @@ def test_delete_gives_up_when_aliases_keep_changing_under_it(
 ) -> None:
     ops, proxy, client = through_proxy
     ops.publish_contents("app", [V1, V2])
-    old = {"pk": {"S": "app"}, "sk": {"S": "000001"}, "sha256": {"S": sha(V1)}}
+    old = {"pk": {"S": "app"}, "sk": {"S": "000001"}, "sha256": {"S": sha256_hex(V1)}}
     refusal = dynamodb_refusal("ConditionalCheckFailedException", Item=old)
     proxy.add(
         "respond",
@@ -276,6 +277,6 @@ def test_a_skipped_turn_is_logged(
     )
 
     with caplog.at_level(logging.DEBUG, logger="versioned"):
-        assert ops.put("app", V2).sha256 == sha(V2)
+        assert ops.put("app", V2).sha256 == sha256_hex(V2)
 
     assert any("skipping turn 1 of 'app'" in r.getMessage() for r in caplog.records)

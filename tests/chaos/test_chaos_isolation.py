@@ -1,4 +1,4 @@
-"""Issue 9, items 14-16: one repository never destroys (or lists, or calls orphans) what
+"""One repository never destroys (or lists, or calls orphans) what
 belongs to another: the two layouts on one prefix, two DynamoDB repositories on one
 table, and an empty prefix in a bucket that holds other things."""
 
@@ -8,15 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import (
-    LAYOUTS,
-    Ops,
-    Outcome,
-    Place,
-    RawStore,
-    attempt,
-    unique,
-)
+from _chaoskit import Ops, Outcome, Place, RawStore, attempt
+from _testkit import LAYOUTS, unique
 
 from versioned.exc import VersionedError
 
@@ -61,10 +54,10 @@ def orphans_naming(report: Any, keys: set[str]) -> list[str]:
     ]
 
 
-# ---------------------------------------------------------------- item 14
+# ---------------------------------------------------------------- two layouts on one prefix
 @pytest.mark.parametrize("operation", ["purge_artifact", "purge_all"])
 @pytest.mark.parametrize("victim", LAYOUTS)
-def test_item14_layouts_sharing_bucket_and_prefix_never_destroy_each_other(
+def test_layouts_sharing_bucket_and_prefix_never_destroy_each_other(
     victim: str,
     operation: str,
     make_bsm: Callable[[], Any],
@@ -121,28 +114,35 @@ def test_item14_layouts_sharing_bucket_and_prefix_never_destroy_each_other(
     )
 
 
-# ---------------------------------------------------------------- item 15
-def _shared_table_places(variant: str) -> tuple[Place, Place]:
+# ---------------------------------------------------------------- two repositories on one table
+def _repositories_sharing_a_table(variant: str, bsm: Any) -> tuple[Ops, Ops]:
+    """Two DynamoDB repositories on one table, in two buckets or at two prefixes of one
+    bucket; the first bootstrapped and holding an artifact "app", the second untouched."""
     table = unique("tbl")
-    first = Place("s3_dynamodb", unique("bkt"), table=table)
+    first_place = Place("s3_dynamodb", unique("bkt"), table=table)
     if variant == "bucket":
-        second = Place("s3_dynamodb", unique("bkt"), table=table)
+        second_place = Place("s3_dynamodb", unique("bkt"), table=table)
     else:
-        second = Place("s3_dynamodb", first.bucket, prefix="elsewhere", table=table)
+        second_place = Place("s3_dynamodb", first_place.bucket, prefix="elsewhere", table=table)
+    first, second = Ops(first_place, bsm), Ops(second_place, bsm)
+    first.bootstrap()
+    populate(first, "app")
     return first, second
 
 
 @pytest.mark.parametrize("variant", ["bucket", "prefix"])
-def test_item15_second_repository_on_a_shared_table_is_refused(
+def test_second_repository_on_a_shared_table_is_refused(
     variant: str, make_bsm: Callable[[], Any], raw: RawStore
 ) -> None:
-    bsm = make_bsm()
-    first_place, second_place = _shared_table_places(variant)
-    first, second = Ops(first_place, bsm), Ops(second_place, bsm)
-    first.bootstrap()
-    populate(first, "app")
+    first, second = _repositories_sharing_a_table(variant, make_bsm())
+    first_place, second_place = first.place, second.place
     before = raw.snapshot(first_place.bucket, table=first_place.table)
-    outcome = attempt(lambda: (second.bootstrap(), second.versions("app"))[1])
+
+    def bootstrap_and_list() -> list[Any]:
+        second.bootstrap()
+        return second.versions("app")
+
+    outcome = attempt(bootstrap_and_list)
     assert not outcome.ok, (
         f"a repository on s3://{second_place.bucket}/{second_place.prefix} sharing table "
         f"{first_place.table!r} listed the other repository's versions: "
@@ -154,14 +154,11 @@ def test_item15_second_repository_on_a_shared_table_is_refused(
 
 
 @pytest.mark.parametrize("variant", ["bucket", "prefix"])
-def test_item15_purge_all_never_deletes_another_repositorys_items(
+def test_purge_all_never_deletes_another_repositorys_items(
     variant: str, make_bsm: Callable[[], Any], raw: RawStore
 ) -> None:
-    bsm = make_bsm()
-    first_place, second_place = _shared_table_places(variant)
-    first, second = Ops(first_place, bsm), Ops(second_place, bsm)
-    first.bootstrap()
-    populate(first, "app")
+    first, second = _repositories_sharing_a_table(variant, make_bsm())
+    second_place = second.place
     refused = run_until_refused([second.bootstrap, lambda: populate(second, "other")])
     if refused is not None:  # refused: it has nothing A could delete
         assert isinstance(refused.error, VersionedError)
@@ -180,10 +177,10 @@ def test_item15_purge_all_never_deletes_another_repositorys_items(
     assert deleted == [], f"A.purge_all() deleted B's items {deleted}"
 
 
-# ---------------------------------------------------------------- item 16
+# ---------------------------------------------------------------- an empty prefix
 @pytest.mark.parametrize("prefix", ["", "/"], ids=["empty", "slash"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item16_root_prefix_lists_and_purges_only_artifacts(
+def test_root_prefix_lists_and_purges_only_artifacts(
     kind: str, prefix: str, make_bsm: Callable[[], Any], raw: RawStore, raw_s3: Any
 ) -> None:
     bsm = make_bsm()

@@ -1,15 +1,17 @@
-"""Issue 9, items 11-13: a write whose response is lost after the server applied it (the
+"""A write whose response is lost after the server applied it (the
 proxy drops the answer, botocore retries) is recognised by its retry: no false conflict,
 no false report, no stall."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import LAYOUTS, Background, Ops, Place, RawStore, attempt, first_write, sha, unique
+from _chaoskit import Background, Ops, Place, RawStore, attempt, first_write
 from _faultproxy import FaultProxy, Request, dynamodb_error
+from _testkit import LAYOUTS, sha256_hex, unique
 
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 
@@ -21,10 +23,10 @@ def writes_of(proxy: FaultProxy, call: Callable[[], Any]) -> int:
     return proxy.count(writes=True)
 
 
-# ---------------------------------------------------------------- item 11
+# -------------------------------------------------------------- alias writes with expected_revision
 @pytest.mark.parametrize("operation", ["put_alias", "delete_alias"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item11_alias_write_with_expected_revision_survives_a_lost_response(
+def test_alias_write_with_expected_revision_survives_a_lost_response(
     kind: str,
     operation: str,
     make_repo: Callable[..., Ops],
@@ -58,7 +60,7 @@ def test_item11_alias_write_with_expected_revision_survives_a_lost_response(
         name = unique("lost")
         revision = prepare(name)
         rule = proxy.add("drop_response", when=first_write(), skip=k - 1)
-        outcome = attempt(lambda n=name, r=revision: run(n, r))
+        outcome = attempt(functools.partial(run, name, revision))
         proxy.remove(rule)
         if rule.fired == 0:  # this call wrote less than the calibration call
             continue
@@ -78,8 +80,8 @@ def test_item11_alias_write_with_expected_revision_survives_a_lost_response(
     assert failures == [], failures
 
 
-# ---------------------------------------------------------------- item 12
-def test_item12_dynamodb_purge_reports_a_version_whose_soft_delete_response_was_lost(
+# ---------------------------------------------------------------- purge's soft deletes
+def test_dynamodb_purge_reports_a_version_whose_soft_delete_response_was_lost(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -103,7 +105,7 @@ def test_item12_dynamodb_purge_reports_a_version_whose_soft_delete_response_was_
         ops.publish_contents(name, [V1, V2, V3])
         before = set(raw.versions(place, name))
         rule = proxy.add("drop_response", **match)
-        outcome = attempt(lambda n=name: client.purge_versions(n, 1, 0))
+        outcome = attempt(functools.partial(client.purge_versions, name, 1, 0))
         proxy.remove(rule)
         if not outcome.ok:
             failures.append(f"{label} lost: {outcome.describe()}")
@@ -122,9 +124,9 @@ def _writes_version_2(request: Request) -> bool:
     return request.service == "dynamodb" and request.is_write and b'"000002"' in request.body
 
 
-# ---------------------------------------------------------------- item 13
+# ---------------------------------------------------------------- a lost first write and the lease
 @pytest.mark.parametrize("operation", ["put", "publish"])
-def test_item13_dynamodb_lost_first_write_does_not_wait_for_the_lease(
+def test_dynamodb_lost_first_write_does_not_wait_for_the_lease(
     operation: str,
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
@@ -162,8 +164,8 @@ def test_item13_dynamodb_lost_first_write_does_not_wait_for_the_lease(
     assert sent < 15, f"{operation} sent {sent} DynamoDB requests"
     if operation == "put":
         latest = raw.latest(place, "app")
-        assert latest is not None and latest.actual == latest.recorded == sha(V3)
+        assert latest is not None and latest.actual == latest.recorded == sha256_hex(V3)
     else:
         assert outcome.value.version == "2"
         stored = raw.versions(place, "app")[2]
-        assert stored.actual == stored.recorded == sha(V2)
+        assert stored.actual == stored.recorded == sha256_hex(V2)

@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _chaoskit import (
-    CREDENTIALS,
-    REGION,
-    Ops,
-    RawStore,
-    encode_content,
-    raw_clients,
-    sha,
-    unique,
-    workers,
-)
+from _chaoskit import Ops, RawStore, encode_content, workers
 from _faultproxy import FaultProxy
+from _testkit import CREDENTIALS, REGION, LoopbackServer, raw_client, sha256_hex, unique
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -40,7 +30,7 @@ def signed(proxy: FaultProxy, method: str, path: str) -> dict[str, str]:
     return dict(request.headers.items())
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A stand-in upstream on loopback: answers 200 with its name, records each request
     as (client port, method, path, X-Amz-Target)."""
 
@@ -67,14 +57,7 @@ class Recorder:
 
             do_POST = do_PUT = do_GET
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
@@ -158,7 +141,7 @@ def test_drop_response_is_applied_once_then_retried_and_reset_is_never_applied(
     make_proxy: Callable[[], FaultProxy], raw_s3: Any
 ) -> None:
     proxy = make_proxy()
-    s3, _ = raw_clients(proxy.url)
+    s3 = raw_client(proxy.url, "s3")
     bucket = unique("bkt")
     raw_s3.create_bucket(Bucket=bucket)
     dropped = proxy.add("drop_response", method="PUT", path=r"/dropped$")
@@ -189,7 +172,7 @@ def test_a_held_worker_is_killed_and_its_request_discarded(
         held.release("discard")
         held.done.wait(10)
     latest = raw.latest(ops.place, "app")
-    assert latest is not None and latest.actual == sha(b"before")
+    assert latest is not None and latest.actual == sha256_hex(b"before")
 
 
 def test_a_worker_reports_results(
@@ -201,8 +184,9 @@ def test_a_worker_reports_results(
         worker.send(ops.place, proxy.url, "put", name="app", content=encode_content(b"x"))
         assert worker.result(60) == {
             "ok": True,
-            "value": {"version": "LATEST", "sha256": sha(b"x")},
+            "value": {"version": "LATEST", "sha256": sha256_hex(b"x")},
         }
         worker.send(ops.place, proxy.url, "publish", name="app")
-        assert worker.result(60) == {"ok": True, "value": {"version": "1", "sha256": sha(b"x")}}
+        published = {"version": "1", "sha256": sha256_hex(b"x")}
+        assert worker.result(60) == {"ok": True, "value": published}
     assert proxy.count(service="dynamodb") >= 2

@@ -1,4 +1,4 @@
-"""Issue 9, items 8-10: a version number, once handed out, names the same bytes for as
+"""A version number, once handed out, names the same bytes for as
 long as the artifact exists; stray keys never hide, fake or reuse a version."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 
 import pytest
-from _chaoskit import LAYOUTS, Background, MiB, Ops, Place, RawStore, attempt, sha
+from _chaoskit import Background, Ops, Place, RawStore, attempt
 from _faultproxy import FaultProxy, Request, s3_error
+from _testkit import LAYOUTS, MiB, sha256_hex
 
 BIG = {"multipart_threshold": 5 * MiB, "part_size": 5 * MiB, "single_copy_limit": 5 * MiB}
 
@@ -37,8 +38,8 @@ def check_returned(
     return problems
 
 
-# ---------------------------------------------------------------- item 8
-def test_item08_s3_only_large_publish_never_replaces_a_handed_out_version(
+# ----------------------------------------------------------- a large publish and handed-out numbers
+def test_s3_only_large_publish_never_replaces_a_handed_out_version(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -51,7 +52,7 @@ def test_item08_s3_only_large_publish_never_replaces_a_handed_out_version(
     a = b"small first version " * 10
     x = bytes(range(256)) * (6 * MiB // 256)
     y = bytes(reversed(range(256))) * (6 * MiB // 256)
-    returned = [(int(ops.publish_contents("app", [a])[0].version), sha(a))]
+    returned = [(int(ops.publish_contents("app", [a])[0].version), sha256_hex(a))]
     ops.put("app", x)
     proxy = make_proxy()
     p1 = via(place, proxy)
@@ -79,7 +80,7 @@ def test_item08_s3_only_large_publish_never_replaces_a_handed_out_version(
         return
     assert second.ok, second.describe()
     returned.append((int(second.value.version), second.value.sha256))
-    assert second.value.sha256 == sha(x)
+    assert second.value.sha256 == sha256_hex(x)
     ops.put_alias("app", "prod", version=second.value.version)
     ops.put("app", y)
     held.release("forward")
@@ -91,14 +92,14 @@ def test_item08_s3_only_large_publish_never_replaces_a_handed_out_version(
     prod = raw.aliases(place, "app").get("prod")
     assert prod == [second.value.version]
     served = raw.versions(place, "app").get(int(second.value.version))
-    if served is None or served.actual != sha(x):
+    if served is None or served.actual != sha256_hex(x):
         problems.append(f"prod -> {prod} no longer serves X")
     assert problems == [], f"returned {returned}; P1: {resumed.describe()}; {problems}"
 
 
-# ---------------------------------------------------------------- item 9
+# -------------------------------------------------------- numbers after deleting the newest version
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item09_numbers_are_not_reused_after_deleting_the_newest_version(
+def test_numbers_are_not_reused_after_deleting_the_newest_version(
     kind: str, make_repo: Callable[..., Ops], raw: RawStore
 ) -> None:
     ops = make_repo(kind)
@@ -109,13 +110,13 @@ def test_item09_numbers_are_not_reused_after_deleting_the_newest_version(
     ops.delete_version("app", 1)
     again = ops.publish("app")
     assert again.version == "2", f"version {again.version} handed out again, now for Y"
-    assert check_returned(raw, ops.place, "app", [(2, sha(y))]) == []
+    assert check_returned(raw, ops.place, "app", [(2, sha256_hex(y))]) == []
     if kind == "s3_only":  # the DynamoDB layout has no such method in the seed
         assert ops.latest_number("app") == 2
 
 
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item09_numbers_are_not_reused_after_purging_every_version(
+def test_numbers_are_not_reused_after_purging_every_version(
     kind: str, make_repo: Callable[..., Ops]
 ) -> None:
     ops = make_repo(kind)
@@ -129,7 +130,7 @@ def test_item09_numbers_are_not_reused_after_purging_every_version(
 
 @pytest.mark.parametrize("operation", ["purge_artifact", "purge_all"])
 @pytest.mark.parametrize("kind", LAYOUTS)
-def test_item09_numbering_restarts_after_the_artifact_is_removed(
+def test_numbering_restarts_after_the_artifact_is_removed(
     kind: str, operation: str, make_repo: Callable[..., Ops]
 ) -> None:
     """As in the seed's library: purge_artifact / purge_all remove the artifact entirely,
@@ -143,7 +144,7 @@ def test_item09_numbering_restarts_after_the_artifact_is_removed(
     assert ops.publish_contents("app", [b"fresh " * 10])[0].version == "1"
 
 
-# ---------------------------------------------------------------- item 10
+# ---------------------------------------------------------------- stray keys
 STRAYS = {
     ".DS_Store": b"finder junk",
     "000000_LATEST.bin.tmp": b"an interrupted upload",
@@ -151,7 +152,7 @@ STRAYS = {
 }
 
 
-def test_item10_s3_only_stray_keys_in_versions_hide_and_fake_nothing(
+def test_s3_only_stray_keys_in_versions_hide_and_fake_nothing(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -187,7 +188,7 @@ def test_item10_s3_only_stray_keys_in_versions_hide_and_fake_nothing(
     elif sent >= 20:
         problems.append(f"publish sent {sent} requests")
     else:
-        problems += check_returned(raw, place, "app", [(1, sha(x)), (2, sha(y))])
+        problems += check_returned(raw, place, "app", [(1, sha256_hex(x)), (2, sha256_hex(y))])
         if ops.latest_number("app") != 2:
             problems.append(f"latest number after publish: {ops.latest_number('app')}")
         listed = [a.version for a in ops.versions("app")]

@@ -1,4 +1,4 @@
-"""Issue 9, items 17-18: odd records written by hand or by other tools are reported by
+"""Odd records written by hand or by other tools are reported by
 verify() and read as clear library errors naming the record; a DynamoDB endpoint that
 does not echo the old item on a failed condition works too."""
 
@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Place, RawStore, attempt, clear_error, reported, sha
+from _chaoskit import Ops, Place, RawStore, attempt, clear_error, reported
 from _faultproxy import FaultProxy
+from _testkit import sha256_hex
 
 V1, V2 = b"version one " * 20, b"version two " * 20
 NOW = "2024-01-01T00:00:00.000000+0000"
@@ -21,9 +22,9 @@ def names_version_1(text: str) -> bool:
     return re.search(r"(?<!\d)0*1(?!\d)", text) is not None
 
 
-# ---------------------------------------------------------------- item 17, S3-only
+# ---------------------------------------------------------------- odd records, S3-only
 @pytest.mark.parametrize("key", ["__pycache__/x.pyc", "café/readme"])
-def test_item17_s3_only_verify_reports_odd_folders_under_the_prefix(
+def test_s3_only_verify_reports_odd_folders_under_the_prefix(
     key: str, make_repo: Callable[..., Ops], raw_s3: Any
 ) -> None:
     ops = make_repo("s3_only")
@@ -38,7 +39,7 @@ def _alias_key(place: Place, alias: str) -> str:
 
 
 @pytest.mark.parametrize("record", ["not_json", "string_weight"])
-def test_item17_s3_only_odd_alias_documents_are_reported_and_read_as_clear_errors(
+def test_s3_only_odd_alias_documents_are_reported_and_read_as_clear_errors(
     record: str, make_repo: Callable[..., Ops], raw: RawStore, raw_s3: Any
 ) -> None:
     ops = make_repo("s3_only")
@@ -60,8 +61,8 @@ def test_item17_s3_only_odd_alias_documents_are_reported_and_read_as_clear_error
     assert problems == [], problems
 
 
-# ---------------------------------------------------------------- item 17, DynamoDB
-def test_item17_dynamodb_version_item_without_update_at(
+# ---------------------------------------------------------------- odd records, DynamoDB
+def test_dynamodb_version_item_without_update_at(
     make_repo: Callable[..., Ops], raw_dynamodb: Any
 ) -> None:
     ops = make_repo("s3_dynamodb")
@@ -96,7 +97,7 @@ def test_item17_dynamodb_version_item_without_update_at(
 
 
 @pytest.mark.parametrize("record", ["version_abc", "no_update_at"])
-def test_item17_dynamodb_odd_alias_items_are_reported_not_raised(
+def test_dynamodb_odd_alias_items_are_reported_not_raised(
     record: str, make_repo: Callable[..., Ops], raw_dynamodb: Any
 ) -> None:
     ops = make_repo("s3_dynamodb")
@@ -120,7 +121,7 @@ def test_item17_dynamodb_odd_alias_items_are_reported_not_raised(
     assert problems == [], problems
 
 
-# ---------------------------------------------------------------- item 18
+# --------------------------------------------------------- no old item echoed on a failed condition
 def _strip_old_item(status: int, headers: list[tuple[str, str]], body: bytes) -> Any:
     """What a server that ignores ReturnValuesOnConditionCheckFailure answers."""
     if status == 400 and b"ConditionalCheckFailed" in body:
@@ -130,7 +131,7 @@ def _strip_old_item(status: int, headers: list[tuple[str, str]], body: bytes) ->
     return status, headers, body
 
 
-def test_item18_dynamodb_unchanged_put_and_publish_without_the_old_item_echoed(
+def test_dynamodb_unchanged_put_and_publish_without_the_old_item_echoed(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
@@ -150,7 +151,7 @@ def test_item18_dynamodb_unchanged_put_and_publish_without_the_old_item_echoed(
     unchanged = attempt(lambda: client.put("app", V1), strict=False)
     if not unchanged.ok:
         problems.append(f"put of unchanged content: {unchanged.describe()}")
-    elif unchanged.value.sha256 != sha(V1):
+    elif unchanged.value.sha256 != sha256_hex(V1):
         problems.append(f"put of unchanged content returned sha256 {unchanged.value.sha256}")
     first = attempt(lambda: client.publish("app"), strict=False)
     if not first.ok or first.value.version != "1":
@@ -158,9 +159,9 @@ def test_item18_dynamodb_unchanged_put_and_publish_without_the_old_item_echoed(
     again = attempt(lambda: client.publish("app"), strict=False)
     if not again.ok:
         problems.append(f"publish of an unchanged LATEST: {again.describe()}")
-    elif (again.value.version, again.value.sha256) != ("1", sha(V1)):
+    elif (again.value.version, again.value.sha256) != ("1", sha256_hex(V1)):
         problems.append(f"publish of an unchanged LATEST returned {again.value}")
     latest = raw.latest(ops.place, "app")
-    if latest is None or latest.actual != latest.recorded or latest.recorded != sha(V1):
+    if latest is None or latest.actual != latest.recorded or latest.recorded != sha256_hex(V1):
         problems.append(f"LATEST afterwards: {latest}")
     assert problems == [], problems

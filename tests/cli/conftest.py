@@ -6,30 +6,17 @@ Names are prefixed ``cli_`` to stay clear of the session fixtures in tests/conft
 from __future__ import annotations
 
 import os
-import socket
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from _clikit import Cli, CliEnv
-from _testkit import Endpoints
+from _faultproxy import FaultProxy
+from _testkit import BACKENDS, REGION, Endpoints, raw_client, unique
 
 from versioned import s3_and_dynamodb_backend
 from versioned.cli._settings import Sessions
-
-REGION = "us-east-1"
-BACKENDS = ["s3_only", "s3_and_dynamodb"]
-CHAOS_DIR = str(Path(__file__).resolve().parents[1] / "chaos")  # holds _faultproxy.py
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +32,7 @@ def cli_env(cli_server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     for key in list(os.environ):
         if key.startswith(("VERSIONED_", "AWS_")):
             monkeypatch.delenv(key)
-    bucket = f"cli-{uuid.uuid4().hex[:12]}"
+    bucket = unique("cli")
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
@@ -76,7 +63,7 @@ def cli_backend(
     if kind == "s3_and_dynamodb":
         if getattr(s3_and_dynamodb_backend, "Repository", None) is None:
             pytest.skip("versioned.s3_and_dynamodb_backend has no Repository yet")
-        monkeypatch.setenv("VERSIONED_TABLE", f"cli-table-{uuid.uuid4().hex[:12]}")
+        monkeypatch.setenv("VERSIONED_TABLE", unique("cli-table"))
         if not endpoints.shared:
             # One endpoint setting cannot serve two servers: route per service the botocore
             # way (VERSIONED_ENDPOINT_URL would override these for every service).
@@ -90,14 +77,10 @@ def cli_backend(
 def cli_one_endpoint_url(endpoints: Endpoints) -> Iterator[str]:
     """One URL serving S3 and DynamoDB, as a user's single AWS_ENDPOINT_URL: the session's
     server when it serves both; else a fault proxy without rules in front of the two
-    servers (tests/chaos/_faultproxy.py routes each request by its service)."""
+    servers (tests/_faultproxy.py routes each request by its service)."""
     if endpoints.shared:
         yield endpoints.s3
         return
-    if CHAOS_DIR not in sys.path:
-        sys.path.append(CHAOS_DIR)
-    from _faultproxy import FaultProxy
-
     with FaultProxy(endpoints.s3, dynamodb=endpoints.dynamodb) as proxy:
         yield proxy.url
 
@@ -124,7 +107,4 @@ def cli_repo(cli_backend: str, cli_run: Cli) -> str:
 @pytest.fixture
 def cli_raw_s3(cli_server_url: str) -> Any:
     """A plain boto3 S3 client, independent of the library, for out-of-band changes."""
-    session = boto3.session.Session(
-        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    return session.client("s3", endpoint_url=cli_server_url)
+    return raw_client(cli_server_url, "s3")

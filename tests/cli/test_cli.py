@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import signal
@@ -12,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _clikit import Cli, CliEnv, LineReader
+from _clikit import Cli, CliEnv, LineReader, assert_one_error_line
+from _testkit import ARTIFACT_FIELDS, sha256_hex
 from click.testing import CliRunner
 
 from versioned import s3_and_dynamodb_backend
@@ -24,25 +24,12 @@ V1 = b"Binary content for version 1.0 - timestamp: 2024-01-01"
 V2 = b"Binary content for version 2.0 - enhanced features - timestamp: 2024-01-01"
 V3 = b"Binary content for version 3.0 - performance optimizations - timestamp: 2024-01-01"
 
-ARTIFACT_FIELDS = {"name", "version", "update_at", "s3uri", "sha256"}
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def write(directory: Path, filename: str, data: bytes) -> str:
     path = directory / filename
     path.write_bytes(data)
     return str(path)
-
-
-def assert_one_error_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("Error: "), stderr
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def publish_three(cli_run: Cli, workdir: Path, name: str = "app") -> None:
@@ -93,7 +80,7 @@ def test_session_human(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
     out = cli_run(
         "put", "app", write(work, "v1.bin", V1), "-m", "team=ml", "--content-type", "x/y"
     ).stdout
-    assert "LATEST" in out and sha(V1) in out
+    assert "LATEST" in out and sha256_hex(V1) in out
     assert "version 1" in cli_run("publish", "app").stdout
     cli_run("put", "app", write(work, "v2.bin", V2))
     assert "version 2" in cli_run("publish", "app").stdout
@@ -134,12 +121,12 @@ def test_session_human(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
 def test_session_json(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
     work = cli_env.workdir
     put = cli_run.json("put", "app", write(work, "v1.bin", V1), "--metadata", "team=ml")
-    assert set(put) >= ARTIFACT_FIELDS
-    assert (put["name"], put["version"], put["sha256"]) == ("app", "LATEST", sha(V1))
+    assert set(put) >= set(ARTIFACT_FIELDS)
+    assert (put["name"], put["version"], put["sha256"]) == ("app", "LATEST", sha256_hex(V1))
     assert put["s3uri"].startswith(f"s3://{cli_env.bucket}/versioned-artifacts/app/")
-    assert cli_run.json("put", "app", write(work, "same.bin", V1))["sha256"] == sha(V1)
+    assert cli_run.json("put", "app", write(work, "same.bin", V1))["sha256"] == sha256_hex(V1)
     first = cli_run.json("publish", "app")
-    assert (first["version"], first["sha256"]) == ("1", sha(V1))
+    assert (first["version"], first["sha256"]) == ("1", sha256_hex(V1))
     assert cli_run.json("publish", "app")["version"] == "1"  # unchanged LATEST: no new version
     cli_run("put", "app", write(work, "v2.bin", V2))
     assert cli_run.json("publish", "app")["version"] == "2"
@@ -173,8 +160,8 @@ def test_session_json(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
 
     listed = cli_run.json("versions", "app")
     assert [a["version"] for a in listed] == ["LATEST", "3", "2", "1"]
-    assert all(set(a) >= ARTIFACT_FIELDS for a in listed)
-    assert [a["sha256"] for a in listed] == [sha(V3), sha(V3), sha(V2), sha(V1)]
+    assert all(set(a) >= set(ARTIFACT_FIELDS) for a in listed)
+    assert [a["sha256"] for a in listed] == [sha256_hex(v) for v in (V3, V3, V2, V1)]
 
     plan = cli_run.json("purge", "app", "--keep", "1", "--older-than", "0s", "--dry-run")
     assert plan["dry_run"] is True and plan["keep_last_n"] == 1
@@ -204,7 +191,7 @@ def test_session_json(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
 def test_stdin_put_and_stdout_get(cli_repo: str, cli_run: Cli) -> None:
     data = bytes(range(256)) * 1000 + b"\x00\xff\r\n"
     put = cli_run.json("put", "blob", "-", input=data)
-    assert put["sha256"] == sha(data)
+    assert put["sha256"] == sha256_hex(data)
     assert cli_run("get", "blob", "-o", "-").stdout_bytes == data
     cli_run("publish", "blob")
     assert cli_run("get", "blob", "--version", "1", "-o", "-").stdout_bytes == data

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +25,7 @@ from _clikit import (
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from click.testing import CliRunner
 
-from versioned import exc
+from versioned import _dynamodb, _s3, exc
 from versioned.cli import cli
 from versioned.cli._errors import describe
 from versioned.cli._output import PROGRESS_THRESHOLD
@@ -150,42 +151,54 @@ def test_get_checks_the_destination_before_downloading(
     assert (cli_env.workdir / "model.bin").read_bytes() == V1
 
 
-def _raised_from(cause: BaseException) -> BaseException:
-    """A library error raised from ``cause``, as the library wraps botocore's errors."""
-    try:
-        try:
-            raise cause
-        except BaseException as error:
-            raise exc.ArtifactS3BackendError(f"LIST s3://b/p failed: {error}") from error
-    except exc.ArtifactS3BackendError as wrapped:
-        return wrapped
-
-
 def _client_error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": "m"}}, "ListObjectsV2")
 
 
 @pytest.mark.parametrize(
-    ("cause", "expected"),
+    ("cause", "translate", "expected"),
     [
-        (NoCredentialsError(), "no AWS credentials found: run `aws configure`"),
+        (NoCredentialsError(), _s3.backend_error, "no AWS credentials found: run `aws configure`"),
+        (
+            NoCredentialsError(),
+            _dynamodb.backend_error,
+            "no AWS credentials found: run `aws configure`",
+        ),
         (
             EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+            _s3.backend_error,
             "cannot connect to http://127.0.0.1:9",
         ),
-        (_client_error("NoSuchBucket"), "bucket 'b' does not exist: run `versioned bootstrap`"),
+        (
+            _client_error("NoSuchBucket"),
+            _s3.backend_error,
+            "bucket 'b' does not exist: run `versioned bootstrap`",
+        ),
         (
             _client_error("ResourceNotFoundException"),
+            _dynamodb.backend_error,
             "DynamoDB table 't' does not exist: run `versioned bootstrap`",
         ),
-        (_client_error("InvalidAccessKeyId"), "AWS rejected the credentials (InvalidAccessKeyId)"),
+        (
+            _client_error("InvalidAccessKeyId"),
+            _s3.backend_error,
+            "AWS rejected the credentials (InvalidAccessKeyId)",
+        ),
+        (
+            _client_error("UnrecognizedClientException"),
+            _dynamodb.backend_error,
+            "AWS rejected the credentials (UnrecognizedClientException)",
+        ),
     ],
 )
 def test_library_errors_from_setup_problems_say_what_to_do(
-    cause: BaseException, expected: str
+    cause: Exception, translate: Callable[[Exception, str, str], Exception], expected: str
 ) -> None:
+    """The library's translation of a setup problem is a class the CLI explains."""
     settings = SimpleNamespace(bucket="b", table="t", endpoint_url="http://127.0.0.1:9")
-    assert describe(_raised_from(cause), settings).startswith(expected)
+    error = translate(cause, "LIST", "b")
+    assert error.__cause__ is None  # the CLI decides on the class alone
+    assert describe(error, settings).startswith(expected)
 
 
 def test_library_hints_are_put_in_command_line_terms() -> None:

@@ -1,4 +1,4 @@
-"""The command line tells the truth and shows what a user looks for (issue 12)."""
+"""The command line tells the truth and shows what a user looks for."""
 
 from __future__ import annotations
 

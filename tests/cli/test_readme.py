@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from _clikit import LineReader, parse_exports, script_directory
+from _testkit import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 

@@ -1,5 +1,5 @@
-"""Where the command line sends requests: project files may not choose the endpoint
-(issue 9, item 19), and the sandbox never leads the two layouts onto one prefix (item 14)."""
+"""Where the command line sends requests: project files may not choose the endpoint, and
+the sandbox never leads the two layouts onto one prefix."""
 
 from __future__ import annotations
 

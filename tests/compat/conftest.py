@@ -14,10 +14,8 @@ from _seedkit import (
     SeedVenvError,
     ensure_seed_venv,
 )
-from _testkit import Endpoints
+from _testkit import BACKENDS, Endpoints
 from boto_session_manager import BotoSesManager
-
-LAYOUTS = ["s3_only", "s3_and_dynamodb"]
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +30,7 @@ def seed_library(endpoints: Endpoints) -> SeedLibrary:
     return SeedLibrary(python, endpoints)
 
 
-@pytest.fixture(params=LAYOUTS)
+@pytest.fixture(params=BACKENDS)
 def pair(
     request: pytest.FixtureRequest,
     seed_library: SeedLibrary,

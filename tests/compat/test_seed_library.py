@@ -18,20 +18,10 @@ from typing import Any
 
 import pytest
 from _seedkit import Pair, call, content_of, failed, route
-from _testkit import ServerFeatures, sha256_hex
+from _testkit import ALIAS_FIELDS, ARTIFACT_FIELDS, ServerFeatures, sha256_hex
 
 from versioned import exc
 
-ARTIFACT_FIELDS = ("name", "version", "update_at", "s3uri", "sha256")
-ALIAS_FIELDS = (
-    "name",
-    "alias",
-    "version",
-    "secondary_version",
-    "secondary_version_weight",
-    "version_s3uri",
-    "secondary_version_s3uri",
-)
 #: S3-only: our alias's time is the one its document records (what put_alias returned);
 #: the seed's library reports the alias object's LastModified, written just after.
 ALIAS_TIME_SLACK_SECS = 5.0

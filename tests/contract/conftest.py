@@ -7,10 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _testkit import REGION, Backend, RequestCounter, unique_bucket, unique_table
+from _testkit import BACKENDS, REGION, Backend, RequestCounter, unique_bucket, unique_table
 from boto_session_manager import BotoSesManager
-
-BACKENDS = ["s3_only", "s3_and_dynamodb"]
 
 
 def _repository_class(kind: str) -> Any:
@@ -51,6 +49,15 @@ def _make_backend(kind: str, bsm: BotoSesManager, *, bootstrap: bool) -> Backend
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]) -> Backend:
     """A bootstrapped repository of each kind."""
+    return _make_backend(request.param, make_bsm(), bootstrap=True)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend(
+    request: pytest.FixtureRequest, make_bsm: Callable[..., BotoSesManager]
+) -> Backend:
+    """One bootstrapped repository of each kind for a whole module, whose tests each use
+    an artifact of their own (and reset the counter)."""
     return _make_backend(request.param, make_bsm(), bootstrap=True)
 
 

@@ -258,7 +258,7 @@ def test_non_ascii_name_works_or_is_refused_up_front(backend: Backend, name: str
 
 
 def test_artifact_carries_size_content_type_and_metadata(backend: Backend) -> None:
-    """Issue 12: the fields beyond the seed's five, filled where the data is at hand; the
+    """The fields beyond the seed's five, filled where the data is at hand; the
     seed's five positional fields still construct an Artifact."""
     put = backend.put(NAME, b"12345", content_type="text/plain", metadata={"team": "ml"})
     got = backend.repo.get_artifact_version(bsm=backend.bsm, name=NAME)
@@ -276,7 +276,7 @@ def test_artifact_carries_size_content_type_and_metadata(backend: Backend) -> No
 
 
 def test_download_to_a_directory_or_a_missing_one_says_so(backend: Backend, tmp_path: Any) -> None:
-    """Issue 12: no temporary ".part" names in the error; nothing is left behind."""
+    """No temporary ".part" names in the error; nothing is left behind."""
     artifact = backend.put(NAME, b"bytes")
     with pytest.raises(exc.ValidationError, match="is a directory"):
         artifact.download(bsm=backend.bsm, path=tmp_path)

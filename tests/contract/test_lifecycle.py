@@ -19,7 +19,10 @@ def publish_n(backend: Backend, n: int, name: str = NAME) -> None:
 
 
 def purge(backend: Backend, **kwargs: Any) -> tuple[datetime, list[Any]]:
-    return backend.repo.purge_artifact_versions(bsm=backend.bsm, name=NAME, **kwargs)
+    result: tuple[datetime, list[Any]] = backend.repo.purge_artifact_versions(
+        bsm=backend.bsm, name=NAME, **kwargs
+    )
+    return result
 
 
 def put_alias(backend: Backend, alias: str, **kwargs: Any) -> Any:

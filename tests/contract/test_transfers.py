@@ -1,4 +1,4 @@
-"""Large-artifact transfers (issue 5): interrupted multipart uploads leave no parts, progress
+"""Large-artifact transfers: interrupted multipart uploads leave no parts, progress
 callbacks, multipart server-side copies on publish, verified alias downloads."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The layout conformance suite (see _base.py)."""
+"""The layout conformance suite (see tests/_layoutkit.py)."""
 
 import pytest
 
-# _base.py holds the assertions of every test here: let pytest explain their failures.
-pytest.register_assert_rewrite("_base")
+# _layoutkit.py holds the assertions of every test here: let pytest explain their failures.
+pytest.register_assert_rewrite("_layoutkit")

@@ -1,4 +1,4 @@
-"""Issue 4: concurrent writers (threads and processes) never lose, duplicate or corrupt a
+"""Concurrent writers (threads and processes) never lose, duplicate or corrupt a
 version, and aliases never point at missing or deleted versions."""
 
 from __future__ import annotations
@@ -12,16 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from _robkit import (
-    BACKENDS,
-    Backend,
-    mp_worker,
-    new_backend,
-    raw_bytes,
-    sha,
-    sha_mismatches,
-)
-from _testkit import Endpoints
+from _robkit import Backend, mp_worker, new_backend, raw_bytes, sha_mismatches
+from _testkit import LAYOUTS, Endpoints, sha256_hex
 from boto_session_manager import BotoSesManager
 
 from versioned.exc import (
@@ -52,7 +44,7 @@ def check_numbering(
         artifact = backend.get(bsm, name, number)
         data = raw_bytes(raw_s3, artifact.s3uri)
         assert data is not None, f"version {number} has no bytes"
-        assert sha(data) == digest, f"version {number}: bytes differ from the returned sha256"
+        assert sha256_hex(data) == digest, f"version {number}: bytes differ from its sha256"
         assert artifact.sha256 == digest, f"version {number}: recorded sha256 differs"
     listed = backend.list_versions(bsm, name)
     assert listed[0].version == "LATEST"
@@ -63,7 +55,7 @@ def check_numbering(
     assert sha_mismatches(backend, bsm, raw_s3, name) == []
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_threads_put_and_publish_keep_every_invariant(
     kind: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any
 ) -> None:
@@ -95,7 +87,7 @@ def test_threads_put_and_publish_keep_every_invariant(
     check_numbering(backend, bsm, raw_s3, name, returned)
     latest = backend.get(bsm, name)
     data = raw_bytes(raw_s3, latest.s3uri)
-    assert data is not None and sha(data) == latest.sha256
+    assert data is not None and sha256_hex(data) == latest.sha256
 
 
 def _publish_versions(backend: Backend, bsm: BotoSesManager, name: str, count: int) -> None:
@@ -104,7 +96,7 @@ def _publish_versions(backend: Backend, bsm: BotoSesManager, name: str, count: i
         assert backend.publish(bsm, name).version == str(index + 1)
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_concurrent_put_alias_points_at_existing_versions(
     kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -138,7 +130,7 @@ def test_concurrent_put_alias_points_at_existing_versions(
             assert backend.get(bsm, name, target).version == target
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_concurrent_purge_never_leaves_a_dangling_alias(
     kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -192,7 +184,7 @@ def test_concurrent_purge_never_leaves_a_dangling_alias(
 
 
 @pytest.mark.parametrize("operation", ["purge", "delete"])
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
     kind: str, operation: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -226,7 +218,7 @@ def test_delete_interleaved_with_put_alias_keeps_the_alias_target(
     assert backend.get(setup, name, 1).version == "1"
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_expected_revision_lets_exactly_one_writer_win(
     kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:
@@ -264,7 +256,7 @@ def spawn_pool() -> Iterator[Any]:
         yield pool
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_processes_put_and_publish_keep_numbering(
     kind: str,
     endpoints: Endpoints,

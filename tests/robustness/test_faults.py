@@ -1,4 +1,4 @@
-"""Issue 4, partial failure: a fault injected at every request of every write operation
+"""Partial failure: a fault injected at every request of every write operation
 leaves a readable, consistent repository, and repeating the call completes it. Transient
 errors are retried by the library's botocore retry configuration."""
 
@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _robkit import BACKENDS, Backend, new_backend, raw_bytes, sha, sha_mismatches, unique
+from _robkit import Backend, new_backend, raw_bytes, sha_mismatches
+from _testkit import LAYOUTS, sha256_hex, unique
 from boto_session_manager import BotoSesManager
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
@@ -81,7 +82,7 @@ def check_completed(
 ) -> None:
     if operation == "put":
         latest = backend.get(bsm, name)
-        assert latest.sha256 == sha(NEW)
+        assert latest.sha256 == sha256_hex(NEW)
         assert raw_bytes(raw_s3, latest.s3uri) == NEW
     elif operation == "publish":
         # A publish that failed after reserving its number leaves that number unused in
@@ -90,7 +91,7 @@ def check_completed(
             assert result.version == "3"
         else:
             assert int(result.version) >= 3
-        assert result.sha256 == sha(LATEST_CONTENT)
+        assert result.sha256 == sha256_hex(LATEST_CONTENT)
         assert raw_bytes(raw_s3, backend.get(bsm, name, result.version).s3uri) == LATEST_CONTENT
     elif operation == "put_alias":
         alias = backend.get_alias(bsm, name, "prod")
@@ -153,7 +154,7 @@ def fault_envs(
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_fault_at_every_request_leaves_a_consistent_repository(
     kind: str,
     operation: str,
@@ -280,5 +281,5 @@ def test_transient_errors_are_retried(
     assert handler.injected == 2
     assert handler.hits > 2, "the failed request was not retried"
     assert published.version == "1"
-    assert published.sha256 == sha(V1)
+    assert published.sha256 == sha256_hex(V1)
     assert raw_bytes(raw_s3, backend.get(clean, name, 1).s3uri) == V1

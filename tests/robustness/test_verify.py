@@ -1,4 +1,4 @@
-"""Issue 4: Repository.verify reports every kind of out-of-band corruption."""
+"""Repository.verify reports every kind of out-of-band corruption."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _robkit import BACKENDS, Backend, new_backend
+from _robkit import Backend, new_backend
+from _testkit import LAYOUTS
 from boto_session_manager import BotoSesManager
 
 
@@ -21,7 +22,7 @@ def _key(uri: str) -> str:
     return uri[len("s3://") :].partition("/")[2]
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", LAYOUTS)
 def test_clean_repository_reports_no_problem(
     kind: str, make_bsm: Callable[[], BotoSesManager]
 ) -> None:

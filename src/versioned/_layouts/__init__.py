@@ -2,7 +2,8 @@
 
 A layout owns its concurrency protocol whole (how a version number is allocated, how an
 alias write and a deletion exclude each other, what a retried write recognises) and
-speaks to storage only through :mod:`versioned._s3` and :mod:`versioned._dynamodb`. It
+speaks to storage only through :mod:`versioned._s3` (with :mod:`versioned._transfer` and
+:mod:`versioned._verified`) and :mod:`versioned._dynamodb`. It
 returns neutral records; the engine turns them into the public dataclasses.
 """
 
@@ -13,9 +14,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import ClassVar, Protocol
 
-from .. import _s3
+from .. import _verified
+from .._content import Content
 from .._model import AliasTarget, VersionId
-from .._s3 import Content, Progress
+from .._s3 import Progress
 from .._session import Session
 from ..verify import Problem
 
@@ -214,5 +216,5 @@ def owners(
 
 def check_bytes(session: Session, bucket: str, record: VersionRecord) -> ByteCheck | None:
     """Hash a version's stored bytes (streaming); None when they are missing."""
-    found = _s3.hash_object(session.s3, bucket, record.key)
+    found = _verified.hash_object(session.s3, bucket, record.key)
     return None if found is None else ByteCheck(*found)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
-from .. import _dynamodb, _s3
+from .. import _content, _dynamodb, _s3
 from .._model import AliasTarget, VersionId
 from .._retry import DEFAULT as DEFAULT_RETRY
 from .._retry import RetryPolicy
-from .._s3 import TransferSettings
 from .._session import Session
+from .._transfer import TransferSettings
 from ..exc import RepositoryConflictError
 from ..verify import Problem
 from . import (
@@ -154,7 +154,7 @@ class DynamoDBLayout:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
     ) -> VersionRecord:
         return self.latest.write(self._ready(session), request, content, progress)

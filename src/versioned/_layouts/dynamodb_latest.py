@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from .. import _dynamodb, _model, _s3, constants
+from .. import _content, _dynamodb, _model, _s3, _transfer, constants
 from .._model import LATEST
 from .._retry import RetryPolicy
-from .._s3 import Precondition, TransferSettings
+from .._s3 import Precondition
 from .._session import Session
+from .._transfer import TransferSettings
 from . import PutRequest, VersionRecord
 from .dynamodb_items import (
     CONTENT_LENGTH,
@@ -63,7 +64,7 @@ class LatestWriter:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
     ) -> VersionRecord:
         """Make ``content`` LATEST's bytes.
@@ -96,7 +97,7 @@ class LatestWriter:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
         turn: Turn,
     ) -> VersionRecord:
@@ -127,7 +128,7 @@ class LatestWriter:
 
     @staticmethod
     def _commit(
-        request: PutRequest, content: _s3.Content, etag: str | None, turn: Turn, now: datetime
+        request: PutRequest, content: _content.Content, etag: str | None, turn: Turn, now: datetime
     ) -> _dynamodb.Update:
         """Record LATEST's new bytes and end our turn, if the turn is still ours."""
         sets, removes, present = optional_fields(
@@ -158,7 +159,7 @@ class LatestWriter:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
         etag: str | None,
     ) -> str:
@@ -172,7 +173,7 @@ class LatestWriter:
             constants.METADATA_KEY_ARTIFACT_SHA256: content.sha256,
         }
         for attempt in self.retry.attempts(f"putting {request.name!r}", key, max_attempts=4):
-            upload = _s3.UploadRequest(
+            upload = _transfer.UploadRequest(
                 self.place.bucket,
                 key,
                 metadata,
@@ -182,7 +183,7 @@ class LatestWriter:
                 if_none_match=etag is None,
             )
             try:
-                return _s3.upload(session.s3, upload, content, self.transfer, progress).etag
+                return _transfer.upload(session.s3, upload, content, self.transfer, progress).etag
             except Precondition:
                 # A writer whose turn was skipped wrote after all (or this is a retry of
                 # ours): we hold the turn, so write over what is there now.

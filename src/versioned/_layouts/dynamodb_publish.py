@@ -7,11 +7,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from .. import _dynamodb, _model, _s3, constants
+from .. import _dynamodb, _model, _s3, _transfer, constants
 from .._model import LATEST
 from .._retry import RetryPolicy
-from .._s3 import Precondition, TransferSettings
+from .._s3 import Precondition
 from .._session import Session
+from .._transfer import TransferSettings
 from ..exc import ArtifactNotFoundError
 from . import VersionRecord
 from .dynamodb_items import (
@@ -216,7 +217,7 @@ class Publisher:
         object holds that number; None when LATEST is not what ``latest`` says."""
         key = self.place.version_key(name, number)
         try:
-            result = _s3.copy(
+            result = _transfer.copy(
                 session.s3,
                 self.place.bucket,
                 latest.key,

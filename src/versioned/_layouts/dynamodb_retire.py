@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import uuid
 
-from .. import _dynamodb, _model, _s3
+from .. import _dynamodb, _model, _pool, _s3
 from .._model import LATEST, VersionId
 from .._retry import RetryPolicy
 from .._session import Session
@@ -95,7 +95,7 @@ class Retirer:
                 return RetireResult(retired, plan.in_use)
             doomed_numbers = [int(i.version) for i in plan.doomed if i.version != LATEST]
             self.publisher.forget_published(session, name, reading.latest, doomed_numbers)
-            outcomes = _s3.fan_out(
+            outcomes = _pool.fan_out(
                 lambda item: self._soft_delete(session, item, token), plan.doomed
             )
             retired += [self._record(i) for i, ok in zip(plan.doomed, outcomes, strict=True) if ok]
@@ -188,7 +188,7 @@ class Retirer:
         dynamodb, table = session.dynamodb, self.place.table
         token = uuid.uuid4().hex
         keys = [item_key(item) for item in _dynamodb.query(dynamodb, table, name)]
-        _s3.fan_out(lambda key: self._mark_purged(session, key, token), keys)
+        _pool.fan_out(lambda key: self._mark_purged(session, key, token), keys)
         aliases = _dynamodb.query(dynamodb, table, alias_pk(name))
         _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in aliases], self.retry)
         items = _dynamodb.query(dynamodb, table, name)
@@ -214,7 +214,7 @@ class Retirer:
         names = set(self.names_in_table(session))
         listing = _s3.list_objects(session.s3, self.place.bucket, self.place.root)
         names |= {kind[0] for o in listing.objects if (kind := self.place.classify(o.key))}
-        _s3.fan_out(lambda name: self.purge_artifact(session, name), sorted(names))
+        _pool.fan_out(lambda name: self.purge_artifact(session, name), sorted(names))
 
     def names_in_table(self, session: Session) -> list[str]:
         """Every artifact an item of the table belongs to. A Scan per MB."""

@@ -4,8 +4,9 @@ never raises for a damaged record."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
-from .. import _dynamodb, _model, _s3
+from .. import _dynamodb, _model, _pool, _s3
 from .._model import LATEST, VersionId
 from .._session import Session
 from ..exc import CorruptRecordError
@@ -54,7 +55,7 @@ class Verifier:
         without items and stale items are problems. Requests: 2 Queries and a LIST,
         together."""
         dynamodb, table = session.dynamodb, self.place.table
-        items, alias_items, listing = _s3.parallel(
+        items, alias_items, listing = _pool.parallel(
             lambda: _dynamodb.query(dynamodb, table, name),
             lambda: _dynamodb.query(dynamodb, table, alias_pk(name), descending=False),
             lambda: _s3.list_objects(
@@ -85,7 +86,7 @@ class Verifier:
             problems=problems,
         )
 
-    def _items(self, name: str, items: list[Stored], problems: list[Problem]) -> _Items:
+    def _items(self, name: str, items: Sequence[Stored], problems: list[Problem]) -> _Items:
         """Records whose bytes verify checks, every version with an item, and versions an
         alias may point at; unreadable or stale items go to ``problems``."""
         found = _Items()
@@ -115,7 +116,7 @@ class Verifier:
         return found
 
     def _aliases(
-        self, name: str, items: list[Stored], problems: list[Problem]
+        self, name: str, items: Sequence[Stored], problems: list[Problem]
     ) -> list[AliasRecord]:
         aliases: list[AliasRecord] = []
         for stored in items:

@@ -23,12 +23,13 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn
 
-from .. import _model, _s3, constants
+from .. import _content, _model, _pool, _s3, _transfer, constants
 from .._model import LATEST, AliasTarget, VersionId
 from .._retry import DEFAULT as DEFAULT_RETRY
 from .._retry import RetryPolicy, attempts
-from .._s3 import Precondition, TransferSettings, same_etag
+from .._s3 import Precondition, same_etag
 from .._session import Session
+from .._transfer import TransferSettings
 from ..exc import (
     ArtifactNotFoundError,
     ConcurrentModificationError,
@@ -281,7 +282,7 @@ class S3OnlyLayout:
 
     def list_versions(self, session: Session, name: str) -> list[VersionRecord]:
         s3 = session.s3
-        listing, document, latest = _s3.parallel(
+        listing, document, latest = _pool.parallel(
             lambda: _s3.list_objects(s3, self.bucket, self.versions_dir(name)),
             lambda: _s3.get_document(s3, self.bucket, self.state_key(name)),
             lambda: _s3.head(s3, self.bucket, self.version_key(name, LATEST)),
@@ -348,7 +349,7 @@ class S3OnlyLayout:
         self,
         session: Session,
         request: PutRequest,
-        content: _s3.Content,
+        content: _content.Content,
         progress: _s3.Progress | None,
     ) -> VersionRecord:
         s3, name = session.s3, request.name
@@ -363,9 +364,11 @@ class S3OnlyLayout:
             constants.METADATA_KEY_ARTIFACT_NAME: name,
             constants.METADATA_KEY_ARTIFACT_SHA256: content.sha256,
         }
-        upload = _s3.UploadRequest(self.bucket, key, metadata, request.content_type, request.tags)
+        upload = _transfer.UploadRequest(
+            self.bucket, key, metadata, request.content_type, request.tags
+        )
         try:
-            written = _s3.upload(s3, upload, content, self.transfer, progress)
+            written = _transfer.upload(s3, upload, content, self.transfer, progress)
         except Precondition as error:  # only conditional writes can fail this way
             raise ContentionError(f"writing LATEST of {name!r} was refused: {error}") from error
         # The object's own time (S3 sets it; the response does not say it): read it back,
@@ -388,7 +391,7 @@ class S3OnlyLayout:
         s3 = session.s3
         latest_key = self.version_key(name, LATEST)
         for _ in attempts(f"publishing {name!r}"):
-            loaded, latest, newest = _s3.parallel(
+            loaded, latest, newest = _pool.parallel(
                 lambda: self._load(s3, name, rebuild=False),
                 lambda: _s3.head(s3, self.bucket, latest_key),
                 lambda: self._newest_listed(s3, name),
@@ -495,7 +498,7 @@ class S3OnlyLayout:
         key = self.version_key(name, number)
         for _ in attempts(f"publishing {name!r} as version {number}"):
             try:
-                result = _s3.copy(
+                result = _transfer.copy(
                     s3,
                     self.bucket,
                     latest.key,
@@ -545,7 +548,7 @@ class S3OnlyLayout:
         name: str,
         number: int,
         key: str,
-        result: _s3.CopyResult,
+        result: _transfer.CopyResult,
         latest: _s3.ObjectInfo,
         latest_record: VersionRecord,
     ) -> VersionRecord | None:
@@ -572,7 +575,7 @@ class S3OnlyLayout:
         s3 = session.s3
         chosen: list[int] | None = None
         for _ in attempts(f"deleting versions of {name!r}"):
-            loaded, alias_listing, version_listing = _s3.parallel(
+            loaded, alias_listing, version_listing = _pool.parallel(
                 lambda: self._load(s3, name),
                 lambda: _s3.list_objects(s3, self.bucket, self.aliases_dir(name)),
                 lambda: _s3.list_objects(s3, self.bucket, self.versions_dir(name)),
@@ -768,7 +771,7 @@ class S3OnlyLayout:
             for item in listing.objects
             if (kind := self.classify(item.key)) is not None and kind[0] == "alias"
         ]
-        documents = _s3.fan_out(
+        documents = _pool.fan_out(
             lambda alias: _s3.get_document(s3, self.bucket, self.alias_key(name, alias)), aliases
         )
         return [
@@ -965,7 +968,7 @@ class S3OnlyLayout:
     ) -> bool:
         s3 = session.s3
         for _ in attempts(f"deleting alias {alias!r} of {name!r}"):
-            loaded, info = _s3.parallel(
+            loaded, info = _pool.parallel(
                 lambda: self._load(s3, name),
                 lambda: _s3.head(s3, self.bucket, self.alias_key(name, alias)),
             )
@@ -1046,7 +1049,7 @@ class S3OnlyLayout:
             for prefix in listing.prefixes
             if _model.is_artifact_name(prefix[len(self.root) : -1])
         ]
-        _s3.fan_out(lambda name: self.purge_artifact(session, name), names)
+        _pool.fan_out(lambda name: self.purge_artifact(session, name), names)
 
     # ------------------------------------------------------------ verification
     def verify_names(self, session: Session) -> tuple[list[str], list[Problem]]:
@@ -1129,7 +1132,7 @@ class S3OnlyLayout:
     def _verify_aliases(
         self, s3: Any, name: str, aliases: list[str], problems: list[Problem]
     ) -> list[AliasRecord]:
-        documents = _s3.fan_out(
+        documents = _pool.fan_out(
             lambda alias: _s3.get_document(s3, self.bucket, self.alias_key(name, alias)), aliases
         )
         records: list[AliasRecord] = []

@@ -32,6 +32,7 @@ from ._options import (
     parse_duration,
     parse_pairs,
     repository_options,
+    verbose_option,
 )
 from ._purge import Plan, plan_purge
 from ._settings import ALLOW_PROJECT_ENDPOINT_ENV
@@ -61,7 +62,7 @@ A table name selects the S3 + DynamoDB backend; without one, the S3-only backend
 Give the two backends different prefixes (or buckets): never the same one.
 
 Read commands take --json for one JSON document on stdout (the library's field names).
-Errors are one line on stderr; --debug adds the traceback.
+Errors are one line on stderr; --debug adds the traceback, -v the library's log.
 
 {EXIT_CODES_HELP}"""
 
@@ -70,6 +71,7 @@ Errors are one line on stderr; --debug adds the traceback.
     "versioned", cls=ErrorHandlingGroup, help=HELP, context_settings={"max_content_width": 100}
 )
 @click.version_option(__version__, prog_name="versioned")
+@verbose_option
 @repository_options
 def cli() -> None:
     pass

@@ -10,19 +10,10 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Iterator
 from typing import Any, Final
 
 import click
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ProfileNotFound,
-)
+from botocore.exceptions import ProfileNotFound
 
 from .. import exc
 
@@ -95,69 +86,28 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_ERROR
 
 
-def causes(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the exceptions it was raised from (or while handling)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _error_code(error: BaseException) -> str:
-    """AWS's error code: the library's errors carry it; a raw botocore error holds it."""
-    if isinstance(error, exc.BackendError):
-        return error.code or ""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def setup_hint(error: BaseException, settings: Any = None) -> str | None:
-    """The whole message for a setup problem (endpoint, credentials, bucket, table), or
-    None. Looks through the exceptions the library's error was raised from."""
-    bucket = repr(getattr(settings, "bucket", None) or "")
-    table = repr(getattr(settings, "table", None) or "")
-    for link in causes(error):
-        if isinstance(link, NoCredentialsError | PartialCredentialsError):
+    """The whole message for a setup problem the library reports (no credentials,
+    rejected credentials, endpoint unreachable, bucket or table missing), or None."""
+    if isinstance(error, exc.CredentialsError):
+        if error.missing:
             return NO_CREDENTIALS
-        if isinstance(link, EndpointConnectionError | ConnectTimeoutError):
-            return unreachable_message(getattr(settings, "endpoint_url", None), str(link))
-        if isinstance(link, NoRegionError):
-            return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
-        code = _error_code(link)
-        if code:
-            if code == "NoSuchBucket":
-                return f"bucket {bucket} does not exist: run `versioned bootstrap` to create it"
-            if code == "ResourceNotFoundException":
-                return (
-                    f"DynamoDB table {table} does not exist: run `versioned bootstrap` "
-                    "(with the same --table) to create it"
-                )
-            if code in BAD_CREDENTIAL_CODES:
-                return (
-                    f"AWS rejected the credentials ({code}): check --profile / AWS_PROFILE "
-                    "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-                )
-    text = str(error)
-    if "NoSuchBucket" in text:
+        return (
+            f"AWS rejected the credentials ({error.code}): check --profile / AWS_PROFILE "
+            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(error, exc.EndpointUnreachableError):
+        return unreachable_message(getattr(settings, "endpoint_url", None), str(error))
+    if isinstance(error, exc.BucketNotFoundError):
+        bucket = repr(getattr(settings, "bucket", None) or "")
         return f"bucket {bucket} does not exist: run `versioned bootstrap` to create it"
-    if "ResourceNotFoundException" in text:
-        return f"DynamoDB table {table} does not exist: run `versioned bootstrap` to create it"
+    if isinstance(error, exc.TableNotFoundError):
+        table = repr(getattr(settings, "table", None) or "")
+        return (
+            f"DynamoDB table {table} does not exist: run `versioned bootstrap` "
+            "(with the same --table) to create it"
+        )
     return None
-
-
-BAD_CREDENTIAL_CODES: Final = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-    }
-)
 
 
 def unreachable_message(endpoint_url: str | None, detail: str) -> str:

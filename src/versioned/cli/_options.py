@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -23,6 +25,38 @@ def _remember_setting(ctx: click.Context, param: click.Parameter, value: str | N
 def _remember_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         ctx.meta[DEBUG_KEY] = True
+
+
+def show_library_log(ctx: click.Context) -> None:
+    """Show the ``versioned`` logger at DEBUG on stderr until the invocation ends (the
+    library itself never prints: without this, its log goes nowhere)."""
+    logger = logging.getLogger("versioned")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    ctx.call_on_close(restore)
+
+
+def _show_log(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        show_library_log(ctx)
+
+
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    callback=_show_log,
+    help="Show the library's log on stderr: retries, conflicts, repairs, translated errors.",
+)
 
 
 SETTING_OPTIONS: Final = [

@@ -1,5 +1,6 @@
-"""Review of the S3 + DynamoDB protocol: interleavings, crash points and lost responses
-that broke a promise of the layout (each test failed on the code it was written against)."""
+"""The S3 + DynamoDB protocol (LATEST's write queue, publish, adopted writes):
+interleavings, crash points and lost responses that broke a promise of the layout (each
+test failed on the code it was written against)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _chaoskit import (
-    Background,
-    Ops,
-    Place,
-    RawStore,
-    attempt,
-    encode_content,
-    sha,
-    workers,
-)
+from _chaoskit import Background, Ops, Place, RawStore, attempt, encode_content, workers
 from _faultproxy import FaultProxy, Request
+from _testkit import sha256_hex as sha
 
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 

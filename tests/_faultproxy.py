@@ -61,7 +61,9 @@ DYNAMODB_READS = frozenset(
 DYNAMODB_TARGET_PREFIX = "DynamoDB_"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "expect", "upgrade", "te"}
 
-Rewrite = Callable[[int, list[tuple[str, str]], bytes], tuple[int, list[tuple[str, str]], bytes]]
+#: (status, headers, body) of an HTTP response
+Response = tuple[int, list[tuple[str, str]], bytes]
+Rewrite = Callable[[int, list[tuple[str, str]], bytes], Response]
 
 
 @dataclasses.dataclass
@@ -180,7 +182,7 @@ class Rule:
     times: int | None = 1
     delay: float | Callable[[], float] = 0.0  # seconds, or a function drawing them
     rewrite: Rewrite | None = None
-    response: tuple[int, list[tuple[str, str]], bytes] | None = None
+    response: Response | None = None
     matched: int = 0
     fired: int = 0
 
@@ -564,7 +566,7 @@ def _host_and_port(url: str) -> tuple[str, int]:
 
 
 # -------------------------------------------------------------------- canned responses
-def s3_error(code: str = "AccessDenied", status: int = 403) -> tuple[int, list, bytes]:
+def s3_error(code: str = "AccessDenied", status: int = 403) -> Response:
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
         f"<Message>injected by the fault proxy</Message></Error>"
@@ -574,7 +576,7 @@ def s3_error(code: str = "AccessDenied", status: int = 403) -> tuple[int, list, 
 
 def dynamodb_error(
     code: str = "AccessDeniedException", status: int = 400
-) -> tuple[int, list, bytes]:
+) -> Response:
     body = (
         f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}",'
         f'"message":"injected by the fault proxy"}}'

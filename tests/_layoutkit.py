@@ -28,10 +28,11 @@ from _testkit import (
 )
 from boto_session_manager import BotoSesManager
 
+from versioned._content import Content
 from versioned._layouts import AliasRecord, Layout, PutRequest, VersionRecord, these
 from versioned._model import LATEST, AliasTarget, VersionId
-from versioned._s3 import Content, TransferSettings
 from versioned._session import Session
+from versioned._transfer import TransferSettings
 from versioned.exc import ArtifactNotFoundError, ConcurrentModificationError, CorruptRecordError
 
 NAME = "my_app"

@@ -4,6 +4,7 @@ SIGKILL it at chosen moments (see ``_chaoskit.Worker``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import sys
@@ -11,7 +12,8 @@ import traceback
 import uuid
 from typing import Any
 
-from _chaoskit import Ops, Place, decode_content, make_bsm, sha
+from _chaoskit import Ops, Place, decode_content
+from _testkit import make_session, sha256_hex
 
 _SESSIONS: dict[str, Any] = {}
 
@@ -21,7 +23,7 @@ def _ops(command: dict[str, Any]) -> Ops:
     endpoint = command["endpoint"]
     key = json.dumps(endpoint, sort_keys=True)
     if key not in _SESSIONS:
-        _SESSIONS[key] = make_bsm(endpoint)
+        _SESSIONS[key] = make_session(endpoint)
     return Ops(Place.from_json(command["place"]), _SESSIONS[key])
 
 
@@ -70,7 +72,8 @@ def stress(ops: Ops, name: str, worker: int, seed: int, rounds: int) -> int:
     pool = [f"shared content {i} ".encode() * (40 + 7 * i) for i in range(5)]
     for _ in range(rounds):
         content = rng.choice(pool) if rng.random() < 0.7 else uuid.uuid4().bytes * 20
-        _event(ops, "put", lambda c=content: _artifact(ops.put(name, c)), sha256=sha(content))
+        digest = sha256_hex(content)
+        _event(ops, "put", lambda c=content: _artifact(ops.put(name, c)), sha256=digest)
         published = _event(ops, "publish", lambda: _artifact(ops.publish(name)))
         if not published:
             continue
@@ -88,11 +91,7 @@ def stress(ops: Ops, name: str, worker: int, seed: int, rounds: int) -> int:
                 },
             )
         elif roll < 0.6:
-            _event(
-                ops,
-                "delete",
-                lambda t=target: (ops.delete_version(name, t), {"version": str(t)})[1],
-            )
+            _event(ops, "delete", functools.partial(_delete, ops, name, target))
         elif roll < 0.7:
             _event(
                 ops,
@@ -100,6 +99,11 @@ def stress(ops: Ops, name: str, worker: int, seed: int, rounds: int) -> int:
                 lambda: [a.version for a in ops.purge_versions(name, 5, 0)[1]],
             )
     return rounds
+
+
+def _delete(ops: Ops, name: str, version: int) -> dict[str, str]:
+    ops.delete_version(name, version)
+    return {"version": str(version)}
 
 
 def _event(ops: Ops, kind: str, call: Any, **extra: Any) -> Any:

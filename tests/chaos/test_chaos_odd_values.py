@@ -1,4 +1,4 @@
-"""Review (odd and hand-written data, odd arguments): every public call either works or
+"""Odd and hand-written data, odd arguments: every public call either works or
 raises a library error naming the odd record (ValueError/TypeError for bad arguments,
 before any request); verify() reports the oddity and never raises."""
 
@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, RawStore, attempt, make_bsm, reported, works_or_clear
+from _chaoskit import Ops, RawStore, attempt, reported, works_or_clear
 from _testkit import Endpoints, RequestCounter
+from _testkit import make_session as make_bsm
 
 from versioned import _retry
 from versioned.exc import ContentionError, VersionedError

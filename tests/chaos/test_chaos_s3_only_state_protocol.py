@@ -1,13 +1,15 @@
-"""Review of the S3-only layout's state.json protocol: interleavings, lost responses and
-SIGKILLs that each broke one of the layout's promises (see the report on branch
-review-s3). Every test forces its interleaving with proxy holds, never with sleeps."""
+"""The S3-only layout's state.json protocol: interleavings, lost responses and SIGKILLs
+that each broke one of the layout's promises once. Every test forces its interleaving
+with proxy holds, never with sleeps."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from _chaoskit import Background, MiB, Ops, Place, RawStore, Worker, sha, unique
+from _chaoskit import Background, Ops, Place, RawStore, Worker
 from _faultproxy import FaultProxy
+from _testkit import MiB, unique
+from _testkit import sha256_hex as sha
 
 from versioned.exc import ArtifactNotFoundError
 

@@ -23,10 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _testkit import CREDENTIALS, REGION, Endpoints, unique_bucket, unique_table
+from _testkit import CREDENTIALS, REGION, ROOT, Endpoints, unique_bucket, unique_table
 from boto_session_manager import BotoSesManager
 
-ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".servers" / "seed-venv"
 DRIVER = Path(__file__).with_name("_seed_driver.py")
 

@@ -3,32 +3,16 @@ raw-storage readers, and the worker of the multi-process stress test."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
-from _testkit import Endpoints, make_session
+from _testkit import REGION, Endpoints, make_session, sha256_hex, unique
 from boto_session_manager import BotoSesManager
 
 from versioned import s3_and_dynamodb_backend, s3_only_backend
 
-REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-BACKENDS = ["s3_only", "s3_dynamodb"]
 PREFIX = "artifacts"
 SUFFIX = ".bin"
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def unique(label: str) -> str:
-    return f"rob-{label}-{uuid.uuid4().hex[:10]}"
-
-
-def make_bsm(endpoints: Endpoints) -> BotoSesManager:
-    return make_session(endpoints, region_name=REGION)
 
 
 class Backend:
@@ -147,18 +131,18 @@ def sha_mismatches(backend: Backend, bsm: BotoSesManager, raw_s3: Any, name: str
     bad = []
     for artifact in backend.list_versions(bsm, name):
         data = raw_bytes(raw_s3, artifact.s3uri)
-        if data is None or sha(data) != artifact.sha256:
+        if data is None or sha256_hex(data) != artifact.sha256:
             bad.append(artifact.version)
     return bad
 
 
 def mp_worker(
     endpoints: Endpoints, spec: tuple[str, str, str | None], name: str, worker: int, rounds: int
-):
+) -> list[tuple[int, str]]:
     """One process of the multi-process stress: its own session, put then publish."""
     kind, bucket, table = spec
     backend = Backend(kind, bucket, table)
-    bsm = make_bsm(endpoints)
+    bsm = make_session(endpoints)
     results = []
     for round_ in range(rounds):
         content = f"process {worker} round {round_} {uuid.uuid4().hex}".encode()

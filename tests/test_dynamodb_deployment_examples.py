@@ -1,51 +1,39 @@
-"""Issue 3: the reference's deployment examples (blue/green, canary with a measured split,
-rollback, purge), with bsm omitted after bootstrap and with an explicit second session."""
+"""The S3 + DynamoDB reference's deployment examples (blue/green, canary with a measured
+split, rollback, purge), with bsm omitted after bootstrap and with an explicit second
+session."""
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _testkit import RequestCounter, sha256_hex, unique
 from boto_session_manager import BotoSesManager
 
 from versioned.exc import ArtifactNotFoundError
 from versioned.s3_and_dynamodb_backend import Repository
 
 
-class Count:
-    def __init__(self) -> None:
-        self.n = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, **_: Any) -> None:
-        with self._lock:
-            self.n += 1
-
-
 @pytest.mark.parametrize("mode", ["bsm_omitted", "explicit_second_session"])
 def test_reference_examples(mode: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any) -> None:
     boot = make_bsm()
-    boot_count = Count()
-    boot.boto_ses.events.register("before-send", boot_count)
+    boot_count = RequestCounter.attach(boot)
     repo = Repository(
         aws_region="us-east-1",
-        s3_bucket=f"ddb-ref-{uuid.uuid4().hex[:10]}",
-        dynamodb_table_name=f"ddb-ref-{uuid.uuid4().hex[:10]}",
+        s3_bucket=unique("ddb-ref"),
+        dynamodb_table_name=unique("ddb-ref"),
     )
     repo.bootstrap(boot)
     explicit: dict[str, Any] = {}
-    second_count = Count()
+    second_count = RequestCounter()
     reader = boot
     if mode == "explicit_second_session":
         second = make_bsm()
-        second.boto_ses.events.register("before-send", second_count)
+        second_count = RequestCounter.attach(second)
         explicit = {"bsm": second}
         reader = second
-    boot_count.n = 0
+    boot_count.reset()
     name = "my-app"
     contents = {n: f"my-app build {n}".encode() for n in range(1, 7)}
     for number in range(1, 6):
@@ -57,7 +45,7 @@ def test_reference_examples(mode: str, make_bsm: Callable[[], BotoSesManager], r
     repo.put_artifact(name, contents[6], **explicit)
     six = repo.publish_artifact_version(name, **explicit)
     assert six.version == "6"
-    assert six.sha256 == hashlib.sha256(contents[6]).hexdigest()
+    assert six.sha256 == sha256_hex(contents[6])
     repo.put_alias(name, "prod", version=6, **explicit)
     prod = repo.get_alias(name, "prod", **explicit)
     assert (prod.version, prod.secondary_version) == ("6", None)
@@ -78,6 +66,7 @@ def test_reference_examples(mode: str, make_bsm: Callable[[], BotoSesManager], r
         20,
     )
     prod = repo.get_alias(name, "prod", **explicit)
+    assert prod.secondary_version_s3uri is not None
     draws = [prod.random_artifact() for _ in range(2000)]
     assert set(draws) == {prod.version_s3uri, prod.secondary_version_s3uri}
     share = draws.count(prod.secondary_version_s3uri) / len(draws)
@@ -109,7 +98,7 @@ def test_reference_examples(mode: str, make_bsm: Callable[[], BotoSesManager], r
     assert raw_s3.get_object(Bucket=repo.s3_bucket, Key=key)["Body"].read() == contents[3]
 
     if mode == "bsm_omitted":
-        assert boot_count.n > 20, "the bootstrap session should have served every call"
+        assert boot_count.count > 20, "the bootstrap session should have served every call"
     else:
-        assert second_count.n > 20
-        assert boot_count.n == 0, "an explicit session must be used instead of bootstrap's"
+        assert second_count.count > 20
+        assert boot_count.count == 0, "an explicit session must be used instead of bootstrap's"

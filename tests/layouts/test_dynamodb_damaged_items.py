@@ -5,11 +5,11 @@ another client would."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _testkit import unique
 from boto_session_manager import BotoSesManager
 
 from versioned.exc import CorruptRecordError
@@ -20,12 +20,11 @@ PAST_9999 = {"S": "9999-12-31T23:59:59.000000-1000"}
 
 
 def new_repo(bsm: BotoSesManager) -> Repository:
-    label = uuid.uuid4().hex[:10]
     repo = Repository(
         aws_region="us-east-1",
-        s3_bucket=f"ddb-bkt-{label}",
+        s3_bucket=unique("bkt"),
         s3_prefix="artifacts",
-        dynamodb_table_name=f"ddb-tbl-{label}",
+        dynamodb_table_name=unique("tbl"),
         suffix=".bin",
     )
     repo.bootstrap(bsm=bsm)

@@ -6,7 +6,7 @@ Where requests go: one URL serving both services (a fault proxy, or one server s
 moto), or the suite's ``_testkit.Endpoints`` (S3 and DynamoDB possibly on two servers).
 
 Shared with ``benchmarks/stress.py`` (which puts this folder on ``sys.path``) and the
-worker processes (``_chaosworker.py``).
+worker processes (``_chaosworker.py``, beside it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import queue
@@ -24,61 +23,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from _faultproxy import FaultProxy, Held, Request, Rule
+from _testkit import CREDENTIALS, REGION, Endpoints, sha256_hex, unique
 
-if TYPE_CHECKING:
-    from _testkit import Endpoints
-
-REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-LAYOUTS = ["s3_only", "s3_dynamodb"]
-MiB = 1024 * 1024
 WORKER_SCRIPT = str(Path(__file__).with_name("_chaosworker.py"))
-TESTS_DIR = str(Path(__file__).resolve().parents[1])  # holds _testkit.py
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def unique(label: str) -> str:
-    return f"chaos-{label}-{uuid.uuid4().hex[:10]}"
-
-
-def as_endpoints(endpoint: str | Endpoints | dict[str, str]) -> Endpoints:
-    """The ``_testkit.Endpoints`` of a URL serving both services, of an Endpoints, or of
-    its JSON form {"s3": url, "dynamodb": url} (what worker processes are sent)."""
-    if TESTS_DIR not in sys.path:  # a worker process, or benchmarks/stress.py
-        sys.path.append(TESTS_DIR)
-    from _testkit import Endpoints
-
-    if isinstance(endpoint, str):
-        return Endpoints(s3=endpoint, dynamodb=endpoint)
-    if isinstance(endpoint, dict):
-        return Endpoints(s3=endpoint["s3"], dynamodb=endpoint["dynamodb"])
-    return endpoint
-
-
-def make_bsm(endpoint: str | Endpoints | dict[str, str], loader: Any = None) -> Any:
-    """A fresh session whose S3 and DynamoDB clients talk to ``endpoint`` (a proxy, one
-    server, or the suite's two); ``loader``: a shared botocore model loader."""
-    endpoints = as_endpoints(endpoint)
-    from _testkit import make_session
-
-    return make_session(endpoints, region_name=REGION, loader=loader)
-
-
-def raw_clients(endpoint: str | Endpoints | dict[str, str]) -> tuple[Any, Any]:
-    """Plain boto3 (S3, DynamoDB) clients of ``endpoint``, independent of the library."""
-    endpoints = as_endpoints(endpoint)
-    from _testkit import raw_client
-
-    return raw_client(endpoints, "s3", REGION), raw_client(endpoints, "dynamodb", REGION)
 
 
 # ====================================================================== outcomes
@@ -265,7 +217,7 @@ class Ops:
     def delete_alias(self, name: str, alias: str, **kwargs: Any) -> None:
         self._call("delete_alias", name=name, alias=alias, **kwargs)
 
-    def purge_versions(self, name: str, keep_last_n: int, purge_older_than_secs: int) -> Any:
+    def purge_versions(self, name: str, keep_last_n: int, purge_older_than_secs: float) -> Any:
         return self._call(
             "purge_artifact_versions",
             name=name,
@@ -356,7 +308,7 @@ class RawStore:
         objects = {}
         for key in self.keys(bucket, prefix):
             found = self.data(bucket, key)
-            objects[key] = None if found is None else sha(found)
+            objects[key] = None if found is None else sha256_hex(found)
         items = {}
         if table:
             for item in self.items(table):
@@ -382,7 +334,7 @@ class RawStore:
         data, metadata = found
         if not place.ddb:
             recorded = metadata.get("artifact_sha256")
-        return Stored(key, recorded, sha(data))
+        return Stored(key, recorded, sha256_hex(data))
 
     def versions(self, place: Place, name: str) -> dict[int, Stored]:
         """Every live published version: number -> what is stored."""
@@ -563,7 +515,7 @@ class Interleaver:
 
     def __init__(
         self,
-        actors: dict[str, tuple[FaultProxy, Callable[[], Any]]],
+        actors: Mapping[str, tuple[FaultProxy, Callable[[], Any]]],
         rng: random.Random,
         stickiness: float = 0.6,
         script: list[tuple[str, int | str | None]] | None = None,
@@ -697,7 +649,8 @@ class Worker:
             return None
         if line is None:
             return {"eof": True}
-        return json.loads(line)
+        message: dict[str, Any] = json.loads(line)
+        return message
 
     def ready(self, timeout: float = 60.0) -> None:
         if not self._ready:
@@ -710,9 +663,8 @@ class Worker:
         URL, or the suite's Endpoints); read its result with result()."""
         self.ready()
         assert self.proc.stdin is not None
-        if not isinstance(endpoint, str):
-            endpoint = {"s3": endpoint.s3, "dynamodb": endpoint.dynamodb}
-        command = {"place": place.to_json(), "endpoint": endpoint, "op": op, "args": args}
+        target = endpoint if isinstance(endpoint, str) else dataclasses.asdict(endpoint)
+        command = {"place": place.to_json(), "endpoint": target, "op": op, "args": args}
         self.proc.stdin.write(json.dumps(command) + "\n")
         self.proc.stdin.flush()
 

@@ -1,0 +1,153 @@
+"""The prepared upload: content of any accepted kind (bytes, a path, a binary file),
+hashed before anything is sent, and read again part by part for a multipart upload.
+No requests are made here."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from ._s3 import CHUNK
+from .exc import ValidationError
+
+
+def checksum(data: bytes | memoryview) -> str:
+    """The base64 SHA-256 S3 expects in ``ChecksumSHA256``."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+class Content:
+    """Content for a put, hashed before anything is sent.
+
+    Bytes stay in memory. A path or seekable file up to the multipart threshold is read
+    once into memory, so the bytes sent are the bytes hashed. Larger ones are hashed, then
+    read again part by part while the upload re-hashes them; if the two hashes differ
+    (the file changed meanwhile) the upload is aborted. Non-seekable streams are spooled
+    to a private temporary file while hashing.
+    """
+
+    def __init__(self, content: object, threshold: int) -> None:
+        self._data: bytes | None = None
+        self._path: str | None = None
+        self._file: IO[bytes] | None = None
+        self._start = 0
+        self._spool: IO[bytes] | None = None
+        if isinstance(content, str):
+            raise TypeError(
+                "content must be bytes, a path (os.PathLike) or a binary file; got str. "
+                "Encode text first, or pass pathlib.Path(...) for a file."
+            )
+        if isinstance(content, bytes | bytearray | memoryview):
+            self._data = bytes(content)
+        elif isinstance(content, os.PathLike):
+            self._open_path(os.fsdecode(os.fspath(content)), threshold)
+        elif hasattr(content, "read"):
+            self._open_stream(content, threshold)
+        else:
+            raise TypeError(
+                "content must be bytes-like, a path (os.PathLike) or a readable binary file, "
+                f"got {type(content).__name__}"
+            )
+        if self._data is not None:
+            self.size = len(self._data)
+            self.sha256 = hashlib.sha256(self._data).hexdigest()
+        else:
+            self.sha256, self.size = self._hash_file()
+
+    def _open_path(self, path: str, threshold: int) -> None:
+        if not os.path.isfile(path):
+            raise ValidationError(f"content path {path!r} is not a file")
+        if os.path.getsize(path) <= threshold:
+            with open(path, "rb") as handle:
+                self._data = handle.read()
+        else:
+            self._path = path
+
+    def _open_stream(self, stream: Any, threshold: int) -> None:
+        seekable = False
+        with contextlib.suppress(Exception):
+            seekable = bool(stream.seekable())
+        if seekable:
+            self._file, self._start = stream, stream.tell()
+            stream.seek(0, os.SEEK_END)
+            size = stream.tell() - self._start
+            stream.seek(self._start)
+            if size <= threshold:
+                self._data = _read_binary(stream, size)
+                self._file = None
+            return
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        try:
+            while chunk := stream.read(CHUNK):
+                if not isinstance(chunk, bytes | bytearray):
+                    raise TypeError("content file must be opened in binary mode")
+                spool.write(chunk)
+            spool.flush()
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+        if spool.tell() == 0 and os.fstat(spool.fileno()).st_size <= threshold:
+            self._data = spool.read()
+            spool.close()
+            return
+        self._spool, self._file, self._start = spool, spool, 0
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The content from its start, in chunks (one reader at a time)."""
+        if self._path is not None:
+            with open(self._path, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+            return
+        assert self._file is not None
+        self._file.seek(self._start)
+        while chunk := self._file.read(CHUNK):
+            if not isinstance(chunk, bytes | bytearray):
+                raise TypeError("content file must be opened in binary mode")
+            yield bytes(chunk)
+
+    def _hash_file(self) -> tuple[str, int]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in self._chunks():
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
+
+    @property
+    def in_memory(self) -> bytes | None:
+        return self._data
+
+    def parts(self, part_size: int) -> Iterator[bytes]:
+        """The content again, in parts of ``part_size`` bytes (the last may be shorter)."""
+        if self._data is not None:
+            for offset in range(0, len(self._data), part_size):
+                yield self._data[offset : offset + part_size]
+            if not self._data:
+                yield b""
+            return
+        pending = bytearray()
+        for chunk in self._chunks():
+            pending += chunk
+            while len(pending) >= part_size:
+                yield bytes(pending[:part_size])
+                del pending[:part_size]
+        if pending:
+            yield bytes(pending)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+def _read_binary(stream: Any, size: int) -> bytes:
+    data = stream.read(size) if size else b""
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError("content file must be opened in binary mode")
+    return bytes(data)
