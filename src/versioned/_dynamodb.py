@@ -160,9 +160,7 @@ def backend_error(error: Exception, action: str, table: str) -> BackendError:
 def translate(action: str, table: str) -> Iterator[None]:
     try:
         yield
-    except ClientError as error:
-        raise backend_error(error, action, table) from error
-    except BotoCoreError as error:
+    except (ClientError, BotoCoreError) as error:
         raise backend_error(error, action, table) from error
 
 
@@ -181,38 +179,38 @@ def ensure_table(
     except BotoCoreError as error:
         raise backend_error(error, "DescribeTable", table) from error
     if status is None:
-        billing: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
-        if read_capacity is not None:
-            billing = {
-                "BillingMode": "PROVISIONED",
-                "ProvisionedThroughput": {
-                    "ReadCapacityUnits": read_capacity,
-                    "WriteCapacityUnits": write_capacity,
-                },
-            }
-        try:
-            dynamodb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-                    {"AttributeName": SORT_KEY, "AttributeType": "S"},
-                ],
-                **billing,
-            )
-        except ClientError as error:
-            if error_code(error) != "ResourceInUseException":
-                raise backend_error(error, "CreateTable", table) from error
-        except BotoCoreError as error:
-            raise backend_error(error, "CreateTable", table) from error
+        _create_table(dynamodb, table, read_capacity, write_capacity)
     if status != "ACTIVE":
         with translate("wait for table", table):
             dynamodb.get_waiter("table_exists").wait(
                 TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
             )
+
+
+def _create_table(
+    dynamodb: Any, table: str, read_capacity: int | None, write_capacity: int | None
+) -> None:
+    """CreateTable: on demand, or provisioned with both capacities; one created
+    meanwhile by someone else is fine."""
+    billing: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
+    if read_capacity is not None:
+        throughput = {"ReadCapacityUnits": read_capacity, "WriteCapacityUnits": write_capacity}
+        billing = {"BillingMode": "PROVISIONED", "ProvisionedThroughput": throughput}
+    keys = ((PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE"))
+    try:
+        dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"} for name, _ in keys
+            ],
+            **billing,
+        )
+    except ClientError as error:
+        if error_code(error) != "ResourceInUseException":
+            raise backend_error(error, "CreateTable", table) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "CreateTable", table) from error
 
 
 def check_capacity(read_capacity: object, write_capacity: object) -> None:
@@ -270,19 +268,16 @@ def _until_processed(
 ) -> None:
     """Send a batch, then what DynamoDB left unprocessed, through ``retry``; raise
     ContentionError naming the batch when some is still left."""
-    attempts = 0
     try:
         for attempt in retry.attempts(action, f"table {table!r}"):
-            attempts += 1
             pending = send(pending)
             if not pending:
                 return
-            left = _count_requests(pending)
-            attempt.conflict(f"{left} keys left unprocessed (throttled)")
+            attempt.conflict(f"{_count_requests(pending)} keys left unprocessed (throttled)")
     except ContentionError as spent:
         raise ContentionError(
             f"{action} on table {table!r}: {_count_requests(pending)} keys were still "
-            f"unprocessed after {attempts} attempts (the table is throttled); {consequence}. "
+            f"unprocessed after {spent.attempts} attempts (the table is throttled); {consequence}. "
             "Retry later, or raise the table's capacity.",
             operation=action,
             record=f"table {table!r}",
@@ -292,10 +287,7 @@ def _until_processed(
 
 def _count_requests(pending: dict[str, Any]) -> int:
     """How many keys (BatchGetItem) or writes (BatchWriteItem) a request holds."""
-    total = 0
-    for requests in pending.values():
-        total += len(requests["Keys"]) if isinstance(requests, dict) else len(requests)
-    return total
+    return sum(len(r["Keys"]) if isinstance(r, dict) else len(r) for r in pending.values())
 
 
 def query(
