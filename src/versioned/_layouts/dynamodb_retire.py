@@ -80,7 +80,8 @@ class Retirer:
         nothing when a chosen version is in use. A retry recognises its own applied
         deletes (``deleted_by``). Raises ContentionError (aliases kept changing until the
         retry policy was spent), CorruptRecordError (a damaged item), BackendError.
-        Requests: 2 Queries + 1 conditional update per version (16 at a time)."""
+        Requests: 2 Queries + 1 conditional update per version (16 at a time), + 1
+        update of LATEST's item when the newest version goes."""
         token = uuid.uuid4().hex
         retired: list[VersionRecord] = []
         remaining: list[VersionId] | None = None
