@@ -4,7 +4,12 @@ writes, transactions, and the one translation of botocore errors.
 A failed condition surfaces as :class:`ConditionFailed` carrying the item as it was when
 the server returned it (``None`` where a server does not implement
 ``ReturnValuesOnConditionCheckFailure``); a cancelled transaction as
-:class:`TransactionCanceled` with per-action reasons.
+:class:`TransactionCanceled` with per-action reasons. Every other failure goes through one
+table (:data:`ERROR_TABLE`, like s3fs's ``translate_boto_error``) to a library exception.
+
+Batch calls retry the keys DynamoDB leaves unprocessed (throttling) through the caller's
+:class:`~versioned._retry.RetryPolicy`, with backoff and jitter, and raise
+:class:`~versioned.exc.ContentionError` if any remain: a batch never returns short.
 """
 
 from __future__ import annotations
@@ -12,17 +17,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ._retry import RetryPolicy
 from ._s3 import Translation, connection_failures, lookup
 from .exc import (
     ArtifactDynamoDBBackendError,
     BackendError,
+    ContentionError,
     DynamoDBCredentialsError,
     DynamoDBEndpointUnreachableError,
     TableNotFoundError,
@@ -35,6 +43,9 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 
 Item = dict[str, Any]
+
+#: the table's key schema: every item is addressed by these two string attributes
+PARTITION_KEY, SORT_KEY = "pk", "sk"
 
 
 def encode(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,7 +64,9 @@ def decode(item: Mapping[str, Any] | None) -> Item | None:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        if value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        return float(value)  # a fraction, or a non-finite number some servers store
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | set):
@@ -67,7 +80,7 @@ def values(**named: Any) -> dict[str, Any]:
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+    return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
 
 
 # ------------------------------------------------------------------ errors
@@ -102,6 +115,9 @@ def error_code(error: ClientError) -> str:
 
 _PERMISSIONS = " Check the session's credentials and its DynamoDB permissions."
 _REJECTED = Translation(DynamoDBCredentialsError, _PERMISSIONS)
+_THROTTLED = Translation(
+    ArtifactDynamoDBBackendError, " The table is throttled: retry later, or raise its capacity."
+)
 
 #: The one translation of DynamoDB failures into the library's errors (anything not named
 #: here is an ArtifactDynamoDBBackendError carrying its code).
@@ -113,6 +129,11 @@ ERROR_TABLE: Mapping[str, Translation] = {
     "UnrecognizedClientException": _REJECTED,
     "InvalidSignatureException": _REJECTED,
     "ExpiredTokenException": _REJECTED,
+    "ProvisionedThroughputExceededException": _THROTTLED,
+    "ThrottlingException": _THROTTLED,
+    "RequestLimitExceeded": Translation(
+        ArtifactDynamoDBBackendError, " The account's request limit is exceeded: retry later."
+    ),
     **connection_failures(DynamoDBCredentialsError, DynamoDBEndpointUnreachableError),
 }
 
@@ -139,9 +160,7 @@ def backend_error(error: Exception, action: str, table: str) -> BackendError:
 def translate(action: str, table: str) -> Iterator[None]:
     try:
         yield
-    except ClientError as error:
-        raise backend_error(error, action, table) from error
-    except BotoCoreError as error:
+    except (ClientError, BotoCoreError) as error:
         raise backend_error(error, action, table) from error
 
 
@@ -160,38 +179,38 @@ def ensure_table(
     except BotoCoreError as error:
         raise backend_error(error, "DescribeTable", table) from error
     if status is None:
-        billing: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
-        if read_capacity is not None:
-            billing = {
-                "BillingMode": "PROVISIONED",
-                "ProvisionedThroughput": {
-                    "ReadCapacityUnits": read_capacity,
-                    "WriteCapacityUnits": write_capacity,
-                },
-            }
-        try:
-            dynamodb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                **billing,
-            )
-        except ClientError as error:
-            if error_code(error) != "ResourceInUseException":
-                raise backend_error(error, "CreateTable", table) from error
-        except BotoCoreError as error:
-            raise backend_error(error, "CreateTable", table) from error
+        _create_table(dynamodb, table, read_capacity, write_capacity)
     if status != "ACTIVE":
         with translate("wait for table", table):
             dynamodb.get_waiter("table_exists").wait(
                 TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
             )
+
+
+def _create_table(
+    dynamodb: Any, table: str, read_capacity: int | None, write_capacity: int | None
+) -> None:
+    """CreateTable: on demand, or provisioned with both capacities; one created
+    meanwhile by someone else is fine."""
+    billing: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
+    if read_capacity is not None:
+        throughput = {"ReadCapacityUnits": read_capacity, "WriteCapacityUnits": write_capacity}
+        billing = {"BillingMode": "PROVISIONED", "ProvisionedThroughput": throughput}
+    keys = ((PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE"))
+    try:
+        dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"} for name, _ in keys
+            ],
+            **billing,
+        )
+    except ClientError as error:
+        if error_code(error) != "ResourceInUseException":
+            raise backend_error(error, "CreateTable", table) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "CreateTable", table) from error
 
 
 def check_capacity(read_capacity: object, write_capacity: object) -> None:
@@ -216,27 +235,59 @@ def get(dynamodb: Any, table: str, pk: str, sk: str) -> Item | None:
     return decode(response.get("Item"))
 
 
-def batch_get(dynamodb: Any, table: str, keys: list[tuple[str, str]]) -> list[Item]:
-    """Many items by key, strongly consistent (1 request per 100 keys); absent ones are
-    left out."""
+def batch_get(
+    dynamodb: Any, table: str, keys: list[tuple[str, str]], retry: RetryPolicy
+) -> list[Item]:
+    """Many items by key, strongly consistent (1 request per 100 keys, and one per retry
+    of unprocessed keys); absent ones are left out. Raises ContentionError when keys stay
+    unprocessed once ``retry`` is spent (nothing is ever left out silently)."""
     found: list[Item] = []
     for start in range(0, len(keys), 100):
+        chunk = keys[start : start + 100]
         pending: dict[str, Any] = {
-            table: {
-                "Keys": [key(pk, sk) for pk, sk in keys[start : start + 100]],
-                "ConsistentRead": True,
-            }
+            table: {"Keys": [key(pk, sk) for pk, sk in chunk], "ConsistentRead": True}
         }
-        with translate("BatchGetItem", table):
-            for _ in range(10):
-                response = dynamodb.batch_get_item(RequestItems=pending)
-                found.extend(
-                    d for d in map(decode, response.get("Responses", {}).get(table, [])) if d
-                )
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
+
+        def send(request: dict[str, Any]) -> dict[str, Any]:
+            with translate("BatchGetItem", table):
+                response = dict(dynamodb.batch_get_item(RequestItems=request))
+            found.extend(d for d in map(decode, response.get("Responses", {}).get(table, [])) if d)
+            return dict(response.get("UnprocessedKeys") or {})
+
+        _until_processed("BatchGetItem", table, pending, send, retry, "nothing was returned")
     return found
+
+
+def _until_processed(
+    action: str,
+    table: str,
+    pending: dict[str, Any],
+    send: Callable[[dict[str, Any]], dict[str, Any]],
+    retry: RetryPolicy,
+    consequence: str,
+) -> None:
+    """Send a batch, then what DynamoDB left unprocessed, through ``retry``; raise
+    ContentionError naming the batch when some is still left."""
+    try:
+        for attempt in retry.attempts(action, f"table {table!r}"):
+            pending = send(pending)
+            if not pending:
+                return
+            attempt.conflict(f"{_count_requests(pending)} keys left unprocessed (throttled)")
+    except ContentionError as spent:
+        raise ContentionError(
+            f"{action} on table {table!r}: {_count_requests(pending)} keys were still "
+            f"unprocessed after {spent.attempts} attempts (the table is throttled); {consequence}. "
+            "Retry later, or raise the table's capacity.",
+            operation=action,
+            record=f"table {table!r}",
+            attempts=spent.attempts,
+        ) from spent
+
+
+def _count_requests(pending: dict[str, Any]) -> int:
+    """How many keys (BatchGetItem) or writes (BatchWriteItem) a request holds."""
+    return sum(len(r["Keys"]) if isinstance(r, dict) else len(r) for r in pending.values())
 
 
 def query(
@@ -249,10 +300,10 @@ def query(
     sk_between: tuple[str, str] | None = None,
 ) -> list[Item]:
     """Every item of a partition (1 request per MB), strongly consistent."""
-    condition = "pk = :pk"
+    condition = f"{PARTITION_KEY} = :pk"
     expression = values(pk=pk)
     if sk_between:
-        condition += " AND sk BETWEEN :low AND :high"
+        condition += f" AND {SORT_KEY} BETWEEN :low AND :high"
         expression.update(values(low=sk_between[0], high=sk_between[1]))
     kwargs: dict[str, Any] = {
         "TableName": table,
@@ -276,11 +327,15 @@ def query(
 
 def scan_keys(dynamodb: Any, table: str) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": "pk, sk"}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "ProjectionExpression": f"{PARTITION_KEY}, {SORT_KEY}",
+    }
     with translate("Scan", table):
         while True:
             response = dynamodb.scan(**kwargs)
-            keys.extend((i["pk"]["S"], i["sk"]["S"]) for i in response.get("Items", []))
+            found = response.get("Items", [])
+            keys.extend((i[PARTITION_KEY]["S"], i[SORT_KEY]["S"]) for i in found)
             last = response.get("LastEvaluatedKey")
             if not last:
                 return keys
@@ -385,6 +440,28 @@ def transact(dynamodb: Any, table: str, actions: list[dict[str, Any]], token: st
         raise backend_error(error, "TransactWriteItems", table) from error
 
 
+def transact_retrying(
+    dynamodb: Any,
+    table: str,
+    actions: list[dict[str, Any]],
+    retry: RetryPolicy,
+    operation: str,
+    record: str,
+) -> TransactionCanceled | None:
+    """Run a transaction (a fresh token per attempt), again while only concurrent
+    transactions interfere; None when applied, else the cancellation (a condition
+    failed). ContentionError (``operation``, ``record``) once ``retry`` is spent."""
+    for attempt in retry.attempts(operation, record):
+        try:
+            transact(dynamodb, table, actions, uuid.uuid4().hex)
+            return None
+        except TransactionCanceled as canceled:
+            if not canceled.conflict_only:
+                return canceled
+            attempt.conflict(f"transaction conflict ({canceled})")
+    raise AssertionError("unreachable")
+
+
 def update_action(table: str, change: Update) -> dict[str, Any]:
     arguments = change.arguments(table)
     if change.condition:
@@ -400,14 +477,23 @@ def put_action(table: str, item: Mapping[str, Any], condition: str | None = None
     return {"Put": action}
 
 
-def delete_keys(dynamodb: Any, table: str, keys: list[tuple[str, str]]) -> None:
-    """Delete items 25 at a time (BatchWriteItem), retrying unprocessed ones."""
+def delete_keys(dynamodb: Any, table: str, keys: list[tuple[str, str]], retry: RetryPolicy) -> None:
+    """Delete items 25 at a time (BatchWriteItem), retrying unprocessed ones through
+    ``retry``; ContentionError when some remain once it is spent (the items not deleted
+    are still there: the call can be repeated)."""
     for start in range(0, len(keys), 25):
         requests = [{"DeleteRequest": {"Key": key(pk, sk)}} for pk, sk in keys[start : start + 25]]
-        pending: dict[str, Any] = {table: requests}
-        with translate("BatchWriteItem", table):
-            for _ in range(10):
-                response = dynamodb.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
+
+        def send(request: dict[str, Any]) -> dict[str, Any]:
+            with translate("BatchWriteItem", table):
+                response = dynamodb.batch_write_item(RequestItems=request)
+            return dict(response.get("UnprocessedItems") or {})
+
+        _until_processed(
+            "BatchWriteItem",
+            table,
+            {table: requests},
+            send,
+            retry,
+            "the items not deleted remain: run the call again",
+        )

@@ -1,0 +1,98 @@
+"""Reads of versions and artifact names (strongly consistent; never write)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .. import _dynamodb, _model, _s3
+from .._model import LATEST, VersionId
+from .._retry import RetryPolicy
+from .._session import Session
+from . import VersionRecord
+from .dynamodb_items import (
+    ArtifactItem,
+    names_with_bytes,
+    read_artifact,
+    sort_key_version,
+    user_metadata,
+)
+from .dynamodb_keys import DynamoDBPlace
+
+
+class Versions:
+    """Reads the artifact items of one table."""
+
+    def __init__(self, place: DynamoDBPlace, retry: RetryPolicy) -> None:
+        self.place = place
+        self.retry = retry
+
+    def get(self, session: Session, name: str, version: VersionId) -> VersionRecord | None:
+        """One version, None when absent or deleted. LATEST marked unverified (a writer
+        died) is described by its object's own metadata. CorruptRecordError naming a
+        damaged item. Requests: 1 (+ a HEAD for an unverified LATEST)."""
+        stored = _dynamodb.get(
+            session.dynamodb, self.place.table, name, _model.zfill_version(version)
+        )
+        if stored is None:
+            return None
+        item = read_artifact(name, stored, self.place.table)
+        return self._describe(session, item) if item.visible else None
+
+    def listing(self, session: Session, name: str) -> list[VersionRecord]:
+        """Every version not deleted, newest first (LATEST first). CorruptRecordError
+        naming a damaged item. Requests: 1 Query per MB (+ a HEAD for an unverified
+        LATEST)."""
+        items = self.items(session, name)
+        return [self._describe(session, item) for item in items if item.visible]
+
+    def latest_published_number(self, session: Session, name: str) -> int:
+        """The highest version number not deleted (0: none). 1 Query per MB."""
+        items = self.items(session, name)
+        numbers = [int(i.version) for i in items if i.version != LATEST and i.visible]
+        return max(numbers, default=0)
+
+    def items(self, session: Session, name: str) -> list[ArtifactItem]:
+        """The artifact items of ``name`` (items whose sort key names no version are left
+        out), each read whole."""
+        stored = _dynamodb.query(session.dynamodb, self.place.table, name)
+        return [
+            read_artifact(name, item, self.place.table)
+            for item in stored
+            if sort_key_version(item) is not None
+        ]
+
+    def names(self, session: Session) -> list[str]:
+        """The artifacts whose LATEST item records bytes, among the folders of the bucket.
+        Requests: 1 LIST per 1000 folders + 1 BatchGetItem per 100 names (+ one per retry
+        of keys left unprocessed; ContentionError when some remain once the retry policy
+        is spent: a name is never left out silently)."""
+        root = self.place.root
+        listing = _s3.list_objects(session.s3, self.place.bucket, root, delimiter="/")
+        candidates = sorted(
+            name
+            for prefix in listing.prefixes
+            if _model.is_artifact_name(name := prefix[len(root) : -1])
+        )
+        found = _dynamodb.batch_get(
+            session.dynamodb, self.place.table, [(name, LATEST) for name in candidates], self.retry
+        )
+        return names_with_bytes(found)
+
+    def _describe(self, session: Session, item: ArtifactItem) -> VersionRecord:
+        key = self.place.version_key(item.name, item.version)
+        if item.version == LATEST and item.unverified:
+            return self._latest_truth(session, item, key)
+        return item.record(key, self.place.table)
+
+    def _latest_truth(self, session: Session, item: ArtifactItem, key: str) -> VersionRecord:
+        """LATEST as its bytes describe themselves (used while the item is unverified)."""
+        info = _s3.head(session.s3, self.place.bucket, key)
+        if info is None or not info.sha256:
+            return item.record(key, self.place.table)
+        record = dataclasses.replace(item, sha256=info.sha256).record(key, self.place.table)
+        return dataclasses.replace(
+            record,
+            size=info.size,
+            content_type=info.content_type,
+            metadata=user_metadata(info.metadata),
+        )
