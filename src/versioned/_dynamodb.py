@@ -1,4 +1,4 @@
-"""The only module that speaks DynamoDB: the item codec, table creation, reads, conditional
+"""The only module that speaks DynamoDB: table creation, reads, conditional
 writes, transactions, and the one translation of botocore errors.
 
 A failed condition surfaces as :class:`ConditionFailed` carrying the item as it was when
@@ -19,12 +19,16 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ._dynamodb_values import PARTITION_KEY as PARTITION_KEY
+from ._dynamodb_values import SORT_KEY as SORT_KEY
+from ._dynamodb_values import decode as decode
+from ._dynamodb_values import encode as encode
+from ._dynamodb_values import key as key
+from ._dynamodb_values import values as values
 from ._retry import RetryPolicy
 from ._s3 import Translation, connection_failures, lookup
 from .exc import (
@@ -39,48 +43,8 @@ from .exc import (
 
 logger = logging.getLogger(__name__)
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
 
 Item = dict[str, Any]
-
-#: the table's key schema: every item is addressed by these two string attributes
-PARTITION_KEY, SORT_KEY = "pk", "sk"
-
-
-def encode(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _SERIALIZER.serialize(value) for key, value in item.items() if value is not None}
-
-
-def decode(item: Mapping[str, Any] | None) -> Item | None:
-    if not item:
-        return None
-    out: Item = {}
-    for key, value in item.items():
-        plain = _DESERIALIZER.deserialize(value)
-        out[key] = _plain(plain)
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if value.is_finite() and value == value.to_integral_value():
-            return int(value)
-        return float(value)  # a fraction, or a non-finite number some servers store
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | set):
-        return [_plain(v) for v in value]
-    return value
-
-
-def values(**named: Any) -> dict[str, Any]:
-    """ExpressionAttributeValues from keyword arguments: values(s="x") -> {":s": {"S": "x"}}."""
-    return {f":{key}": _SERIALIZER.serialize(value) for key, value in named.items()}
-
-
-def key(pk: str, sk: str) -> dict[str, Any]:
-    return {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
 
 
 # ------------------------------------------------------------------ errors

@@ -64,13 +64,25 @@ def cli_backend(
         if getattr(s3_and_dynamodb_backend, "Repository", None) is None:
             pytest.skip("versioned.s3_and_dynamodb_backend has no Repository yet")
         monkeypatch.setenv("VERSIONED_TABLE", unique("cli-table"))
-        if not endpoints.shared:
-            # One endpoint setting cannot serve two servers: route per service the botocore
-            # way (VERSIONED_ENDPOINT_URL would override these for every service).
-            monkeypatch.delenv("VERSIONED_ENDPOINT_URL")
-            monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoints.s3)
-            monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb)
+        route_per_service(monkeypatch, endpoints)
     return kind
+
+
+def route_per_service(monkeypatch: pytest.MonkeyPatch, endpoints: Endpoints) -> None:
+    """When S3 and DynamoDB are two servers (SeaweedFS + MiniStack), route the CLI per
+    service the botocore way: one VERSIONED_ENDPOINT_URL cannot serve both (it would
+    override these for every service)."""
+    if endpoints.shared:
+        return
+    monkeypatch.delenv("VERSIONED_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoints.s3)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb)
+
+
+@pytest.fixture
+def cli_any_table(cli_env: CliEnv, monkeypatch: pytest.MonkeyPatch, endpoints: Endpoints) -> None:
+    """For tests that pass --table themselves: DynamoDB requests reach the DynamoDB server."""
+    route_per_service(monkeypatch, endpoints)
 
 
 @pytest.fixture

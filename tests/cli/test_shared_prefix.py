@@ -30,6 +30,7 @@ def test_a_prefix_of_the_other_layout_is_refused(
     cli_raw_s3: Any,
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
+    cli_any_table: None,
 ) -> None:
     table = f"cli-table-{uuid.uuid4().hex[:12]}"
     first_table = ["--table", table] if first == "s3_and_dynamodb" else []

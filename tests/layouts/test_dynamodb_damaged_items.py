@@ -88,6 +88,20 @@ CASES: dict[str, tuple[tuple[str, str], str, Any, list[Call]]] = {
         {"N": "1E+125"},
         [lambda repo, bsm: repo.put_artifact("app", b"three", bsm=bsm)],
     ),
+    # 1E+125 written out: a legal DynamoDB number (one significant digit) that boto3's
+    # 38-digit decimal context cannot read; MiniStack returns 1E+125 this way
+    "publish counter of 126 digits": (
+        ("app", "LATEST"),
+        "latest_version",
+        {"N": "1" + "0" * 125},
+        [lambda repo, bsm: repo.publish_artifact_version("app", bsm=bsm)],
+    ),
+    "alias weight of 126 digits": (
+        ("__app-alias", "prod"),
+        "secondary_version_weight",
+        {"N": "1" + "0" * 125},
+        [lambda repo, bsm: repo.get_alias("app", "prod", bsm=bsm)],
+    ),
     "publish counter out of range": (
         ("app", "LATEST"),
         "latest_version",
@@ -95,6 +109,10 @@ CASES: dict[str, tuple[tuple[str, str], str, Any, list[Call]]] = {
         [lambda repo, bsm: repo.publish_artifact_version("app", bsm=bsm)],
     ),
 }
+
+#: moto's own Scan fails (HTTP 500) on a number it cannot hold in 38 digits: for these,
+#: verify is checked by the "out of range" cases, which a real server expands the same way
+UNSCANNABLE_ON_MOTO = {"publish counter of 126 digits", "alias weight of 126 digits"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -118,6 +136,8 @@ def test_a_damaged_item_is_named_by_readers_and_reported_by_verify(
         assert f"pk={key[0]!r} sk={key[1]!r}" in str(raised.value)
         assert attribute in str(raised.value)
 
+    if case in UNSCANNABLE_ON_MOTO:
+        return
     for report in (repo.verify(bsm=bsm), repo.verify("app", bsm=bsm)):
         corrupt = [p for p in report.problems if p.kind == "corrupt_record"]
         assert any(key[1] in p.location and attribute in p.detail for p in corrupt), report.problems
