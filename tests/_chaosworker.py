@@ -51,6 +51,9 @@ def run(command: dict[str, Any]) -> Any:
     if op == "purge_artifact":
         ops.purge_artifact(args["name"])
         return None
+    if op == "purge_all":
+        ops.purge_all()
+        return None
     if op == "stress":
         return stress(ops, **args)
     raise ValueError(f"unknown op {op!r}")
