@@ -9,7 +9,9 @@ import dataclasses
 class Problem:
     """One inconsistency. ``kind`` is one of: orphan_object, item_without_object,
     object_without_item, sha256_mismatch, missing_sha256, dangling_alias, stale_item,
-    shared_prefix (another repository's keys in an artifact's folder)."""
+    shared_prefix (another repository's keys in an artifact's folder), corrupt_record
+    (a stored record that does not decode, or an index entry that disagrees with its
+    object), purge_in_progress (an S3-only purge running, or abandoned by its owner)."""
 
     kind: str
     name: str

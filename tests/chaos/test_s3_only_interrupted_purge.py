@@ -130,7 +130,6 @@ def _case(ops: Ops, raw: RawStore, raw_s3: Any) -> list[str]:
     return problems + _settled(ops, raw)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 defect 4")
 @pytest.mark.parametrize("op", ["purge_artifact", "purge_all"])
 def test_a_purge_killed_after_any_request_is_finished_or_undone(
     op: str,

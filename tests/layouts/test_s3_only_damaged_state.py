@@ -93,16 +93,7 @@ def _writes(repo: Repository, bsm: BotoSesManager) -> list[Callable[[], Any]]:
     ]
 
 
-DEFECT_5 = pytest.mark.xfail(strict=True, reason="issue 17 defect 5")
-#: NaN already decoded to CorruptRecordError (int(nan) raises ValueError); the others
-#: raised a bare OverflowError
-STATE_SPELLINGS = [
-    pytest.param(spelling, marks=[] if spelling == "NaN" else [DEFECT_5])
-    for spelling in sorted(SPELLINGS)
-]
-
-
-@pytest.mark.parametrize("spelling", STATE_SPELLINGS)
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
 @pytest.mark.parametrize("field", sorted(STATE_FIELDS))
 def test_out_of_range_number_in_the_state_is_named_and_reported(
     field: str, spelling: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any
@@ -162,7 +153,6 @@ INDEX_EDITS: dict[str, tuple[str, Any]] = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 defect 6")
 @pytest.mark.parametrize("edit", sorted(INDEX_EDITS))
 def test_an_edited_index_entry_never_outvotes_the_object(
     edit: str, make_bsm: Callable[[], BotoSesManager], raw_s3: Any
@@ -312,7 +302,6 @@ def _check_state(body: bytes) -> None:
     assert again.to_bytes() == state.to_bytes()
 
 
-@DEFECT_5
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(STATE_PATHS), value=VALUES)
 @example(path=["hwm"], value=math.inf)
@@ -350,7 +339,7 @@ LAYOUT = S3OnlyLayout("fuzzed", "artifacts", ".bin", TransferSettings(16, 8, 1, 
 def _check_alias(body: bytes) -> None:
     document = _s3.Document(body, '"etag"', {}, datetime(2026, 1, 1, tzinfo=UTC))
     try:
-        record = LAYOUT._parse_alias(NAME, "prod", document)
+        record = LAYOUT.aliases.parse(NAME, "prod", document)
     except CorruptRecordError as error:
         assert "prod" in str(error)
         return

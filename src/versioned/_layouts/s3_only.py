@@ -9,7 +9,9 @@ A thin composition of one module per protocol (docs/design.md, "S3-only layout")
 - :mod:`.s3_only_versions`: version reads (through the index where the listing vouches).
 - :mod:`.s3_only_publish`: put (LATEST) and publish (reserve a number, then copy).
 - :mod:`.s3_only_aliases`: the alias registration protocol (register, write, land).
-- :mod:`.s3_only_retire`: deletion of versions (marks first) and purges.
+- :mod:`.s3_only_retire`: deletion of versions (marks first).
+- :mod:`.s3_only_purge`: purges (a mark with an owner and a deadline first), and settling
+  a purge whose owner died (undone if it deleted nothing, else finished).
 - :mod:`.s3_only_verify`: what verify reads and reports.
 
 Protocol: every metadata change of one artifact is a compare-and-swap on ``state.json``.
@@ -44,6 +46,7 @@ from . import (
 from .s3_only_aliases import Aliases
 from .s3_only_keys import S3OnlyPlace
 from .s3_only_publish import Publisher
+from .s3_only_purge import Purges
 from .s3_only_retire import Retirer
 from .s3_only_store import StateStore
 from .s3_only_verify import Verifier
@@ -71,10 +74,11 @@ class S3OnlyLayout:
         self.suffix = suffix
         self.transfer = transfer
         self.store = StateStore(self.place, retry)
+        self.purges = Purges(self.place, self.store)
         self.versions = Versions(self.place)
-        self.aliases = Aliases(self.place, self.store, retry)
-        self.publisher = Publisher(self.place, self.store, transfer, retry)
-        self.retirer = Retirer(self.place, self.store, self.versions, self.aliases)
+        self.aliases = Aliases(self.place, self.store, retry, self.purges)
+        self.publisher = Publisher(self.place, self.store, transfer, retry, self.purges)
+        self.retirer = Retirer(self.place, self.store, self.versions, self.aliases, self.purges)
         self.verifier = Verifier(self.place, self.aliases)
 
     def bootstrap(self, session: Session, options: BootstrapOptions) -> None:
@@ -135,10 +139,10 @@ class S3OnlyLayout:
         return self.aliases.delete(session, name, alias, expected_revision)
 
     def purge_artifact(self, session: Session, name: str) -> None:
-        self.retirer.purge_artifact(session, name)
+        self.purges.purge_artifact(session, name)
 
     def purge_all(self, session: Session) -> None:
-        self.retirer.purge_all(session)
+        self.purges.purge_all(session)
 
     # ------------------------------------------------------------ verification
     def verify_names(self, session: Session) -> tuple[list[str], list[Problem]]:

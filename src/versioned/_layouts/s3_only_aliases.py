@@ -26,6 +26,7 @@ from .._session import Session
 from ..exc import ArtifactNotFoundError, ConcurrentModificationError, CorruptRecordError
 from . import AliasRecord
 from .s3_only_keys import S3OnlyPlace
+from .s3_only_purge import Purges
 from .s3_only_state import (
     DELETING,
     LIVE,
@@ -34,7 +35,17 @@ from .s3_only_state import (
     alias_body,
     predicted_etag,
 )
-from .s3_only_store import Done, Loaded, StateStore, Write, live_entry, new_token, quoted, record
+from .s3_only_store import (
+    Done,
+    Loaded,
+    Retry,
+    StateStore,
+    Write,
+    live_entry,
+    new_token,
+    quoted,
+    record,
+)
 
 #: alias object metadata: the registration sequence number and token of the write
 SEQ_METADATA = "versioned-seq"
@@ -71,10 +82,13 @@ def object_metadata(entry: AliasEntry) -> dict[str, str]:
 class Aliases:
     """Reads and writes the alias objects of one place, registered in ``state.json``."""
 
-    def __init__(self, place: S3OnlyPlace, store: StateStore, retry: RetryPolicy) -> None:
+    def __init__(
+        self, place: S3OnlyPlace, store: StateStore, retry: RetryPolicy, purges: Purges
+    ) -> None:
         self.place = place
         self.store = store
         self.retry = retry
+        self.purges = purges
 
     # ------------------------------------------------------------ documents
     def body(self, name: str, alias: str, entry: AliasEntry) -> bytes:
@@ -164,12 +178,12 @@ class Aliases:
         target: AliasTarget,
         expected_revision: str | None,
         operation: str,
-    ) -> Write[AliasRecord]:
+    ) -> Write[AliasRecord] | Retry:
         """One pass of write: the registration to store, then the object to write."""
         loaded = self.store.load(s3, name, operation=operation)
         state = loaded.state
         if state.purging:
-            raise ArtifactNotFoundError(f"artifact {name!r} is being purged")
+            return self.purges.settle(s3, name, loaded, operation)
         previous = state.aliases.get(alias)
         expected = self._expected_object(s3, name, alias, previous, expected_revision)
         self._require_targets(s3, name, alias, state, target)
@@ -361,7 +375,7 @@ class Aliases:
 
     def _unregister(
         self, s3: Any, name: str, alias: str, expected_revision: str | None, operation: str
-    ) -> Done[bool] | Write[bool]:
+    ) -> Done[bool] | Write[bool] | Retry:
         """One pass of delete: False when there is nothing to delete, else the deletion
         to register, then the object to delete."""
         loaded, info = _pool.parallel(
@@ -369,6 +383,8 @@ class Aliases:
             lambda: _s3.head(s3, self.place.bucket, self.place.alias_key(name, alias)),
         )
         state = loaded.state
+        if state.purging:
+            return self.purges.settle(s3, name, loaded, operation)
         previous = state.aliases.get(alias)
         if expected_revision is not None:
             expected: str | None = self._expected_object(
@@ -378,7 +394,7 @@ class Aliases:
             if info is None and (previous is None or previous.deleted):
                 return Done(False)
             expected = None if info is None else info.etag
-        if state.purging or (loaded.etag is None and expected is None):
+        if loaded.etag is None and expected is None:
             return Done(False)
         entry = AliasEntry(
             seq=state.next_seq(),

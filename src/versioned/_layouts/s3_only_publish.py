@@ -21,6 +21,7 @@ from .._transfer import TransferSettings
 from ..exc import ArtifactNotFoundError, ContentionError
 from . import PutRequest, VersionRecord
 from .s3_only_keys import S3OnlyPlace
+from .s3_only_purge import Purges
 from .s3_only_state import DELETING, LIVE, PENDING, ArtifactState, VersionEntry
 from .s3_only_store import (
     Done,
@@ -44,9 +45,11 @@ class Publisher:
         store: StateStore,
         transfer: TransferSettings,
         retry: RetryPolicy,
+        purges: Purges,
     ) -> None:
         self.place = place
         self.store = store
+        self.purges = purges
         self.transfer = transfer
         self.retry = retry
 
@@ -100,7 +103,7 @@ class Publisher:
 
     def _reserve(
         self, session: Session, name: str, operation: str
-    ) -> Done[VersionRecord] | Write[VersionRecord]:
+    ) -> Done[VersionRecord] | Write[VersionRecord] | Retry:
         """One pass of publish: the newest version when it holds LATEST's bytes already,
         else a reservation of the next number, to be copied once stored."""
         s3, place = session.s3, self.place
@@ -109,12 +112,12 @@ class Publisher:
             lambda: _s3.head(s3, place.bucket, place.version_key(name, LATEST)),
             lambda: self._newest_listed(s3, name),
         )
+        state = loaded.state
+        if state.purging:
+            return self.purges.settle(s3, name, loaded, operation)
         if latest is None:
             raise ArtifactNotFoundError(f"artifact {name!r} has no LATEST to publish")
         latest_record = record(place, name, LATEST, latest)
-        state = loaded.state
-        if state.purging:
-            raise ArtifactNotFoundError(f"artifact {name!r} is being purged")
         self._confirm_listed(state, newest)
         unchanged = self._unchanged(s3, name, state, latest, newest)
         if unchanged is not None:
@@ -182,7 +185,7 @@ class Publisher:
             # Being deleted (or left marked by a deletion that died): the next deletion
             # removes it, so it is not handed out again; a new number holds the bytes.
             return None
-        if entry is not None and entry.status == LIVE:
+        if entry is not None and entry.status == LIVE and entry.trusted:
             if entry.sha256 != latest.sha256:
                 return None
             return entry_record(self.place, name, number, entry, None)

@@ -1,10 +1,9 @@
-"""Deleting versions and purging artifacts in the S3-only layout.
+"""Deleting versions in the S3-only layout.
 
 A deletion marks its versions ``deleting`` in ``state.json`` (one compare-and-swap,
 :meth:`StateStore.update_state`) after reading every alias registration, landed or not,
 so an alias write and a deletion of its target always see each other; then it deletes
-the keys. A purge marks the state ``purging`` first (publishes and alias writes that read
-it stop), deletes LATEST, then everything else, the state last.
+the keys. A state marked ``purging`` is settled first (see :mod:`.s3_only_purge`).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .. import _model, _pool, _s3
+from .. import _pool, _s3
 from .._model import LATEST, VersionId
 from .._s3 import Precondition, same_etag
 from .._session import Session
@@ -20,8 +19,9 @@ from ..exc import CorruptRecordError
 from . import Chooser, RetireResult, VersionRecord
 from .s3_only_aliases import Aliases, object_metadata, seq
 from .s3_only_keys import S3OnlyPlace
-from .s3_only_state import DELETING, PENDING, AliasEntry, ArtifactState
-from .s3_only_store import Done, Loaded, StateStore, Write, live_entry, new_token
+from .s3_only_purge import Purges
+from .s3_only_state import DELETING, LIVE, PENDING, AliasEntry, ArtifactState
+from .s3_only_store import Done, Retry, StateStore, Write, live_entry, new_token
 from .s3_only_versions import Versions
 
 logger = logging.getLogger(__name__)
@@ -33,12 +33,18 @@ class Retirer:
     """Deletes versions and purges artifacts of one place."""
 
     def __init__(
-        self, place: S3OnlyPlace, store: StateStore, versions: Versions, aliases: Aliases
+        self,
+        place: S3OnlyPlace,
+        store: StateStore,
+        versions: Versions,
+        aliases: Aliases,
+        purges: Purges,
     ) -> None:
         self.place = place
         self.store = store
         self.versions = versions
         self.aliases = aliases
+        self.purges = purges
 
     # ------------------------------------------------------------ deletion
     def retire(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> RetireResult:
@@ -59,7 +65,7 @@ class Retirer:
         strict: bool,
         chosen: list[list[int]],
         operation: str,
-    ) -> Done[RetireResult] | Write[RetireResult]:
+    ) -> Done[RetireResult] | Write[RetireResult] | Retry:
         """One pass of retire: nothing to delete, or the marks to store, then the keys to
         delete (with any left marked by a deletion that died)."""
         place = self.place
@@ -70,7 +76,7 @@ class Retirer:
         )
         state = loaded.state
         if state.purging:
-            return Done(RetireResult([], {}))
+            return self.purges.settle(s3, name, loaded, operation)
         users = self._alias_users(s3, name, state, alias_listing, operation)
         listed = self.versions.listed(s3, name, version_listing, state.versions)
         self._confirm(state, listed)
@@ -124,12 +130,14 @@ class Retirer:
 
     def _confirm(self, state: ArtifactState, listed: Listed) -> None:
         """Record in the index what a listing confirmed: versions whose copy landed
-        (pending, or written by another client) become live entries; entries without a
+        (pending, or written by another client) become live entries, and so do live
+        entries that fail their fingerprint (read again from the object); entries without a
         key are forgotten, including finished deletions (their numbers stay used:
         ``hwm`` keeps them)."""
         for number, (found, etag) in listed.items():
             entry = state.versions.get(number)
-            if entry is None or entry.status == PENDING:
+            edited = entry is not None and entry.status == LIVE and not entry.trusted
+            if entry is None or entry.status == PENDING or edited:
                 state.versions[number] = live_entry(found, etag, "")
                 state.hwm = max(state.hwm, number)
         for number in list(state.versions):
@@ -244,41 +252,3 @@ class Retirer:
             if_none_match=etag is None,
             metadata=object_metadata(entry),
         )
-
-    # ------------------------------------------------------------ purge
-    def purge_artifact(self, session: Session, name: str) -> None:
-        s3 = session.s3
-        if not self._owned_keys(s3, name):
-            return  # nothing of this layout here: never write into someone else's folder
-        operation = f"purging {name!r}"
-
-        def mark() -> Write[Loaded]:
-            loaded = self.store.load(s3, name, operation=operation)
-            token = new_token()
-            loaded.state.purging = token
-            loaded.state.record(token)
-            return Write(loaded, loaded.state, lambda stored: stored)
-
-        loaded = self.store.update_state(s3, name, mark, operation)
-        place = self.place
-        # LATEST first: once it is gone no publish can copy it into a new version.
-        _s3.delete(s3, place.bucket, place.version_key(name, LATEST))
-        keys = self._owned_keys(s3, name)
-        keys |= {place.alias_key(name, alias) for alias in loaded.state.aliases}
-        keys.discard(place.state_key(name))
-        _s3.delete_many(s3, place.bucket, sorted(keys))
-        _s3.delete(s3, place.bucket, place.state_key(name))
-
-    def _owned_keys(self, s3: Any, name: str) -> set[str]:
-        listing = _s3.list_objects(s3, self.place.bucket, self.place.artifact_dir(name))
-        return {item.key for item in listing.objects if self.place.classify(item.key) is not None}
-
-    def purge_all(self, session: Session) -> None:
-        root = self.place.root
-        listing = _s3.list_objects(session.s3, self.place.bucket, root, delimiter="/")
-        names = [
-            prefix[len(root) : -1]
-            for prefix in listing.prefixes
-            if _model.is_artifact_name(prefix[len(root) : -1])
-        ]
-        _pool.fan_out(lambda name: self.purge_artifact(session, name), names)

@@ -14,6 +14,13 @@ every metadata change of one artifact is serialised through it:
   seed's library reads; a write registers here first, so a deletion that commits later
   sees it, and anyone can roll a registered write forward.
 - ``ops``: tokens of recent changes, so a retried write recognises its own earlier attempt.
+- ``purging``: set while ``purge_artifact`` runs: the purge's token (its owner's id), with
+  ``purging_owner`` (host:pid, for people) and ``purging_until`` (when it should be done;
+  past it, the next writer finishes the purge or undoes it). Older releases wrote only
+  ``purging``: their mark's deadline is the state object's LastModified plus the lease.
+
+Every stored value is checked on reading: a document that does not hold a valid state
+(a wrong type, a number out of range such as ``1e400``) raises CorruptRecordError.
 """
 
 from __future__ import annotations
@@ -21,15 +28,42 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
-from .. import _model
+from .. import _model, constants
 from ..exc import CorruptRecordError
 
 FORMAT = 1
 MAX_OPS = 64
+#: how long a purge may hold its mark before another writer may settle it
+PURGE_LEASE_SECS = 120.0
 
 PENDING, LIVE, DELETING = "pending", "live", "deleting"
+
+
+def whole(value: Any, what: str, high: int | None = None) -> int:
+    """A stored whole number in 0..high; ValueError for anything else (a bool, a float
+    such as ``1e400`` or ``Infinity``, a string, a number out of range)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} {value!r:.40} is not a whole number")
+    if value < 0 or (high is not None and value > high):
+        raise ValueError(f"{what} {value!r:.40} is out of range")
+    return value
+
+
+def text(value: Any, what: str, *, optional: bool = False) -> Any:
+    """A stored string (or None where ``optional``); ValueError for anything else."""
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise ValueError(f"{what} {value!r:.40} is not a string")
+
+
+def moment(value: Any, what: str) -> str | None:
+    """A stored ISO-8601 time (or None), checked to parse as one."""
+    if text(value, what, optional=True) is not None:
+        _model.parse_time(value)
+    return value  # type: ignore[no-any-return]
 
 
 @dataclasses.dataclass
@@ -41,6 +75,20 @@ class VersionEntry:
     update_at: str | None
     content_type: str | None
     token: str
+    #: the fingerprint stored with the entry (None: not read from a document, or written
+    #: by an older release); an entry whose fields no longer match it was edited
+    check: str | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of what the entry says about the object (not the status): stored with
+        it, so an entry edited by hand is recognised and not trusted over the object."""
+        fields = [self.sha256, self.size, self.etag.strip('"'), self.content_type]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the entry is as the layout wrote it (or older than fingerprints)."""
+        return self.check is None or self.check == self.fingerprint()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,20 +99,23 @@ class VersionEntry:
             "update_at": self.update_at,
             "content_type": self.content_type,
             "token": self.token,
+            # kept as read: re-storing an edited entry must not make it trusted
+            "check": self.check if self.check is not None else self.fingerprint(),
         }
 
     @classmethod
     def from_json(cls, data: Any) -> VersionEntry:
         if data.get("status") not in (PENDING, LIVE, DELETING):
-            raise ValueError(f"unknown status {data.get('status')!r}")
+            raise ValueError(f"unknown status {data.get('status')!r:.40}")
         return cls(
             status=str(data["status"]),
-            sha256=str(data["sha256"]),
-            size=int(data["size"]),
-            etag=str(data["etag"]),
-            update_at=data.get("update_at"),
-            content_type=data.get("content_type"),
-            token=str(data.get("token", "")),
+            sha256=text(data["sha256"], "sha256"),
+            size=whole(data["size"], "size"),
+            etag=text(data["etag"], "etag"),
+            update_at=moment(data.get("update_at"), "update_at"),
+            content_type=text(data.get("content_type"), "content_type", optional=True),
+            token=text(data.get("token", ""), "token"),
+            check=text(data.get("check"), "check", optional=True),
         )
 
 
@@ -105,16 +156,18 @@ class AliasEntry:
             if version is None or secondary == "":
                 raise ValueError(f"alias entry routes to {version!r} / {secondary!r}")
             _model.stored_target(version, secondary, data.get("secondary_version_weight"))
+        if not isinstance(deleted, bool):
+            raise ValueError(f"deleted {deleted!r:.40} is not a boolean")
         return cls(
-            seq=int(data["seq"]),
-            token=str(data["token"]),
-            deleted=bool(data["deleted"]),
+            seq=whole(data["seq"], "seq"),
+            token=text(data["token"], "token"),
+            deleted=deleted,
             version=data.get("version"),
             secondary_version=data.get("secondary_version"),
             secondary_version_weight=data.get("secondary_version_weight"),
-            update_at=str(data.get("update_at", "")),
-            etag=data.get("etag"),
-            landed=bool(data.get("landed", False)),
+            update_at=text(data.get("update_at", ""), "update_at"),
+            etag=text(data.get("etag"), "etag", optional=True),
+            landed=data.get("landed", False) is True,
         )
 
 
@@ -126,6 +179,8 @@ class ArtifactState:
     versions: dict[int, VersionEntry] = dataclasses.field(default_factory=dict)
     aliases: dict[str, AliasEntry] = dataclasses.field(default_factory=dict)
     ops: list[str] = dataclasses.field(default_factory=list)
+    purging_owner: str | None = None
+    purging_until: str | None = None
 
     # ------------------------------------------------------------ encoding
     def to_bytes(self) -> bytes:
@@ -134,6 +189,8 @@ class ArtifactState:
             "hwm": self.hwm,
             "seq": self.seq,
             "purging": self.purging,
+            "purging_owner": self.purging_owner,
+            "purging_until": self.purging_until,
             "versions": {str(n): e.to_json() for n, e in sorted(self.versions.items())},
             "aliases": {a: e.to_json() for a, e in sorted(self.aliases.items())},
             "ops": self.ops[-MAX_OPS:],
@@ -142,24 +199,63 @@ class ArtifactState:
 
     @classmethod
     def from_bytes(cls, body: bytes, where: str) -> ArtifactState:
+        """The state a document holds; CorruptRecordError naming ``where`` when it does
+        not hold a valid one (whatever it holds: any JSON, any bytes)."""
         try:
-            data = json.loads(body)
-            if data.get("format") != FORMAT:
-                raise ValueError(f"unknown format {data.get('format')!r}")
-            return cls(
-                hwm=int(data["hwm"]),
-                seq=int(data["seq"]),
-                purging=data.get("purging"),
-                versions={int(n): VersionEntry.from_json(e) for n, e in data["versions"].items()},
-                aliases={a: AliasEntry.from_json(e) for a, e in data["aliases"].items()},
-                ops=[str(t) for t in data.get("ops", [])],
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            return cls._decode(json.loads(body))
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
             raise CorruptRecordError(
                 f"the state object {where} cannot be read ({error}). Move it aside: it is "
                 "rebuilt from the version listing on the next write (the numbers of versions "
                 "deleted earlier may then be handed out again)."
             ) from error
+        except RecursionError as error:  # JSON nested too deep to decode
+            raise CorruptRecordError(
+                f"the state object {where} cannot be read (nested too deep)"
+            ) from error
+
+    @classmethod
+    def _decode(cls, data: Any) -> ArtifactState:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unknown format {data.get('format')!r:.40}")
+        ops = data.get("ops", [])
+        if not isinstance(ops, list):
+            raise ValueError("ops is not a list")
+        return cls(
+            hwm=whole(data["hwm"], "hwm", constants.MAX_VERSION),
+            seq=whole(data["seq"], "seq"),
+            purging=text(data.get("purging"), "purging", optional=True),
+            purging_owner=text(data.get("purging_owner"), "purging_owner", optional=True),
+            purging_until=moment(data.get("purging_until"), "purging_until"),
+            versions={
+                int(_model.parse_version(text(n, "version"), allow_latest=False)): (
+                    VersionEntry.from_json(e)
+                )
+                for n, e in data["versions"].items()
+            },
+            aliases={a: AliasEntry.from_json(e) for a, e in data["aliases"].items()},
+            ops=[text(t, "op token") for t in ops],
+        )
+
+    # ------------------------------------------------------------ the purge mark
+    def mark_purge(self, token: str, owner: str, now: datetime) -> None:
+        """Mark the artifact as being purged by ``owner`` until the lease runs out."""
+        self.purging, self.purging_owner = token, owner
+        self.purging_until = (now + timedelta(seconds=PURGE_LEASE_SECS)).isoformat()
+        self.record(token)
+
+    def clear_purge(self, token: str) -> None:
+        """Undo an abandoned purge's mark (it deleted nothing that matters)."""
+        self.purging = self.purging_owner = self.purging_until = None
+        self.record(token)
+
+    def purge_deadline(self, stored_at: datetime | None) -> datetime:
+        """When the purge mark's owner should be done: ``purging_until``, or, for a mark
+        written by an older release, the state's LastModified plus the lease."""
+        if self.purging_until is not None:
+            return _model.parse_time(self.purging_until)
+        start = stored_at if stored_at is not None else _model.utc_now()
+        return start + timedelta(seconds=PURGE_LEASE_SECS)
 
     # ------------------------------------------------------------ queries
     def applied(self, token: str) -> bool:

@@ -8,8 +8,9 @@ anything read beside it) and returns :class:`Done` (nothing to write: the call's
 or :class:`Write` (the state to swap in, and what to do once it is stored). A lost swap
 reads and decides again; :class:`Retry` from a write's continuation does the same (the
 state was stored, but the work it announced could not be done: publish's number taken by
-another client's object). The loop runs under the layout's retry policy and raises its
-ContentionError when the policy is spent.
+another client's object); and so does one the change returns itself (it settled an
+abandoned purge first: see :mod:`.s3_only_purge`). The loop runs under the layout's retry
+policy and raises its ContentionError when the policy is spent.
 """
 
 from __future__ import annotations
@@ -45,11 +46,15 @@ def quoted(etag: str) -> str:
 
 
 class Loaded:
-    """A state document and the ETag it was read at (None: not stored yet)."""
+    """A state document, the ETag it was read at (None: not stored yet) and, when read,
+    its LastModified (the server's time of its last change)."""
 
-    def __init__(self, state: ArtifactState, etag: str | None) -> None:
+    def __init__(
+        self, state: ArtifactState, etag: str | None, modified: datetime | None = None
+    ) -> None:
         self.state = state
         self.etag = etag
+        self.modified = modified
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +81,7 @@ class Write(Generic[T]):
     then: Callable[[Loaded], T | Retry]
 
 
-Change = Callable[[], "Done[T] | Write[T]"]
+Change = Callable[[], "Done[T] | Write[T] | Retry"]
 
 
 # ---------------------------------------------------------------- records
@@ -150,9 +155,8 @@ class StateStore:
         key = self.place.state_key(name)
         document = _s3.get_document(s3, self.place.bucket, key)
         if document is not None:
-            return Loaded(
-                ArtifactState.from_bytes(document.body, self.place.uri(key)), document.etag
-            )
+            state = ArtifactState.from_bytes(document.body, self.place.uri(key))
+            return Loaded(state, document.etag, document.last_modified)
         if not rebuild:
             return Loaded(ArtifactState(), None)
         state = self.rebuild(s3, name)
@@ -219,6 +223,9 @@ class StateStore:
             step = change()
             if isinstance(step, Done):
                 return step.value
+            if isinstance(step, Retry):  # it settled something first (an abandoned purge)
+                attempt.conflict(step.reason)
+                continue
             stored = self.store(s3, name, step.loaded, step.state)
             if stored is None:
                 attempt.conflict("state.json changed since it was read")

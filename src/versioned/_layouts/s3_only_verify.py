@@ -1,19 +1,21 @@
 """What verify checks in the S3-only layout: the keys under the prefix (whose they are,
-orphans), each artifact's state, version objects and alias documents."""
+orphans), each artifact's state (readable; no purge in progress or abandoned), version
+objects (against the state's index: the index is a cache of each object's own metadata)
+and alias documents."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .. import _model, _s3
-from .._model import VersionId
+from .._model import LATEST, VersionId
 from .._session import Session
 from ..exc import CorruptRecordError
 from ..verify import Problem
 from . import AliasRecord, Inventory, VersionRecord, owners
 from .s3_only_aliases import Aliases
 from .s3_only_keys import S3OnlyPlace
-from .s3_only_state import DELETING, ArtifactState
+from .s3_only_state import DELETING, LIVE, ArtifactState, VersionEntry
 from .s3_only_store import record
 
 
@@ -53,8 +55,10 @@ class Verifier:
                 problems.append(
                     Problem("orphan_object", name, item.key, "left by an interrupted deletion")
                 )
-        deleting = self._state(s3, name, place.state_key(name), problems)
-        versions = self._versions(s3, name, version_keys, problems)
+        state = self._state(s3, name, place.state_key(name), problems)
+        index = {} if state is None else state.versions
+        versions = self._versions(s3, name, version_keys, index, problems)
+        deleting = {n for n, e in index.items() if e.status == DELETING}
         aliases = self._aliases(s3, name, alias_names, problems)
         live = {r.version for r in versions if r.version not in deleting}
         return Inventory(
@@ -65,20 +69,36 @@ class Verifier:
             problems=problems,
         )
 
-    def _state(self, s3: Any, name: str, key: str, problems: list[Problem]) -> set[VersionId]:
-        """Versions the state says are being deleted (and problems with the state)."""
+    def _state(self, s3: Any, name: str, key: str, problems: list[Problem]) -> ArtifactState | None:
+        """The artifact's state (None: none, or unreadable), and problems with it."""
         document = _s3.get_document(s3, self.place.bucket, key)
         if document is None:
-            return set()
+            return None
         try:
             state = ArtifactState.from_bytes(document.body, self.place.uri(key))
         except CorruptRecordError as error:
             problems.append(Problem("corrupt_record", name, key, str(error)))
-            return set()
-        return {n for n, e in state.versions.items() if e.status == DELETING}
+            return None
+        if state.purging:
+            deadline = state.purge_deadline(document.last_modified)
+            holder = state.purging_owner or "an older release"
+            if _model.utc_now() < deadline:
+                detail = f"a purge by {holder} is in progress (due by {deadline.isoformat()})"
+            else:
+                detail = (
+                    f"a purge by {holder} was abandoned (due by {deadline.isoformat()}); the "
+                    "next write finishes it, or undoes it if it deleted nothing"
+                )
+            problems.append(Problem("purge_in_progress", name, key, detail))
+        return state
 
     def _versions(
-        self, s3: Any, name: str, keys: dict[VersionId, str], problems: list[Problem]
+        self,
+        s3: Any,
+        name: str,
+        keys: dict[VersionId, str],
+        index: dict[int, VersionEntry],
+        problems: list[Problem],
     ) -> list[VersionRecord]:
         ordered = list(keys.items())
         infos = _s3.head_many(s3, self.place.bucket, [key for _, key in ordered])
@@ -96,8 +116,36 @@ class Verifier:
                     )
                 )
                 continue
+            entry = None if version == LATEST else index.get(int(version))
+            if entry is not None and entry.status == LIVE:
+                problems += self._index_problems(name, int(version), entry, info)
             records.append(record(self.place, name, version, info))
         return records
+
+    def _index_problems(
+        self, name: str, number: int, entry: VersionEntry, info: _s3.ObjectInfo
+    ) -> list[Problem]:
+        """The index entry of a live version against its object's own metadata (reads
+        trust an entry only while the listed ETag and size match it and its fingerprint
+        holds: an entry that fails this check misleads nothing but is reported)."""
+        wrong = [
+            f"{what} {said!r} (the object: {real!r})"
+            for what, said, real in (
+                ("sha256", entry.sha256, info.sha256),
+                ("size", entry.size, info.size),
+                ("content type", entry.content_type, info.content_type),
+            )
+            if said != real
+        ]
+        if not wrong and not entry.trusted:
+            wrong = ["a fingerprint that does not match its fields (edited by hand?)"]
+        if not wrong:
+            return []
+        detail = (
+            f"version {number}: the index in state.json records {'; '.join(wrong)}. Reads "
+            "use the object; the next deletion of a version rewrites the entry."
+        )
+        return [Problem("corrupt_record", name, self.place.state_key(name), detail)]
 
     def _aliases(
         self, s3: Any, name: str, aliases: list[str], problems: list[Problem]

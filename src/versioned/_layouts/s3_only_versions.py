@@ -16,6 +16,14 @@ from .s3_only_state import ArtifactState, VersionEntry
 from .s3_only_store import entry_record, record
 
 
+def vouched(entry: VersionEntry, item: _s3.ListedObject) -> bool:
+    """Whether an index entry describes the listed object: the ETag and size it recorded
+    are the listed ones (the same bytes: a copy keeps its source's ETag), and the entry is
+    as the layout wrote it (its fingerprint holds: an entry edited by hand, say its
+    sha256, is not believed over the object's own metadata)."""
+    return same_etag(entry.etag, item.etag) and entry.size == item.size and entry.trusted
+
+
 class Versions:
     """The version reads of one place."""
 
@@ -47,9 +55,9 @@ class Versions:
         self, s3: Any, name: str, listing: _s3.Listing, index: dict[int, VersionEntry]
     ) -> dict[int, tuple[VersionRecord, str]]:
         """{number: (record, ETag)} of the listed version keys: from the index where the
-        listed ETag is the one it recorded (the same bytes: a copy keeps its source's
-        ETag), else from a HEAD. A version being deleted stays visible until its key is
-        gone (a deletion that died half-way is finished by the next one)."""
+        listing vouches for its entry (see :func:`vouched`), else from a HEAD. A version
+        being deleted stays visible until its key is gone (a deletion that died half-way
+        is finished by the next one)."""
         found: dict[int, tuple[VersionRecord, str]] = {}
         unknown: list[tuple[int, str]] = []
         for item in listing.objects:
@@ -57,7 +65,7 @@ class Versions:
             if number is None:
                 continue
             entry = index.get(number)
-            if entry is not None and same_etag(entry.etag, item.etag):
+            if entry is not None and vouched(entry, item):
                 found[number] = (
                     entry_record(self.place, name, number, entry, item.last_modified),
                     item.etag,
