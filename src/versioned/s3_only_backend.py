@@ -247,7 +247,11 @@ class Repository:
         return purge_time, [self._artifact(r) for r in records]
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
-        """Delete every version, alias and the state of ``name``. Irreversible."""
+        """Delete every version, alias and the state of ``name``. Irreversible.
+
+        The artifact is marked first: until the purge ends, writes to it raise
+        ArtifactNotFoundError. A purge that dies half-way is settled by the next write
+        after its deadline (120 s): finished, or undone if it had deleted nothing."""
         self._engine.purge_artifact(bsm, name)
 
     def purge_all(self, bsm: BotoSesManager) -> None:

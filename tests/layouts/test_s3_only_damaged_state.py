@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from versioned import _s3
 from versioned._layouts.s3_only import S3OnlyLayout
-from versioned._layouts.s3_only_state import ArtifactState
+from versioned._layouts.s3_only_state import PURGE_LEASE_SECS, ArtifactState
 from versioned._transfer import TransferSettings
 from versioned.exc import CorruptRecordError
 from versioned.s3_only_backend import Repository
@@ -358,3 +358,29 @@ def test_alias_decoder_on_a_valid_document_with_one_value_replaced(field: str, v
 @given(document=VALUES)
 def test_alias_decoder_on_arbitrary_json(document: Any) -> None:
     _check_alias(json.dumps(document).encode())
+
+
+# ---------------------------------------------------------------- older releases' documents
+def test_a_state_written_by_an_older_release_decodes_and_its_purge_mark_expires() -> None:
+    """Older releases wrote no ``check`` on entries and a bare ``purging`` token: their
+    entries are used as before, and their mark's deadline is the state's LastModified plus
+    the lease (their purges are settled once that has passed)."""
+    document = json.loads(json.dumps(VALID_STATE))
+    document["purging"] = "an-old-token"
+    state = ArtifactState.from_bytes(json.dumps(document).encode(), "old")
+    assert state.versions[1].check is None and state.versions[1].trusted
+    stored_at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert state.purge_deadline(stored_at) == stored_at + timedelta(seconds=PURGE_LEASE_SECS)
+    again = json.loads(state.to_bytes())
+    assert again["purging"] == "an-old-token" and again["versions"]["1"]["check"]
+
+
+def test_an_edited_entry_stays_untrusted_when_the_document_is_stored_again() -> None:
+    state = ArtifactState.from_bytes(json.dumps(VALID_STATE).encode(), "fresh")
+    state = ArtifactState.from_bytes(state.to_bytes(), "stored")  # now with a check
+    assert state.versions[1].trusted
+    document = json.loads(state.to_bytes())
+    document["versions"]["1"]["sha256"] = "b" * 64
+    edited = ArtifactState.from_bytes(json.dumps(document).encode(), "edited")
+    assert not edited.versions[1].trusted
+    assert not ArtifactState.from_bytes(edited.to_bytes(), "again").versions[1].trusted
