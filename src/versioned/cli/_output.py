@@ -43,18 +43,26 @@ def iso_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+def stamp(update_at: object) -> object:
+    """A record's ``update_at`` (an ISO string in S3-only, a datetime in S3 + DynamoDB) as
+    the aware datetime both layouts' ``update_datetime`` give (a naive time is UTC)."""
+    moment = datetime.fromisoformat(update_at) if isinstance(update_at, str) else update_at
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
 def jsonable(value: Any) -> Any:
     """Dataclasses become dicts (field names as declared), datetimes ISO-8601 strings.
 
-    An ``update_at`` field is written from the object's ``update_datetime``, so both
-    layouts (str or datetime ``update_at``) print the same format and precision.
+    An ``update_at`` field goes through :func:`stamp`, so both layouts (str or datetime
+    ``update_at``) print the same format and precision.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        document = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        moment = getattr(value, "update_datetime", None)
-        if "update_at" in document and isinstance(moment, datetime):
-            document["update_at"] = iso_time(moment)
-        return document
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if "update_at" in fields:
+            fields["update_at"] = stamp(fields["update_at"])
+        return {name: jsonable(field) for name, field in fields.items()}
     if isinstance(value, datetime):
         return iso_time(value)
     if isinstance(value, dict):
