@@ -2,7 +2,7 @@
 
 - ``_commands_repository``: bootstrap, config, names, verify
 - ``_commands_artifacts``: put, publish, versions, show, get, delete
-- ``_aliases``: alias set / get / list / delete
+- ``_commands_aliases``: alias set / get / list / delete
 - ``_commands_lifecycle``: purge, purge-artifact, purge-all
 - ``_commands_local``: sandbox, demo
 
@@ -18,7 +18,7 @@ from . import _commands_artifacts as artifacts
 from . import _commands_lifecycle as lifecycle
 from . import _commands_local as local
 from . import _commands_repository as repository
-from ._aliases import alias_group
+from ._commands_aliases import alias_group
 from ._errors import EXIT_CODES_HELP, ErrorHandlingGroup
 from ._options import parse_duration, repository_options, verbose_option
 from ._settings import ALLOW_PROJECT_ENDPOINT_ENV
