@@ -28,8 +28,9 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
+from ._retry import RetryPolicy
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
@@ -38,10 +39,14 @@ if TYPE_CHECKING:
 
     from ._paths import S3Path
 
-__all__ = ["Alias", "Artifact", "Progress", "Repository"]
+__all__ = ["Alias", "Artifact", "ContentSource", "Progress", "Repository"]
 
 #: ``progress(bytes_done, bytes_total)``, called as a transfer advances
 Progress = Callable[[int, int], None]
+
+#: what ``put_artifact`` stores: bytes-like, a path, or a readable binary file (a str is
+#: refused: encode text first, or pass ``pathlib.Path(...)``)
+ContentSource = bytes | bytearray | memoryview | os.PathLike[str] | IO[bytes]
 
 
 class Artifact(Protocol):
@@ -141,6 +146,18 @@ class Repository(Protocol):
     @property
     def suffix(self) -> str: ...
     @property
+    def multipart_threshold(self) -> int: ...
+    @property
+    def part_size(self) -> int: ...
+    @property
+    def max_workers(self) -> int: ...
+    @property
+    def single_copy_limit(self) -> int: ...
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How long and how often a call retries against concurrent writers."""
+
+    @property
     def soft_delete(self) -> bool:
         """True when deleting a version marks it deleted and keeps its bytes (S3 +
         DynamoDB); False when it removes the bytes (S3-only)."""
@@ -157,7 +174,7 @@ class Repository(Protocol):
         self,
         *,
         name: str,
-        content: Any,
+        content: ContentSource,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
