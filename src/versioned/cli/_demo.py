@@ -48,7 +48,7 @@ class Backend:
     make: Callable[[str], Repository]  # bucket name -> Repository
 
 
-def available_backends(console: Console, which: str) -> list[Backend]:
+def available_backends(which: str) -> list[Backend]:
     backends: list[Backend] = []
     if which in ("all", "s3"):
         backends.append(
@@ -267,7 +267,7 @@ def run_story(console: Console, backend: Backend, bsm: BotoSesManager) -> bool:
 def run_demo(console: Console, which: str = "all") -> bool:
     """Start a moto server, run the story for each available backend, stop the server.
     True when every step of every story passed."""
-    backends = available_backends(console, which)
+    backends = available_backends(which)
     if not backends:
         console.print("[red]No backend to run.[/]")
         return False
