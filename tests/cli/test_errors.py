@@ -101,6 +101,32 @@ def test_missing_credentials_say_what_to_set(
     assert "aws configure" in line and "AWS_PROFILE" in line and "`versioned sandbox`" in line
 
 
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_an_unknown_profile_is_named_with_what_to_check(
+    how: str, cli_env: CliEnv, cli_run: Cli, monkeypatch: Any
+) -> None:
+    profile = "no-such-profile-for-versioned"
+    if how == "option":
+        result = cli_run("--profile", profile, "names", code=1)
+    else:
+        monkeypatch.setenv("AWS_PROFILE", profile)
+        result = cli_run("names", code=1)
+    line = assert_one_error_line(result.stderr)
+    assert f"the AWS profile {profile!r} could not be found" in line, line
+    assert "--profile" in line and "aws configure list-profiles" in line, line
+    assert "Traceback" not in result.stderr and "botocore" not in result.stderr
+
+
+def test_a_session_with_an_unknown_profile_raises_the_library_error() -> None:
+    from boto_session_manager import BotoSesManager
+
+    bsm = BotoSesManager(profile_name="no-such-profile-for-versioned", region_name="us-east-1")
+    with pytest.raises(exc.ProfileNotFoundError) as raised:
+        _s3.make_client(bsm, "s3")
+    assert raised.value.profile == "no-such-profile-for-versioned"
+    assert isinstance(raised.value, exc.CredentialsError) and raised.value.missing
+
+
 def test_missing_bucket_or_table_says_run_bootstrap(cli_backend: str, cli_run: Cli) -> None:
     """Neither bucket nor table exists yet: whichever a command reaches first is named."""
     for args in (["versions", "model"], ["names"], ["put", "model", "-"]):

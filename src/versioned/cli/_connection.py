@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from .._s3 import boto_session
 from ._errors import (
     NO_CREDENTIALS,
     SETTINGS_KEY,
@@ -108,5 +109,5 @@ def check_endpoint(url: str) -> None:
 
 def check_credentials(bsm: BotoSesManager) -> None:
     """Fail at once, with what to do, when the session finds no credentials."""
-    if bsm.boto_ses.get_credentials() is None:
+    if boto_session(bsm).get_credentials() is None:
         raise CliError(NO_CREDENTIALS)

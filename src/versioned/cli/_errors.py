@@ -13,7 +13,6 @@ import traceback
 from typing import TYPE_CHECKING, Any, Final
 
 import click
-from botocore.exceptions import ProfileNotFound
 
 from .. import exc
 
@@ -92,6 +91,11 @@ def exit_code_for(error: BaseException) -> int:
 def setup_hint(error: BaseException, settings: Settings | None = None) -> str | None:
     """The whole message for a setup problem the library reports (no credentials,
     rejected credentials, endpoint unreachable, bucket or table missing), or None."""
+    if isinstance(error, exc.ProfileNotFoundError):
+        return (
+            f"the AWS profile {error.profile!r} could not be found: check --profile / "
+            "AWS_PROFILE (`aws configure list-profiles`)"
+        )
     if isinstance(error, exc.CredentialsError):
         if error.missing:
             return NO_CREDENTIALS
@@ -134,8 +138,6 @@ def describe(error: BaseException, settings: Settings | None = None) -> str:
         return text or type(error).__name__
     name = type(error).__name__
     line = f"{name}: {text}" if text else name
-    if isinstance(error, ProfileNotFound):
-        return f"{line}; check --profile / AWS_PROFILE (`aws configure list-profiles`)"
     return line
 
 

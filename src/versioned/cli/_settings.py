@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import click
 
 from .. import constants
+from .._s3 import boto_session
 
 if TYPE_CHECKING:
     from boto_session_manager import BotoSesManager
@@ -290,7 +291,7 @@ def make_repository(settings: Settings, region: str) -> Repository:
 
 def session_region(settings: Settings, session: BotoSesManager) -> str:
     """The region to give the Repository: the resolved setting, else the profile's."""
-    region = settings.region or session.boto_ses.region_name
+    region = settings.region or boto_session(session).region_name
     if not region:
         raise ConfigError(
             "no AWS region: pass --region, set VERSIONED_REGION or AWS_DEFAULT_REGION, "
