@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Place, RawStore, attempt
+from _chaoskit import Background, Ops, Place, RawStore, attempt
 from _faultproxy import FaultProxy, Request, s3_error
 from _testkit import sha256_hex
 
@@ -229,3 +229,52 @@ def test_delete_alias_gives_up_when_the_alias_object_keeps_changing(
     proxy.clear_rules()
     client.delete_alias("app", "prod")
     assert ops.aliases("app") == []
+
+
+# ---------------------------------------------------------------- what is logged
+def test_a_create_taken_back_after_a_later_deletion_is_logged(
+    make_repo: MakeRepo,
+    make_proxy: Callable[[], FaultProxy],
+    via: Via,
+    raw: RawStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """put_alias(qa) registers and is held before its create; delete_alias(qa)
+    registers the deletion meanwhile and returns. The create then lands: put_alias takes
+    it back, and says so on the ``versioned`` logger."""
+    ops = make_repo("s3_only")
+    ops.publish_contents("app", [V1])
+    proxy = make_proxy()
+    writer = via(ops.place, proxy)
+    rule = proxy.add("hold", method="PUT", path=r"/aliases/qa\.json$")
+    with caplog.at_level(logging.DEBUG, logger="versioned"):
+        put = Background(lambda: writer.put_alias("app", "qa", version=1), "W")
+        held = rule.wait(30)
+        ops.delete_alias("app", "qa")
+        held.release("forward")
+        outcome = put.result(60)
+
+    assert outcome is not None and outcome.ok, outcome
+    assert "qa" not in raw.aliases(ops.place, "app")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("pointing alias 'qa' of 'app': took back") for m in messages), messages
+
+
+def test_a_state_rebuilt_from_the_listing_is_logged(
+    make_repo: MakeRepo, raw_s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An artifact without state.json (the seed's library wrote it) gets one rebuilt
+    from its version keys at its first alias write, and the log says so."""
+    ops = make_repo("s3_only")
+    ops.publish_contents("app", [V1, V2])
+    raw_s3.delete_object(Bucket=ops.place.bucket, Key=state_key(ops.place, "app"))
+
+    with caplog.at_level(logging.DEBUG, logger="versioned"):
+        ops.put_alias("app", "prod", version=2)
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(
+        "pointing alias 'prod' of 'app': 'app' has no state.json; rebuilt its index from 2" in m
+        for m in messages
+    ), messages
+    assert ops.get_alias("app", "prod").version == "2"

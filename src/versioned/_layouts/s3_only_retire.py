@@ -73,7 +73,7 @@ class Retirer:
             return Done(RetireResult([], {}))
         users = self._alias_users(s3, name, state, alias_listing, operation)
         listed = self.versions.listed(s3, name, version_listing, state.versions)
-        self._confirm(state, listed)
+        self._confirm(state, listed, f"{operation}: index of {name!r}")
         if not chosen:
             records = [listed[n][0] for n in sorted(listed, reverse=True)]
             chosen.append([int(v) for v in choose(records, users) if v != LATEST])
@@ -122,20 +122,30 @@ class Retirer:
         _s3.delete_many(s3, self.place.bucket, [self.place.version_key(name, n) for n in gone])
         return result
 
-    def _confirm(self, state: ArtifactState, listed: Listed) -> None:
+    @staticmethod
+    def _confirm(state: ArtifactState, listed: Listed, what: str) -> None:
         """Record in the index what a listing confirmed: versions whose copy landed
         (pending, or written by another client) become live entries; entries without a
         key are forgotten, including finished deletions (their numbers stay used:
         ``hwm`` keeps them)."""
+        adopted: list[int] = []
         for number, (found, etag) in listed.items():
             entry = state.versions.get(number)
             if entry is None or entry.status == PENDING:
                 state.versions[number] = live_entry(found, etag, "")
                 state.hwm = max(state.hwm, number)
-        for number in list(state.versions):
-            if number not in listed:
-                # never landed, deleted (by an earlier deletion or another client)
-                del state.versions[number]
+                adopted.append(number)
+        # never landed, deleted (by an earlier deletion or another client)
+        forgotten = sorted(number for number in state.versions if number not in listed)
+        for number in forgotten:
+            del state.versions[number]
+        if adopted or forgotten:
+            logger.debug(
+                "%s repaired from the listing: adopted %s, forgot %s",
+                what,
+                sorted(adopted),
+                forgotten,
+            )
 
     # ------------------------------------------------------------ aliases in use
     def _alias_users(
