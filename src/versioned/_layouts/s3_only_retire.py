@@ -9,6 +9,7 @@ it stop), deletes LATEST, then everything else, the state last.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -27,6 +28,34 @@ from .s3_only_versions import Versions
 logger = logging.getLogger(__name__)
 
 Listed = dict[int, tuple[VersionRecord, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one pass of a deletion does: ``present``, the chosen versions whose keys
+    are listed; ``in_use``, those an alias routes to (kept); ``doomed``, the rest, to be
+    marked and deleted; ``leftovers``, versions an earlier deletion marked and did not
+    finish."""
+
+    present: dict[int, VersionRecord]
+    in_use: dict[VersionId, list[str]]
+    doomed: list[int]
+    leftovers: list[int]
+
+    @classmethod
+    def of(
+        cls, state: ArtifactState, listed: Listed, users: dict[int, list[str]], chosen: list[int]
+    ) -> Plan:
+        wanted = sorted(set(chosen), reverse=True)
+        present = {n: listed[n][0] for n in wanted if n in listed}
+        in_use: dict[VersionId, list[str]] = {
+            n: sorted(users[n]) for n in wanted if n in users and n in present
+        }
+        doomed = [n for n in wanted if n in present and n not in users]
+        leftovers = [
+            n for n, e in state.versions.items() if e.status == DELETING and n not in doomed
+        ]
+        return cls(present, in_use, doomed, leftovers)
 
 
 class Retirer:
@@ -77,50 +106,29 @@ class Retirer:
         if not chosen:
             records = [listed[n][0] for n in sorted(listed, reverse=True)]
             chosen.append([int(v) for v in choose(records, users) if v != LATEST])
-        wanted = sorted(set(chosen[0]), reverse=True)
-        present = {n: listed[n][0] for n in wanted if n in listed}
-        in_use: dict[VersionId, list[str]] = {
-            n: sorted(users[n]) for n in wanted if n in users and n in present
-        }
-        if strict and in_use:
-            return Done(RetireResult([], in_use))
-        doomed = [n for n in wanted if n in present and n not in users]
-        leftovers = [
-            n for n, e in state.versions.items() if e.status == DELETING and n not in doomed
-        ]
-        if not doomed and not leftovers:
-            return Done(RetireResult([], in_use))
+        plan = Plan.of(state, listed, users, chosen[0])
+        if (strict and plan.in_use) or not (plan.doomed or plan.leftovers):
+            return Done(RetireResult([], plan.in_use))  # refused (strict), or nothing to do
         token = new_token()
-        for number in doomed:
-            entry = live_entry(present[number], listed[number][1], token)
+        for number in plan.doomed:
+            entry = live_entry(plan.present[number], listed[number][1], token)
             entry.status = DELETING
             state.versions[number] = entry
         state.record(token)
-        result = RetireResult([present[n] for n in doomed], in_use)
-        return Write(
-            loaded, state, lambda _: self._delete(s3, name, doomed, leftovers, result, operation)
-        )
+        return Write(loaded, state, lambda _: self._delete(s3, name, plan, operation))
 
-    def _delete(
-        self,
-        s3: Any,
-        name: str,
-        doomed: list[int],
-        leftovers: list[int],
-        result: RetireResult,
-        operation: str,
-    ) -> RetireResult:
+    def _delete(self, s3: Any, name: str, plan: Plan, operation: str) -> RetireResult:
         """Delete the marked keys. The entries stay "deleting" until a later deletion lists
         their keys gone."""
-        if leftovers:
+        if plan.leftovers:
             logger.debug(
                 "%s: finishing the deletion of versions %s left by an interrupted deletion",
                 operation,
-                leftovers,
+                plan.leftovers,
             )
-        gone = doomed + leftovers
+        gone = plan.doomed + plan.leftovers
         _s3.delete_many(s3, self.place.bucket, [self.place.version_key(name, n) for n in gone])
-        return result
+        return RetireResult([plan.present[n] for n in plan.doomed], plan.in_use)
 
     @staticmethod
     def _confirm(state: ArtifactState, listed: Listed, what: str) -> None:
