@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from . import constants
 from ._pool import fan_out
@@ -28,6 +28,7 @@ from .exc import (
     BucketNotFoundError,
     CredentialsError,
     EndpointUnreachableError,
+    ProfileNotFoundError,
     S3CredentialsError,
     S3EndpointUnreachableError,
 )
@@ -58,12 +59,22 @@ def make_client(bsm: BotoSesManager, service: str, *, retries: bool = True) -> A
     config = RETRY_CONFIG.merge(user_config) if user_config else RETRY_CONFIG
     if not retries:
         config = config.merge(ONE_ATTEMPT)
-    return bsm.boto_ses.client(service, config=config, **kwargs)
+    return boto_session(bsm).client(service, config=config, **kwargs)
+
+
+def boto_session(bsm: BotoSesManager) -> Any:
+    """The session's boto3 session; a profile no AWS file defines raises
+    :class:`~versioned.exc.ProfileNotFoundError` (botocore raises on first use)."""
+    try:
+        return bsm.boto_ses
+    except ProfileNotFound as error:
+        raise ProfileNotFoundError(str(error.kwargs.get("profile", ""))) from error
 
 
 def content_client(bsm: BotoSesManager) -> Any:
     """The S3 client a session caches for itself (``bsm.get_client``), for reading the
     content of versions the public dataclasses point at."""
+    boto_session(bsm)
     return bsm.get_client("s3")
 
 

@@ -130,6 +130,17 @@ class TableNotFoundError(StorageNotFoundError, ArtifactDynamoDBBackendError):
     """The DynamoDB table does not exist."""
 
 
+class ProfileNotFoundError(CredentialsError):
+    """The session names an AWS profile (``profile``) that no AWS config or credentials
+    file defines."""
+
+    def __init__(self, profile: str) -> None:
+        super().__init__(
+            f"the AWS profile {profile!r} could not be found", "ProfileNotFound", missing=True
+        )
+        self.profile = profile
+
+
 class S3CredentialsError(CredentialsError, ArtifactS3BackendError):
     """An S3 request had no credentials, or S3 rejected them."""
 

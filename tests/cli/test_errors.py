@@ -8,7 +8,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from versioned import _dynamodb, _s3, exc
 from versioned.cli import cli
 from versioned.cli._errors import describe
 from versioned.cli._output import PROGRESS_THRESHOLD
+from versioned.cli._settings import Settings
 
 V1 = b"Binary content for version 1.0 - timestamp: 2024-01-01"
 
@@ -99,6 +99,32 @@ def test_missing_credentials_say_what_to_set(
     line = assert_one_error_line(cli_run("names", code=1).stderr)
     assert "no AWS credentials" in line
     assert "aws configure" in line and "AWS_PROFILE" in line and "`versioned sandbox`" in line
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_an_unknown_profile_is_named_with_what_to_check(
+    how: str, cli_env: CliEnv, cli_run: Cli, monkeypatch: Any
+) -> None:
+    profile = "no-such-profile-for-versioned"
+    if how == "option":
+        result = cli_run("--profile", profile, "names", code=1)
+    else:
+        monkeypatch.setenv("AWS_PROFILE", profile)
+        result = cli_run("names", code=1)
+    line = assert_one_error_line(result.stderr)
+    assert f"the AWS profile {profile!r} could not be found" in line, line
+    assert "--profile" in line and "aws configure list-profiles" in line, line
+    assert "Traceback" not in result.stderr and "botocore" not in result.stderr
+
+
+def test_a_session_with_an_unknown_profile_raises_the_library_error() -> None:
+    from boto_session_manager import BotoSesManager
+
+    bsm = BotoSesManager(profile_name="no-such-profile-for-versioned", region_name="us-east-1")
+    with pytest.raises(exc.ProfileNotFoundError) as raised:
+        _s3.make_client(bsm, "s3")
+    assert raised.value.profile == "no-such-profile-for-versioned"
+    assert isinstance(raised.value, exc.CredentialsError) and raised.value.missing
 
 
 def test_missing_bucket_or_table_says_run_bootstrap(cli_backend: str, cli_run: Cli) -> None:
@@ -195,7 +221,16 @@ def test_library_errors_from_setup_problems_say_what_to_do(
     cause: Exception, translate: Callable[[Exception, str, str], Exception], expected: str
 ) -> None:
     """The library's translation of a setup problem is a class the CLI explains."""
-    settings = SimpleNamespace(bucket="b", table="t", endpoint_url="http://127.0.0.1:9")
+    settings = Settings(
+        bucket="b",
+        prefix="artifacts",
+        suffix="",
+        region=None,
+        profile=None,
+        endpoint_url="http://127.0.0.1:9",
+        table="t",
+        sources={},
+    )
     error = translate(cause, "LIST", "b")
     assert error.__cause__ is None  # the CLI decides on the class alone
     assert describe(error, settings).startswith(expected)

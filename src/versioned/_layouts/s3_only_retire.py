@@ -8,6 +8,7 @@ the keys. A state marked ``purging`` is settled first (see :mod:`.s3_only_purge`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -27,6 +28,34 @@ from .s3_only_versions import Versions
 logger = logging.getLogger(__name__)
 
 Listed = dict[int, tuple[VersionRecord, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one pass of a deletion does: ``present``, the chosen versions whose keys
+    are listed; ``in_use``, those an alias routes to (kept); ``doomed``, the rest, to be
+    marked and deleted; ``leftovers``, versions an earlier deletion marked and did not
+    finish."""
+
+    present: dict[int, VersionRecord]
+    in_use: dict[VersionId, list[str]]
+    doomed: list[int]
+    leftovers: list[int]
+
+    @classmethod
+    def of(
+        cls, state: ArtifactState, listed: Listed, users: dict[int, list[str]], chosen: list[int]
+    ) -> Plan:
+        wanted = sorted(set(chosen), reverse=True)
+        present = {n: listed[n][0] for n in wanted if n in listed}
+        in_use: dict[VersionId, list[str]] = {
+            n: sorted(users[n]) for n in wanted if n in users and n in present
+        }
+        doomed = [n for n in wanted if n in present and n not in users]
+        leftovers = [
+            n for n, e in state.versions.items() if e.status == DELETING and n not in doomed
+        ]
+        return cls(present, in_use, doomed, leftovers)
 
 
 class Retirer:
@@ -79,71 +108,60 @@ class Retirer:
             return self.purges.settle(s3, name, loaded, operation)
         users = self._alias_users(s3, name, state, alias_listing, operation)
         listed = self.versions.listed(s3, name, version_listing, state.versions)
-        self._confirm(state, listed)
+        self._confirm(state, listed, f"{operation}: index of {name!r}")
         if not chosen:
             records = [listed[n][0] for n in sorted(listed, reverse=True)]
             chosen.append([int(v) for v in choose(records, users) if v != LATEST])
-        wanted = sorted(set(chosen[0]), reverse=True)
-        present = {n: listed[n][0] for n in wanted if n in listed}
-        in_use: dict[VersionId, list[str]] = {
-            n: sorted(users[n]) for n in wanted if n in users and n in present
-        }
-        if strict and in_use:
-            return Done(RetireResult([], in_use))
-        doomed = [n for n in wanted if n in present and n not in users]
-        leftovers = [
-            n for n, e in state.versions.items() if e.status == DELETING and n not in doomed
-        ]
-        if not doomed and not leftovers:
-            return Done(RetireResult([], in_use))
+        plan = Plan.of(state, listed, users, chosen[0])
+        if (strict and plan.in_use) or not (plan.doomed or plan.leftovers):
+            return Done(RetireResult([], plan.in_use))  # refused (strict), or nothing to do
         token = new_token()
-        for number in doomed:
-            entry = live_entry(present[number], listed[number][1], token)
+        for number in plan.doomed:
+            entry = live_entry(plan.present[number], listed[number][1], token)
             entry.status = DELETING
             state.versions[number] = entry
         state.record(token)
-        result = RetireResult([present[n] for n in doomed], in_use)
-        return Write(
-            loaded, state, lambda _: self._delete(s3, name, doomed, leftovers, result, operation)
-        )
+        return Write(loaded, state, lambda _: self._delete(s3, name, plan, operation))
 
-    def _delete(
-        self,
-        s3: Any,
-        name: str,
-        doomed: list[int],
-        leftovers: list[int],
-        result: RetireResult,
-        operation: str,
-    ) -> RetireResult:
+    def _delete(self, s3: Any, name: str, plan: Plan, operation: str) -> RetireResult:
         """Delete the marked keys. The entries stay "deleting" until a later deletion lists
         their keys gone."""
-        if leftovers:
+        if plan.leftovers:
             logger.debug(
                 "%s: finishing the deletion of versions %s left by an interrupted deletion",
                 operation,
-                leftovers,
+                plan.leftovers,
             )
-        gone = doomed + leftovers
+        gone = plan.doomed + plan.leftovers
         _s3.delete_many(s3, self.place.bucket, [self.place.version_key(name, n) for n in gone])
-        return result
+        return RetireResult([plan.present[n] for n in plan.doomed], plan.in_use)
 
-    def _confirm(self, state: ArtifactState, listed: Listed) -> None:
+    @staticmethod
+    def _confirm(state: ArtifactState, listed: Listed, what: str) -> None:
         """Record in the index what a listing confirmed: versions whose copy landed
         (pending, or written by another client) become live entries, and so do live
         entries that fail their fingerprint (read again from the object); entries without a
         key are forgotten, including finished deletions (their numbers stay used:
         ``hwm`` keeps them)."""
+        adopted: list[int] = []
         for number, (found, etag) in listed.items():
             entry = state.versions.get(number)
             edited = entry is not None and entry.status == LIVE and not entry.trusted
             if entry is None or entry.status == PENDING or edited:
                 state.versions[number] = live_entry(found, etag, "")
                 state.hwm = max(state.hwm, number)
-        for number in list(state.versions):
-            if number not in listed:
-                # never landed, deleted (by an earlier deletion or another client)
-                del state.versions[number]
+                adopted.append(number)
+        # never landed, deleted (by an earlier deletion or another client)
+        forgotten = sorted(number for number in state.versions if number not in listed)
+        for number in forgotten:
+            del state.versions[number]
+        if adopted or forgotten:
+            logger.debug(
+                "%s repaired from the listing: adopted %s, forgot %s",
+                what,
+                sorted(adopted),
+                forgotten,
+            )
 
     # ------------------------------------------------------------ aliases in use
     def _alias_users(
