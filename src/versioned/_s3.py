@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import email.utils
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -271,6 +272,18 @@ class Document:
     etag: str
     metadata: dict[str, str]
     last_modified: datetime
+    #: the server's clock when it answered (the Date header), beside ``last_modified``
+    #: (also the server's clock): an age measured between the two ignores client skew
+    served_at: datetime | None = None
+
+
+def served_at(response: Mapping[str, Any]) -> datetime | None:
+    """The Date header of a response (the server's clock), or None."""
+    header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return email.utils.parsedate_to_datetime(header) if header else None
+    except (TypeError, ValueError):
+        return None
 
 
 def get_document(s3: Any, bucket: str, key: str) -> Document | None:
@@ -285,6 +298,7 @@ def get_document(s3: Any, bucket: str, key: str) -> Document | None:
         etag=str(response["ETag"]),
         metadata={k.lower(): v for k, v in (response.get("Metadata") or {}).items()},
         last_modified=response["LastModified"],
+        served_at=served_at(response),
     )
 
 

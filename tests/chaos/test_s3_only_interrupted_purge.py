@@ -6,12 +6,13 @@ the artifact stuck: ``delete_artifact_version`` returned success while the versi
 ``purge_artifact_versions`` returned ``[]`` with no reason, ``publish`` and ``put_alias``
 raised "being purged" forever, and ``verify()`` said ok.
 
-The mark now carries its owner and a deadline (``purging_until``). For every request k of
+The mark carries its owner and a lease (``purging_lease_secs``, counted from the state's
+LastModified on the server's clock; ``purging_until`` for people). For every request k of
 the purge, a worker process is killed before request k reaches the server, and then:
 
 - while the mark is live: verify() reports the purge in progress; no call reports work it
   did not do (a deletion either deletes or raises);
-- once its deadline has passed (the test moves ``purging_until`` into the past, as time
+- once its deadline has passed (the test sets the mark's lease to 0 s, as time
   would): verify() reports the abandoned purge; the next writer finishes or undoes it, and
   no call reports work it did not do; afterwards no mark is left, the artifact is whole
   (LATEST, no dangling alias, no torn version) or gone, put/publish/put_alias work and
@@ -46,9 +47,11 @@ def read_state(raw: RawStore, ops: Ops) -> dict[str, Any] | None:
 
 
 def expire_mark(raw: RawStore, raw_s3: Any, ops: Ops) -> None:
-    """Move the purge mark's deadline into the past (what waiting would do)."""
+    """End the purge mark's lease (what waiting would do): a lease of 0 s from the
+    state's LastModified, which this write sets to the server's now."""
     state = read_state(raw, ops)
     assert state is not None and state.get("purging")
+    state["purging_lease_secs"] = 0
     state["purging_until"] = PAST
     raw_s3.put_object(Bucket=ops.place.bucket, Key=_state_key(ops), Body=json.dumps(state).encode())
 

@@ -101,7 +101,7 @@ class Purges:
         state = loaded.state
         deadline = state.purge_deadline(loaded.modified)
         holder = state.purging_owner or "an older release"
-        if _model.utc_now() < deadline:
+        if (loaded.served_at or _model.utc_now()) < deadline:  # the server's clock
             raise ArtifactNotFoundError(
                 f"artifact {name!r} is being purged (by {holder}, due by "
                 f"{deadline.isoformat()}); nothing was changed"

@@ -15,9 +15,12 @@ every metadata change of one artifact is serialised through it:
   sees it, and anyone can roll a registered write forward.
 - ``ops``: tokens of recent changes, so a retried write recognises its own earlier attempt.
 - ``purging``: set while ``purge_artifact`` runs: the purge's token (its owner's id), with
-  ``purging_owner`` (host:pid, for people) and ``purging_until`` (when it should be done;
-  past it, the next writer finishes the purge or undoes it). Older releases wrote only
-  ``purging``: their mark's deadline is the state object's LastModified plus the lease.
+  ``purging_owner`` (host:pid, for people), ``purging_lease_secs`` (how long the owner
+  holds the mark) and ``purging_until`` (the owner's clock plus the lease, for people).
+  The mark's deadline is the state object's LastModified plus the lease, both on the
+  server's clock and compared with the server's Date: no client's clock decides whether
+  a purge is abandoned. Past it, the next writer finishes the purge or undoes it. Older
+  releases wrote only ``purging``: their lease is the default.
 
 Every stored value is checked on reading: a document that does not hold a valid state
 (a wrong type, a number out of range such as ``1e400``) raises CorruptRecordError.
@@ -37,7 +40,8 @@ from ..exc import CorruptRecordError
 FORMAT = 1
 MAX_OPS = 64
 #: how long a purge may hold its mark before another writer may settle it
-PURGE_LEASE_SECS = 120.0
+PURGE_LEASE_SECS = 120
+MAX_LEASE_SECS = 86_400
 
 PENDING, LIVE, DELETING = "pending", "live", "deleting"
 
@@ -181,6 +185,7 @@ class ArtifactState:
     ops: list[str] = dataclasses.field(default_factory=list)
     purging_owner: str | None = None
     purging_until: str | None = None
+    purging_lease_secs: int | None = None
 
     # ------------------------------------------------------------ encoding
     def to_bytes(self) -> bytes:
@@ -191,6 +196,7 @@ class ArtifactState:
             "purging": self.purging,
             "purging_owner": self.purging_owner,
             "purging_until": self.purging_until,
+            "purging_lease_secs": self.purging_lease_secs,
             "versions": {str(n): e.to_json() for n, e in sorted(self.versions.items())},
             "aliases": {a: e.to_json() for a, e in sorted(self.aliases.items())},
             "ops": self.ops[-MAX_OPS:],
@@ -227,6 +233,11 @@ class ArtifactState:
             purging=text(data.get("purging"), "purging", optional=True),
             purging_owner=text(data.get("purging_owner"), "purging_owner", optional=True),
             purging_until=moment(data.get("purging_until"), "purging_until"),
+            purging_lease_secs=(
+                None
+                if data.get("purging_lease_secs") is None
+                else whole(data["purging_lease_secs"], "purging_lease_secs", MAX_LEASE_SECS)
+            ),
             versions={
                 int(_model.parse_version(text(n, "version"), allow_latest=False)): (
                     VersionEntry.from_json(e)
@@ -241,21 +252,27 @@ class ArtifactState:
     def mark_purge(self, token: str, owner: str, now: datetime) -> None:
         """Mark the artifact as being purged by ``owner`` until the lease runs out."""
         self.purging, self.purging_owner = token, owner
+        self.purging_lease_secs = PURGE_LEASE_SECS
         self.purging_until = (now + timedelta(seconds=PURGE_LEASE_SECS)).isoformat()
         self.record(token)
 
     def clear_purge(self, token: str) -> None:
         """Undo an abandoned purge's mark (it deleted nothing that matters)."""
         self.purging = self.purging_owner = self.purging_until = None
+        self.purging_lease_secs = None
         self.record(token)
 
     def purge_deadline(self, stored_at: datetime | None) -> datetime:
-        """When the purge mark's owner should be done: ``purging_until``, or, for a mark
-        written by an older release, the state's LastModified plus the lease."""
+        """When the purge mark's owner should be done, on the server's clock: the state's
+        LastModified (the mark's write: nothing rewrites a marked state but a takeover,
+        which renews the mark) plus the lease. ``purging_until`` (the owner's own clock,
+        for people) only when the store time is unknown."""
+        lease = PURGE_LEASE_SECS if self.purging_lease_secs is None else self.purging_lease_secs
+        if stored_at is not None:
+            return stored_at + timedelta(seconds=lease)
         if self.purging_until is not None:
             return _model.parse_time(self.purging_until)
-        start = stored_at if stored_at is not None else _model.utc_now()
-        return start + timedelta(seconds=PURGE_LEASE_SECS)
+        return _model.utc_now() + timedelta(seconds=PURGE_LEASE_SECS)
 
     # ------------------------------------------------------------ queries
     def applied(self, token: str) -> bool:

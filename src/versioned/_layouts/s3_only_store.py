@@ -47,14 +47,20 @@ def quoted(etag: str) -> str:
 
 class Loaded:
     """A state document, the ETag it was read at (None: not stored yet) and, when read,
-    its LastModified (the server's time of its last change)."""
+    its LastModified (the server's time of its last change) and the server's time when it
+    answered (its Date header): both on the server's clock, whatever the client's says."""
 
     def __init__(
-        self, state: ArtifactState, etag: str | None, modified: datetime | None = None
+        self,
+        state: ArtifactState,
+        etag: str | None,
+        modified: datetime | None = None,
+        served_at: datetime | None = None,
     ) -> None:
         self.state = state
         self.etag = etag
         self.modified = modified
+        self.served_at = served_at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,7 +162,7 @@ class StateStore:
         document = _s3.get_document(s3, self.place.bucket, key)
         if document is not None:
             state = ArtifactState.from_bytes(document.body, self.place.uri(key))
-            return Loaded(state, document.etag, document.last_modified)
+            return Loaded(state, document.etag, document.last_modified, document.served_at)
         if not rebuild:
             return Loaded(ArtifactState(), None)
         state = self.rebuild(s3, name)

@@ -82,7 +82,7 @@ class Verifier:
         if state.purging:
             deadline = state.purge_deadline(document.last_modified)
             holder = state.purging_owner or "an older release"
-            if _model.utc_now() < deadline:
+            if (document.served_at or _model.utc_now()) < deadline:  # the server's clock
                 detail = f"a purge by {holder} is in progress (due by {deadline.isoformat()})"
             else:
                 detail = (
