@@ -51,6 +51,10 @@ def run(command: dict[str, Any]) -> Any:
     if op == "purge_artifact":
         ops.purge_artifact(args["name"])
         return None
+    if op == "utc_now":  # the library's wall clock in this process
+        from versioned import _model
+
+        return _model.utc_now().isoformat()
     if op == "stress":
         return stress(ops, **args)
     raise ValueError(f"unknown op {op!r}")
@@ -128,9 +132,53 @@ def _error(error: BaseException) -> dict[str, Any]:
     }
 
 
+#: seconds this worker's clock is off (a machine whose clock is wrong): see skew_clock
+CLOCK_SKEW_VARIABLE = "VERSIONED_CHAOS_CLOCK_SKEW_SECS"
+
+
+def skew_clock(seconds: float) -> None:
+    """Make the library's wall clock ``seconds`` off, as on a machine whose clock is wrong.
+
+    The library reads wall time only through ``datetime.now`` (its modules import the
+    class: ``from datetime import datetime``; ``time`` is read for ``monotonic`` only,
+    which a wrong wall clock does not move). The library is imported while the module's
+    class is a skewed subclass, then the true class is put back: botocore keeps signing
+    with the true time (AWS refuses requests signed 15 minutes off; a skewed machine's
+    SDK corrects for it from the server's Date). Call before anything imports versioned."""
+    import datetime as module
+
+    true_class = module.datetime
+    shift = module.timedelta(seconds=seconds)
+
+    class SkewedDatetime(true_class):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz: module.tzinfo | None = None) -> Any:
+            return true_class.now(tz) + shift
+
+        @classmethod
+        def utcnow(cls) -> Any:
+            return true_class.now(module.UTC).replace(tzinfo=None) + shift
+
+    import boto3  # noqa: F401  (botocore binds the true class first)
+
+    module.datetime = SkewedDatetime  # type: ignore[misc]
+    try:
+        import versioned._model
+        import versioned.s3_and_dynamodb_backend
+        import versioned.s3_only_backend  # noqa: F401
+    finally:
+        module.datetime = true_class  # type: ignore[misc]
+    assert abs((versioned._model.utc_now() - true_class.now(module.UTC)) - shift).total_seconds() < 5
+
+
 def main() -> None:
     # Import the library and build a session before announcing readiness: the test's
     # clock (holds, kills) should not include interpreter start-up.
+    import os
+
+    skew = os.environ.get(CLOCK_SKEW_VARIABLE)
+    if skew:
+        skew_clock(float(skew))
     import versioned.s3_and_dynamodb_backend
     import versioned.s3_only_backend  # noqa: F401
 

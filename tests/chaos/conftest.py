@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from _chaoskit import Ops, Place, RawStore, new_place
 from _faultproxy import FaultProxy
+from _seedkit import SeedServer, seed_library_or_skip
 from _testkit import Endpoints, make_session
 
 
@@ -57,3 +58,12 @@ def via() -> Callable[[Place, FaultProxy], Ops]:
         return Ops(place, make_session(proxy.url))
 
     return make
+
+
+@pytest.fixture(scope="module")
+def seed_server(endpoints: Endpoints) -> Iterator[SeedServer]:
+    """The seed's library (``versioned==1.0.1``, its own virtualenv) in one process kept
+    warm for the module's tests (skipped when the package index cannot be reached)."""
+    server = SeedServer(seed_library_or_skip(endpoints))
+    yield server
+    server.close()
