@@ -617,23 +617,24 @@ class Worker:
     can SIGKILL at any moment. Start several at once: the interpreters warm up in
     parallel."""
 
-    def __init__(self, clock_skew_secs: float = 0.0) -> None:
-        env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
-        env["AWS_DEFAULT_REGION"] = REGION
-        if clock_skew_secs:  # the worker's wall clock is off (see _chaosworker.skew_clock)
-            env["VERSIONED_CHAOS_CLOCK_SKEW_SECS"] = str(clock_skew_secs)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", WORKER_SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+    def __init__(self, clock_skew_secs: float = 0.0, zygote: Zygote | None = None) -> None:
+        self.proc: subprocess.Popen[str] | _Forked
+        if zygote is not None:  # forked from a process that imported everything already
+            self.proc = zygote.fork()
+        else:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", WORKER_SCRIPT],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=worker_environment(clock_skew_secs),
+            )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._pump_out, daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
+        if self.proc.stderr is not None:
+            threading.Thread(target=self._pump_err, daemon=True).start()
         self._ready = False
 
     def _pump_out(self) -> None:
@@ -693,6 +694,88 @@ class Worker:
                 self.kill()
 
 
+def worker_environment(clock_skew_secs: float = 0.0) -> dict[str, str]:
+    env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
+    env["AWS_DEFAULT_REGION"] = REGION
+    if clock_skew_secs:  # the worker's wall clock is off (see _chaosworker.skew_clock)
+        env["VERSIONED_CHAOS_CLOCK_SKEW_SECS"] = str(clock_skew_secs)
+    return env
+
+
+class _Forked:
+    """A worker forked by a Zygote, with the parts of Popen that Worker uses."""
+
+    def __init__(self, pid: int, stdin: Any, stdout: Any) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = None
+
+    def poll(self) -> int | None:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return -9
+        return None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.poll()
+
+    def kill(self) -> None:
+        os.kill(self.pid, 9)  # SIGKILL
+
+    def wait(self, timeout: float) -> int:
+        if not wait_until(lambda: self.poll() is not None, timeout):
+            raise subprocess.TimeoutExpired(str(self.pid), timeout)
+        return -9
+
+
+class Zygote:
+    """A worker process that imported the library once and forks workers in a few
+    milliseconds (``Worker(zygote=...)``; each is SIGKILLed like any process). The kernel
+    reaps them. ``clock_skew_secs``: every worker's wall clock is that far off."""
+
+    def __init__(self, clock_skew_secs: float = 0.0) -> None:
+        import tempfile
+
+        self.directory = tempfile.mkdtemp(prefix="chaos-zygote-")
+        self.count = 0
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", WORKER_SCRIPT, "--zygote"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=worker_environment(clock_skew_secs),
+        )
+        assert self.proc.stdout is not None
+        ready = json.loads(self.proc.stdout.readline() or "{}")
+        assert ready == {"ready": True}, ready
+
+    def fork(self) -> _Forked:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.count += 1
+        fifo_in = os.path.join(self.directory, f"in-{self.count}")
+        fifo_out = os.path.join(self.directory, f"out-{self.count}")
+        os.mkfifo(fifo_in)
+        os.mkfifo(fifo_out)
+        self.proc.stdin.write(json.dumps({"spawn": [fifo_in, fifo_out]}) + "\n")
+        self.proc.stdin.flush()
+        stdin = open(fifo_in, "w")  # noqa: SIM115  (the child opens in, then out)
+        stdout = open(fifo_out)  # noqa: SIM115
+        pid = json.loads(self.proc.stdout.readline())["pid"]
+        return _Forked(pid, stdin, stdout)
+
+    def close(self) -> None:
+        import shutil
+
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait(10)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def workers(count: int, clock_skew_secs: float = 0.0) -> Iterator[list[Worker]]:
     started = [Worker(clock_skew_secs) for _ in range(count)]
@@ -739,8 +822,9 @@ class Promises:
         number = int(version)
         first = self.numbers.setdefault(number, sha256)
         if first != sha256:
-            self.problems.append(f"{who}: version {number} handed out for {sha256[:8]}, "
-                                 f"it was {first[:8]}")
+            self.problems.append(
+                f"{who}: version {number} handed out for {sha256[:8]}, it was {first[:8]}"
+            )
 
     def check(
         self, ops: Ops, where: str, tolerated: tuple[str, ...] = (), allowed: tuple[str, ...] = ()
@@ -783,9 +867,9 @@ class Promises:
             if numbers != sorted(stored):
                 problems.append(f"listed {numbers}, stored {sorted(stored)}")
             for artifact in listed.value:
-                if artifact.version != "LATEST" and int(artifact.version) in stored:
-                    if artifact.sha256 != stored[int(artifact.version)].actual:
-                        problems.append(f"v{artifact.version} listed with {artifact.sha256}")
+                number = None if artifact.version == "LATEST" else int(artifact.version)
+                if number in stored and artifact.sha256 != stored[number].actual:
+                    problems.append(f"v{artifact.version} listed with {artifact.sha256}")
         raw_aliases = self.raw.aliases(self.place, self.name)
         aliases = attempt(lambda: ops.aliases(self.name), strict=False)
         if not aliases.ok:

@@ -165,15 +165,15 @@ def skew_clock(seconds: float) -> None:
     try:
         import versioned._model
         import versioned.s3_and_dynamodb_backend
-        import versioned.s3_only_backend  # noqa: F401
+        import versioned.s3_only_backend
     finally:
         module.datetime = true_class  # type: ignore[misc]
-    assert abs((versioned._model.utc_now() - true_class.now(module.UTC)) - shift).total_seconds() < 5
+    off = versioned._model.utc_now() - true_class.now(module.UTC)
+    assert abs((off - shift).total_seconds()) < 5, off
 
 
-def main() -> None:
-    # Import the library and build a session before announcing readiness: the test's
-    # clock (holds, kills) should not include interpreter start-up.
+def _load() -> None:
+    """Import the library (its clock skewed when the environment says so)."""
     import os
 
     skew = os.environ.get(CLOCK_SKEW_VARIABLE)
@@ -182,6 +182,8 @@ def main() -> None:
     import versioned.s3_and_dynamodb_backend
     import versioned.s3_only_backend  # noqa: F401
 
+
+def serve() -> None:
     _emit({"ready": True})
     for line in sys.stdin:
         if not line.strip():
@@ -191,6 +193,42 @@ def main() -> None:
             _emit({"ok": True, "value": run(command)})
         except Exception as error:
             _emit({"ok": False, **_error(error), "traceback": traceback.format_exc()[-2000:]})
+
+
+def zygote() -> None:
+    """``--zygote``: import once, then fork one worker per request line ``{"spawn": [in
+    fifo, out fifo]}``, answering ``{"pid": n}``; each worker serves commands on its two
+    FIFOs (see ``_chaoskit.Zygote``). Children are reaped by the kernel (SIGCHLD ignored)."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    _emit({"ready": True})
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        fifo_in, fifo_out = json.loads(line)["spawn"]
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            sys.stdin = open(fifo_in)  # noqa: SIM115
+            sys.stdout = open(fifo_out, "w")  # noqa: SIM115
+            try:
+                serve()
+            finally:
+                sys.stdout.flush()
+                os._exit(0)
+        _emit({"pid": pid})
+
+
+def main() -> None:
+    # Import the library and build a session before announcing readiness: the test's
+    # clock (holds, kills) should not include interpreter start-up.
+    _load()
+    if "--zygote" in sys.argv:
+        zygote()
+    else:
+        serve()
 
 
 if __name__ == "__main__":

@@ -63,8 +63,11 @@ def test_three_writers_interleaving_on_one_artifact(
         }
         interleaver = Interleaver(actors, random.Random(rng.random()), stickiness=0.5)
         outcomes = interleaver.run(timeout=30)
-        where = f"round {round_} ({', '.join(chosen)}; order {''.join(o[0] for o in interleaver.order)})"
-        failures += [f"{where}: {w} raised {o.describe()}" for w, o in outcomes.items() if o.foreign]
+        order = "".join(actor[0] for actor in interleaver.order)
+        where = f"round {round_} ({', '.join(chosen)}; order {order})"
+        failures += [
+            f"{where}: {w} raised {o.describe()}" for w, o in outcomes.items() if o.foreign
+        ]
         published = outcomes.get("publish")
         if published is not None and published.ok:
             promises.note(published.value.version, published.value.sha256, "publish")
