@@ -30,7 +30,7 @@ from _testkit import sha256_hex as sha
 HOUR = 3600.0
 SKEWS = [pytest.param(HOUR, id="ahead"), pytest.param(-HOUR, id="behind")]
 LEASE = 0.5  # S3 + DynamoDB: a dead turn costs this much
-DEADLINE = 5.0  # the retry deadline: a waiter that cannot skip a dead turn raises after it
+DEADLINE = 2.5  # the retry deadline: a waiter that cannot skip a dead turn raises after it
 CONTENTS = [f"clock content {i} ".encode() * (20 + i) for i in range(8)]
 
 
@@ -161,7 +161,7 @@ def test_a_skewed_writer_skips_a_dead_turn(
     endpoints: Any,
 ) -> None:
     """A true-clock writer dies holding LATEST's turn; the skewed writer's put must skip
-    the dead turn after the lease (0.5 s), well before its retry deadline (5 s)."""
+    the dead turn after the lease (0.5 s), well before its retry deadline (2.5 s)."""
     ops = make_repo("s3_dynamodb", lease_secs=LEASE, retry_deadline_secs=DEADLINE)
     place = ops.place
     ops.put("app", CONTENTS[0])
