@@ -33,11 +33,13 @@ SEED_WRITES = ("put", "publish", "alias")
 #: (layout, operation) -> what breaks (observed on a moto server)
 DEFECTS = {
     ("s3_dynamodb", "put"): (
-        "issue 17: the seed's put between our S3 write of LATEST and our commit leaves "
-        "LATEST torn (item: the seed's sha256, bytes: ours; our PUT If-Match the recorded "
-        "ETag is not refused, our commit's condition fails silently), and the seed's "
-        "publish there numbers our unrecorded bytes with the old sha256 (v3 torn, listed "
-        "with the wrong sha256)"
+        "issue 17: (1) the seed's put lands after our ticket, before our PutObject (paused "
+        "after request 3: marker GET, claim GetItem, ticket UpdateItem): its PutItem drops "
+        "the write queue; our PutObject If-Match gets 412, we HEAD and write V4 again, our "
+        "commit's condition fails and is ignored: put returns V4 while LATEST's item records "
+        "the seed's sha256 over V4's bytes, not marked unverified (torn). (2) the seed's "
+        "publish after our PutObject, before our commit (after request 4): it copies our "
+        "bytes under the old item's sha256 (v3 torn, listed with V3's sha256)"
     ),
 }
 
