@@ -13,11 +13,11 @@ the S3-only layout runs it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Promises, RawStore, Worker, Zygote, attempt, first_write
+from _chaoskit import Ops, Promises, RawStore, Worker, attempt, first_write
 from _faultproxy import FaultProxy, Rule
 from _testkit import sha256_hex as sha
 
@@ -37,32 +37,6 @@ CASES = [
     ("s3_dynamodb", "publish"),
     ("s3_dynamodb", "purge_artifact"),
 ]
-
-
-class Pool:
-    """Worker processes forked from one zygote (milliseconds each), all SIGKILLed at the end."""
-
-    def __init__(self) -> None:
-        self.zygote = Zygote()
-        self.used: list[Worker] = []
-
-    def take(self) -> Worker:
-        worker = Worker(zygote=self.zygote)
-        self.used.append(worker)
-        worker.ready()
-        return worker
-
-    def close(self) -> None:
-        for worker in self.used:
-            worker.kill()
-        self.zygote.close()
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[Pool]:
-    started = Pool()
-    yield started
-    started.close()
 
 
 def run_until_killed(
@@ -119,7 +93,7 @@ def test_a_kill_during_the_recovery_of_a_kill(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     raw: RawStore,
-    pool: Pool,
+    spawn_worker: Callable[[], Worker],
 ) -> None:
     ops = make_repo(kind, **({"lease_secs": 0.25} if kind == "s3_dynamodb" else {}))
     ops.publish_contents("app", [V1, V2])
@@ -130,13 +104,13 @@ def test_a_kill_during_the_recovery_of_a_kill(
     promises.note(2, sha(V2), "setup")
     proxy = make_proxy()
     a_killed = run_until_killed(
-        pool.take(), ops, proxy, operation, proxy.add("hold", when=first_write(), skip=1)
+        spawn_worker(), ops, proxy, operation, proxy.add("hold", when=first_write(), skip=1)
     )
     assert a_killed, f"A's {operation} has a single write: nothing to recover"
     killed_b = []
     for m in range(1, MAX_B + 1):
         rule = proxy.add("hold", when=first_write(), skip=m)  # B's m-th write is its last
-        if not run_until_killed(pool.take(), ops, proxy, operation, rule):
+        if not run_until_killed(spawn_worker(), ops, proxy, operation, rule):
             break
         killed_b.append(m)
     assert killed_b, f"B's {operation} finished before its first kill point"
