@@ -6,6 +6,7 @@ versions and aliases."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,9 @@ OPERATIONS: dict[str, Callable[[Ops, str], Any]] = {
     "purge_artifact": lambda ops, name: ops.purge_artifact(name),
 }
 SEED_WRITES = ("put", "publish", "alias")
+#: VERSIONED_CHAOS_EVERY_SEED_WRITE=1: each pause meets each seed write (3 times the
+#: scenarios), instead of the one write chosen by the pause's index
+EVERY_SEED_WRITE = os.environ.get("VERSIONED_CHAOS_EVERY_SEED_WRITE") == "1"
 
 #: (layout, operation) -> what breaks (observed on a moto server)
 DEFECTS = {
@@ -42,6 +46,14 @@ DEFECTS = {
         "bytes under the old item's sha256 (v3 torn, listed with V3's sha256)"
     ),
 }
+
+if EVERY_SEED_WRITE:
+    DEFECTS["s3_dynamodb", "purge_artifact"] = (
+        "issue 17: the seed's publish (or put) after our purge_artifact marked the items "
+        "deleted (paused after request 9, 10 or 11 of 12) writes a version (or LATEST) "
+        "item; the purge then deletes the objects under the prefix, the seed's among them, "
+        "and leaves its items: v3 (or LATEST) recorded with no bytes (verify reports it)"
+    )
 
 
 def cases() -> list[Any]:
@@ -145,13 +157,17 @@ def test_the_seed_writing_between_two_of_our_requests(
     total = request_count(ops, proxy, via, operation)
     failures: list[str] = []
     scenarios: dict[str, str] = {}
-    for k in range(1, total):
-        name = f"art{k}"
+    plan = [
+        (k, what)
+        for k in range(1, total)
+        for what in (SEED_WRITES if EVERY_SEED_WRITE else [SEED_WRITES[k % len(SEED_WRITES)]])
+    ]
+    for k, what in plan:
+        name = f"art{k}{what}"
         setup(ops, name)
         promises = Promises(raw, place, name)
         for number, content in ((1, V1), (2, V2)):
             promises.note(number, sha(content), "setup")
-        what = SEED_WRITES[k % len(SEED_WRITES)]
         client = via(place, proxy)
         ours, theirs, reached = interleave_at(
             proxy,
