@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Place, RawStore, Worker, Zygote, attempt, encode_content
+from _chaoskit import Background, Ops, Place, RawStore, Worker, Zygote, attempt, encode_content
 from _faultproxy import FaultProxy, Request
-from _testkit import LAYOUTS
+from _testkit import LAYOUTS, Endpoints
 from _testkit import sha256_hex as sha
 
 HOUR = 3600.0
@@ -85,7 +85,10 @@ def kill_holding_a_turn(worker: Worker, place: Place, proxy: FaultProxy, content
 # ---------------------------------------------------------------- the clock itself
 @pytest.mark.parametrize("skew", SKEWS)
 def test_a_skewed_worker_reads_a_skewed_clock(
-    skew: float, spawn: Callable[[float], Worker], make_repo: Callable[..., Ops], endpoints: Any
+    skew: float,
+    spawn: Callable[[float], Worker],
+    make_repo: Callable[..., Ops],
+    endpoints: Endpoints,
 ) -> None:
     """Guard: the library in a skewed worker reads the skewed time, and still talks to
     the servers (its requests are signed with the true time)."""
@@ -107,7 +110,7 @@ def test_a_skewed_writer_does_not_take_a_live_turn(
     make_proxy: Callable[[], FaultProxy],
     via: Callable[[Place, FaultProxy], Ops],
     raw: RawStore,
-    endpoints: Any,
+    endpoints: Endpoints,
 ) -> None:
     """A put of ours holds LATEST's turn, paused at its S3 write for well under the
     lease (3 s); the skewed writer's put queues behind it and must still be waiting
@@ -119,8 +122,6 @@ def test_a_skewed_writer_does_not_take_a_live_turn(
     proxy = make_proxy()
     client = via(place, proxy)
     rule = proxy.add("hold", when=_latest_put(place))
-    from _chaoskit import Background
-
     ours = Background(lambda: client.put("app", CONTENTS[1]), "ours")
     held = rule.wait(30)
     worker = spawn(skew)
@@ -158,7 +159,7 @@ def test_a_skewed_writer_skips_a_dead_turn(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     raw: RawStore,
-    endpoints: Any,
+    endpoints: Endpoints,
 ) -> None:
     """A true-clock writer dies holding LATEST's turn; the skewed writer's put must skip
     the dead turn after the lease (0.5 s), well before its retry deadline (2.5 s)."""
@@ -200,7 +201,7 @@ def test_a_skewed_writers_turn_end_does_not_block_the_next_dead_turn(
     make_repo: Callable[..., Ops],
     make_proxy: Callable[[], FaultProxy],
     raw: RawStore,
-    endpoints: Any,
+    endpoints: Endpoints,
 ) -> None:
     """The skewed writer puts (its turn's end records its clock); then a true-clock
     writer dies holding the next turn; a true-clock put (ours) must skip that dead turn
@@ -226,7 +227,7 @@ def test_orders_follow_the_calls_not_the_clocks(
     spawn: Callable[[float], Worker],
     make_repo: Callable[..., Ops],
     raw: RawStore,
-    endpoints: Any,
+    endpoints: Endpoints,
 ) -> None:
     """A true-clock writer (ours) and writers an hour ahead and behind take turns to put
     and publish, and to move alias prod. Numbers follow the calls, LATEST is the last
@@ -303,7 +304,7 @@ def test_a_versions_age_does_not_depend_on_a_writers_clock(
     spawn: Callable[[float], Worker],
     make_repo: Callable[..., Ops],
     raw: RawStore,
-    endpoints: Any,
+    endpoints: Endpoints,
 ) -> None:
     """Four versions published seconds ago (by a writer whose clock is ``publisher``
     off), then two purges by a writer whose clock is ``purger`` off, keeping 1: of
