@@ -188,5 +188,6 @@ def test_the_seed_writing_between_two_of_our_requests(
         if ours.foreign:
             failures.append(f"{where}: raised {ours.describe()}")
         failures += promises.check(ops, where, tolerated=("canary",))
+    assert len(scenarios) >= len(plan) - 1, f"only {list(scenarios.values())} were reached"
     failures += seed_disagrees(seed_server, ops, scenarios)
     assert failures == [], "\n".join(failures)
