@@ -836,9 +836,24 @@ class Promises:
             first = self.numbers.setdefault(number, entry.actual or "")
             if entry.actual != first:
                 found.append(f"v{number} names {entry.actual}, it named {first}")
-        torn = self.raw.torn(self.place, self.name)
+        latest = self.raw.latest(self.place, self.name)
+        # as RawStore.torn and RawStore.dangling, on one read of the versions
+        torn = [
+            f"v{number}: recorded {entry.recorded}, bytes {entry.actual}"
+            for number, entry in sorted(stored.items())
+            if entry.actual is None or entry.actual != entry.recorded
+        ]
+        if latest is not None and latest.actual != latest.recorded:
+            torn.append(f"LATEST: recorded {latest.recorded}, bytes {latest.actual}")
         found += [f"torn {t}" for t in torn]
-        dangling = self.raw.dangling(self.place, self.name)
+        live = {str(n) for n in stored} | ({"LATEST"} if latest is not None else set())
+        raw_aliases = self.raw.aliases(self.place, self.name)
+        dangling = [
+            f"alias {alias} -> {target}"
+            for alias, targets in sorted(raw_aliases.items())
+            for target in targets
+            if target not in live
+        ]
         found += [d for d in dangling if d.split()[1] not in tolerated]
         report = attempt(lambda: ops.verify(self.name), strict=False)
         if not report.ok:
@@ -853,10 +868,12 @@ class Promises:
             extra = [p for p in report.value.problems if p.kind not in {*expected, *allowed}]
             if extra and not torn:
                 found.append(f"verify() reported {[(p.kind, p.location) for p in extra]}")
-        found += self._reads(ops, stored)
+        found += self._reads(ops, stored, raw_aliases)
         return [f"{where}: {problem}" for problem in found]
 
-    def _reads(self, ops: Ops, stored: dict[int, Stored]) -> list[str]:
+    def _reads(
+        self, ops: Ops, stored: dict[int, Stored], raw_aliases: dict[str, list[str]]
+    ) -> list[str]:
         problems: list[str] = []
         listed = attempt(lambda: ops.versions(self.name), strict=False)
         if not listed.ok:
@@ -870,7 +887,6 @@ class Promises:
                 number = None if artifact.version == "LATEST" else int(artifact.version)
                 if number in stored and artifact.sha256 != stored[number].actual:
                     problems.append(f"v{artifact.version} listed with {artifact.sha256}")
-        raw_aliases = self.raw.aliases(self.place, self.name)
         aliases = attempt(lambda: ops.aliases(self.name), strict=False)
         if not aliases.ok:
             if raw_aliases:
