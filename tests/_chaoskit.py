@@ -138,6 +138,10 @@ class Place:
         from versioned import s3_and_dynamodb_backend, s3_only_backend
 
         options = dict(self.options)
+        if "retry_deadline_secs" in options:  # JSON-able for workers: a RetryPolicy's deadline
+            from versioned.api import RetryPolicy
+
+            options["retry_policy"] = RetryPolicy(deadline_secs=options.pop("retry_deadline_secs"))
         if self.ddb:
             assert self.table is not None
             return s3_and_dynamodb_backend.Repository(
@@ -613,21 +617,24 @@ class Worker:
     can SIGKILL at any moment. Start several at once: the interpreters warm up in
     parallel."""
 
-    def __init__(self) -> None:
-        env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
-        env["AWS_DEFAULT_REGION"] = REGION
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", WORKER_SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+    def __init__(self, clock_skew_secs: float = 0.0, zygote: Zygote | None = None) -> None:
+        self.proc: subprocess.Popen[str] | _Forked
+        if zygote is not None:  # forked from a process that imported everything already
+            self.proc = zygote.fork()
+        else:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", WORKER_SCRIPT],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=worker_environment(clock_skew_secs),
+            )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._pump_out, daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
+        if self.proc.stderr is not None:
+            threading.Thread(target=self._pump_err, daemon=True).start()
         self._ready = False
 
     def _pump_out(self) -> None:
@@ -687,9 +694,91 @@ class Worker:
                 self.kill()
 
 
+def worker_environment(clock_skew_secs: float = 0.0) -> dict[str, str]:
+    env = {**os.environ, **{k.upper(): v for k, v in CREDENTIALS.items()}}
+    env["AWS_DEFAULT_REGION"] = REGION
+    if clock_skew_secs:  # the worker's wall clock is off (see _chaosworker.skew_clock)
+        env["VERSIONED_CHAOS_CLOCK_SKEW_SECS"] = str(clock_skew_secs)
+    return env
+
+
+class _Forked:
+    """A worker forked by a Zygote, with the parts of Popen that Worker uses."""
+
+    def __init__(self, pid: int, stdin: Any, stdout: Any) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = None
+
+    def poll(self) -> int | None:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return -9
+        return None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.poll()
+
+    def kill(self) -> None:
+        os.kill(self.pid, 9)  # SIGKILL
+
+    def wait(self, timeout: float) -> int:
+        if not wait_until(lambda: self.poll() is not None, timeout):
+            raise subprocess.TimeoutExpired(str(self.pid), timeout)
+        return -9
+
+
+class Zygote:
+    """A worker process that imported the library once and forks workers in a few
+    milliseconds (``Worker(zygote=...)``; each is SIGKILLed like any process). The kernel
+    reaps them. ``clock_skew_secs``: every worker's wall clock is that far off."""
+
+    def __init__(self, clock_skew_secs: float = 0.0) -> None:
+        import tempfile
+
+        self.directory = tempfile.mkdtemp(prefix="chaos-zygote-")
+        self.count = 0
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", WORKER_SCRIPT, "--zygote"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=worker_environment(clock_skew_secs),
+        )
+        assert self.proc.stdout is not None
+        ready = json.loads(self.proc.stdout.readline() or "{}")
+        assert ready == {"ready": True}, ready
+
+    def fork(self) -> _Forked:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.count += 1
+        fifo_in = os.path.join(self.directory, f"in-{self.count}")
+        fifo_out = os.path.join(self.directory, f"out-{self.count}")
+        os.mkfifo(fifo_in)
+        os.mkfifo(fifo_out)
+        self.proc.stdin.write(json.dumps({"spawn": [fifo_in, fifo_out]}) + "\n")
+        self.proc.stdin.flush()
+        stdin = open(fifo_in, "w")  # noqa: SIM115  (the child opens in, then out)
+        stdout = open(fifo_out)  # noqa: SIM115
+        pid = json.loads(self.proc.stdout.readline())["pid"]
+        return _Forked(pid, stdin, stdout)
+
+    def close(self) -> None:
+        import shutil
+
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait(10)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def workers(count: int) -> Iterator[list[Worker]]:
-    started = [Worker() for _ in range(count)]
+def workers(count: int, clock_skew_secs: float = 0.0) -> Iterator[list[Worker]]:
+    started = [Worker(clock_skew_secs) for _ in range(count)]
     try:
         yield started
     finally:
@@ -703,3 +792,110 @@ def encode_content(data: bytes) -> str:
 
 def decode_content(text: str) -> bytes:
     return base64.b64decode(text)
+
+
+# ====================================================================== promises
+class Promises:
+    """The promises every interleaving must keep on one artifact, checked on raw storage
+    (plain boto3) and through the library's reads, across the rounds of a test:
+
+    - no version number is handed out for two contents (``note`` each publish's answer);
+    - no number names other bytes than it first did, none is torn (bytes vs record);
+    - every alias routes to live bytes (an alias in ``tolerated`` may dangle if verify()
+      reports it: another client's unconditional write, a documented limit);
+    - verify() returns, reports a dangling alias or torn version when there is one, and
+      nothing else outside ``allowed``;
+    - the library lists exactly the live versions and the aliases raw storage holds.
+    """
+
+    def __init__(self, raw: RawStore, place: Place, name: str) -> None:
+        self.raw = raw
+        self.place = place
+        self.name = name
+        self.numbers: dict[int, str] = {}  # number -> the sha256 it was first seen with
+        self.problems: list[str] = []
+
+    def note(self, version: Any, sha256: str, who: str) -> None:
+        """A publish answered ``version`` for content ``sha256``."""
+        if str(version) == "LATEST":
+            return
+        number = int(version)
+        first = self.numbers.setdefault(number, sha256)
+        if first != sha256:
+            self.problems.append(
+                f"{who}: version {number} handed out for {sha256[:8]}, it was {first[:8]}"
+            )
+
+    def check(
+        self, ops: Ops, where: str, tolerated: tuple[str, ...] = (), allowed: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Every broken promise now (each prefixed with ``where``), plus noted ones."""
+        found, self.problems = self.problems, []
+        stored = self.raw.versions(self.place, self.name)
+        for number, entry in sorted(stored.items()):
+            first = self.numbers.setdefault(number, entry.actual or "")
+            if entry.actual != first:
+                found.append(f"v{number} names {entry.actual}, it named {first}")
+        latest = self.raw.latest(self.place, self.name)
+        # as RawStore.torn and RawStore.dangling, on one read of the versions
+        torn = [
+            f"v{number}: recorded {entry.recorded}, bytes {entry.actual}"
+            for number, entry in sorted(stored.items())
+            if entry.actual is None or entry.actual != entry.recorded
+        ]
+        if latest is not None and latest.actual != latest.recorded:
+            torn.append(f"LATEST: recorded {latest.recorded}, bytes {latest.actual}")
+        found += [f"torn {t}" for t in torn]
+        live = {str(n) for n in stored} | ({"LATEST"} if latest is not None else set())
+        raw_aliases = self.raw.aliases(self.place, self.name)
+        dangling = [
+            f"alias {alias} -> {target}"
+            for alias, targets in sorted(raw_aliases.items())
+            for target in targets
+            if target not in live
+        ]
+        found += [d for d in dangling if d.split()[1] not in tolerated]
+        report = attempt(lambda: ops.verify(self.name), strict=False)
+        if not report.ok:
+            found.append(f"verify() raised {report.describe()}")
+        else:
+            kinds = report.value.kinds()
+            if dangling and "dangling_alias" not in kinds:
+                found.append(f"verify() missed {dangling}")
+            if torn and report.value.ok:
+                found.append(f"verify() missed torn {torn}")
+            expected = {"dangling_alias"} if dangling else set()
+            extra = [p for p in report.value.problems if p.kind not in {*expected, *allowed}]
+            if extra and not torn:
+                found.append(f"verify() reported {[(p.kind, p.location) for p in extra]}")
+        found += self._reads(ops, stored, raw_aliases)
+        return [f"{where}: {problem}" for problem in found]
+
+    def _reads(
+        self, ops: Ops, stored: dict[int, Stored], raw_aliases: dict[str, list[str]]
+    ) -> list[str]:
+        problems: list[str] = []
+        listed = attempt(lambda: ops.versions(self.name), strict=False)
+        if not listed.ok:
+            if stored:
+                problems.append(f"list_artifact_versions raised {listed.describe()}")
+        else:
+            numbers = sorted(int(a.version) for a in listed.value if a.version != "LATEST")
+            if numbers != sorted(stored):
+                problems.append(f"listed {numbers}, stored {sorted(stored)}")
+            for artifact in listed.value:
+                number = None if artifact.version == "LATEST" else int(artifact.version)
+                if number in stored and artifact.sha256 != stored[number].actual:
+                    problems.append(f"v{artifact.version} listed with {artifact.sha256}")
+        aliases = attempt(lambda: ops.aliases(self.name), strict=False)
+        if not aliases.ok:
+            if raw_aliases:
+                problems.append(f"list_aliases raised {aliases.describe()}")
+            return problems
+        routed = {
+            a.alias: [_norm(v) for v in (a.version, a.secondary_version) if v is not None]
+            for a in aliases.value
+        }
+        if routed != raw_aliases:
+            problems.append(f"aliases read {routed}, stored {raw_aliases}")
+        return problems

@@ -54,6 +54,10 @@ def run(command: dict[str, Any]) -> Any:
     if op == "purge_all":
         ops.purge_all()
         return None
+    if op == "utc_now":  # the library's wall clock in this process
+        from versioned import _model
+
+        return _model.utc_now().isoformat()
     if op == "stress":
         return stress(ops, **args)
     raise ValueError(f"unknown op {op!r}")
@@ -131,12 +135,58 @@ def _error(error: BaseException) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    # Import the library and build a session before announcing readiness: the test's
-    # clock (holds, kills) should not include interpreter start-up.
+#: seconds this worker's clock is off (a machine whose clock is wrong): see skew_clock
+CLOCK_SKEW_VARIABLE = "VERSIONED_CHAOS_CLOCK_SKEW_SECS"
+
+
+def skew_clock(seconds: float) -> None:
+    """Make the library's wall clock ``seconds`` off, as on a machine whose clock is wrong.
+
+    The library reads wall time only through ``datetime.now`` (its modules import the
+    class: ``from datetime import datetime``; ``time`` is read for ``monotonic`` only,
+    which a wrong wall clock does not move). The library is imported while the module's
+    class is a skewed subclass, then the true class is put back: botocore keeps signing
+    with the true time (AWS refuses requests signed 15 minutes off; a skewed machine's
+    SDK corrects for it from the server's Date). Call before anything imports versioned."""
+    import datetime as module
+
+    true_class = module.datetime
+    shift = module.timedelta(seconds=seconds)
+
+    class SkewedDatetime(true_class):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz: module.tzinfo | None = None) -> Any:
+            return true_class.now(tz) + shift
+
+        @classmethod
+        def utcnow(cls) -> Any:
+            return true_class.now(module.UTC).replace(tzinfo=None) + shift
+
+    import boto3  # noqa: F401  (botocore binds the true class first)
+
+    module.datetime = SkewedDatetime  # type: ignore[misc]
+    try:
+        import versioned._model
+        import versioned.s3_and_dynamodb_backend
+        import versioned.s3_only_backend
+    finally:
+        module.datetime = true_class  # type: ignore[misc]
+    off = versioned._model.utc_now() - true_class.now(module.UTC)
+    assert abs((off - shift).total_seconds()) < 5, off
+
+
+def _load() -> None:
+    """Import the library (its clock skewed when the environment says so)."""
+    import os
+
+    skew = os.environ.get(CLOCK_SKEW_VARIABLE)
+    if skew:
+        skew_clock(float(skew))
     import versioned.s3_and_dynamodb_backend
     import versioned.s3_only_backend  # noqa: F401
 
+
+def serve() -> None:
     _emit({"ready": True})
     for line in sys.stdin:
         if not line.strip():
@@ -146,6 +196,42 @@ def main() -> None:
             _emit({"ok": True, "value": run(command)})
         except Exception as error:
             _emit({"ok": False, **_error(error), "traceback": traceback.format_exc()[-2000:]})
+
+
+def zygote() -> None:
+    """``--zygote``: import once, then fork one worker per request line ``{"spawn": [in
+    fifo, out fifo]}``, answering ``{"pid": n}``; each worker serves commands on its two
+    FIFOs (see ``_chaoskit.Zygote``). Children are reaped by the kernel (SIGCHLD ignored)."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    _emit({"ready": True})
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        fifo_in, fifo_out = json.loads(line)["spawn"]
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            sys.stdin = open(fifo_in)  # noqa: SIM115
+            sys.stdout = open(fifo_out, "w")  # noqa: SIM115
+            try:
+                serve()
+            finally:
+                sys.stdout.flush()
+                os._exit(0)
+        _emit({"pid": pid})
+
+
+def main() -> None:
+    # Import the library and build a session before announcing readiness: the test's
+    # clock (holds, kills) should not include interpreter start-up.
+    _load()
+    if "--zygote" in sys.argv:
+        zygote()
+    else:
+        serve()
 
 
 if __name__ == "__main__":

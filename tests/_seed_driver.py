@@ -114,7 +114,31 @@ class Driver:
             }
 
 
+def serve() -> None:
+    """``--serve``: one program per stdin line, one answer per stdout line, imports and
+    repositories kept warm between programs (each repository bootstrapped once)."""
+    drivers: dict[str, Driver] = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        program = json.loads(line)
+        key = json.dumps([program["layout"], program["repo"]], sort_keys=True)
+        if key not in drivers:
+            drivers[key] = Driver(program["layout"], program["repo"])
+            if program.get("bootstrap", True):
+                drivers[key].call("bootstrap", {})
+        answer = {
+            "seed": {"version": versioned.__version__, "file": versioned.__file__},
+            "results": [drivers[key].run(op) for op in program["ops"]],
+        }
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
 def main() -> None:
+    if "--serve" in sys.argv:
+        serve()
+        return
     program = json.load(sys.stdin)
     driver = Driver(program["layout"], program["repo"])
     if program.get("bootstrap", True):

@@ -178,6 +178,20 @@ def ensure_seed_venv(venv: Path = VENV) -> Path:
     return _python(venv)
 
 
+def seed_library_or_skip(endpoints: Endpoints) -> SeedLibrary:
+    """The seed's library against ``endpoints`` (its virtualenv built on first use); the
+    test skips when the package index cannot be reached, fails when the build fails."""
+    import pytest
+
+    try:
+        python = ensure_seed_venv()
+    except IndexUnreachable as error:
+        pytest.skip(f"the seed's library cannot be installed: {error}")
+    except SeedVenvError as error:
+        pytest.fail(str(error), pytrace=False)
+    return SeedLibrary(python, endpoints)
+
+
 # ------------------------------------------------------------------ driving the seed
 class SeedError(AssertionError):
     """The seed's library could not be driven at all (not: a call of it raised)."""
@@ -232,6 +246,50 @@ class SeedLibrary:
             raise SeedError(f"the driver imported the wrong library: {seed}")
         results: list[Any] = answer["results"]
         return results
+
+
+class SeedServer:
+    """The seed's library in one long-lived process (``_seed_driver.py --serve``): a
+    program costs its requests, not an interpreter start (for tests that run the seed
+    between two requests of ours, many times). Same answers as :meth:`SeedLibrary.run`."""
+
+    def __init__(self, library: SeedLibrary) -> None:
+        self.library = library
+        self.proc = subprocess.Popen(
+            [str(library.python), "-I", str(DRIVER), "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=library.environment(),
+        )
+
+    def run(self, layout: str, repo_kwargs: dict[str, Any], ops: list[dict[str, Any]]) -> list[Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        program = {"layout": layout, "repo": repo_kwargs, "bootstrap": True, "ops": ops}
+        self.proc.stdin.write(json.dumps(program) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SeedError(f"the seed's server died ({self.proc.poll()})")
+        answer = json.loads(line)
+        seed = answer["seed"]
+        if seed["version"] != "1.0.1" or not seed["file"].startswith(
+            str(self.library.python.parents[1])
+        ):
+            raise SeedError(f"the server imported the wrong library: {seed}")
+        results: list[Any] = answer["results"]
+        return results
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 class Pair:

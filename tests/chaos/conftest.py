@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _chaoskit import Ops, Place, RawStore, new_place
+from _chaoskit import Ops, Place, RawStore, Worker, Zygote, new_place
 from _faultproxy import FaultProxy
+from _seedkit import SeedServer, seed_library_or_skip
 from _testkit import Endpoints, make_session
 
 
@@ -57,3 +58,36 @@ def via() -> Callable[[Place, FaultProxy], Ops]:
         return Ops(place, make_session(proxy.url))
 
     return make
+
+
+@pytest.fixture(scope="module")
+def seed_server(endpoints: Endpoints) -> Iterator[SeedServer]:
+    """The seed's library (``versioned==1.0.1``, its own virtualenv) in one process kept
+    warm for the module's tests (skipped when the package index cannot be reached)."""
+    server = SeedServer(seed_library_or_skip(endpoints))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Iterator[Zygote]:
+    """A process that imported the library and forks worker processes in milliseconds."""
+    started = Zygote()
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def spawn_worker(zygote: Zygote) -> Iterator[Callable[[], Worker]]:
+    """spawn_worker() -> a ready worker process (forked), SIGKILLed after the test."""
+    used: list[Worker] = []
+
+    def make() -> Worker:
+        worker = Worker(zygote=zygote)
+        used.append(worker)
+        worker.ready()
+        return worker
+
+    yield make
+    for worker in used:
+        worker.kill()

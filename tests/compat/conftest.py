@@ -6,14 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from _seedkit import (
-    LEASE_SECS,
-    IndexUnreachable,
-    Pair,
-    SeedLibrary,
-    SeedVenvError,
-    ensure_seed_venv,
-)
+from _seedkit import LEASE_SECS, Pair, SeedLibrary, seed_library_or_skip
 from _testkit import BACKENDS, Endpoints
 from boto_session_manager import BotoSesManager
 
@@ -21,13 +14,7 @@ from boto_session_manager import BotoSesManager
 @pytest.fixture(scope="session")
 def seed_library(endpoints: Endpoints) -> SeedLibrary:
     """The seed's library, runnable in its own virtualenv (built on first use)."""
-    try:
-        python = ensure_seed_venv()
-    except IndexUnreachable as error:
-        pytest.skip(f"the seed's library cannot be installed: {error}")
-    except SeedVenvError as error:
-        pytest.fail(str(error), pytrace=False)
-    return SeedLibrary(python, endpoints)
+    return seed_library_or_skip(endpoints)
 
 
 @pytest.fixture(params=BACKENDS)
