@@ -229,6 +229,14 @@ class Ops:
             purge_older_than_secs=purge_older_than_secs,
         )
 
+    def plan_purge(self, name: str, keep_last_n: int, purge_older_than_secs: float) -> Any:
+        return self._call(
+            "plan_purge",
+            name=name,
+            keep_last_n=keep_last_n,
+            purge_older_than_secs=purge_older_than_secs,
+        )
+
     def purge_artifact(self, name: str) -> None:
         self._call("purge_artifact", name=name)
 

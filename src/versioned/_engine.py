@@ -5,6 +5,7 @@ dataclasses; the layouts own storage and its concurrency protocol."""
 from __future__ import annotations
 
 import concurrent.futures
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _content, _model, _pool, _s3, _transfer
@@ -233,7 +234,7 @@ class Engine:
             lambda: self.layout.list_versions(session, name),
             lambda: self.layout.list_aliases(session, name),
         )
-        purge_time = _model.utc_now()
+        purge_time = session.clock.now()  # the server's: after the reads, from their Date
         published = {int(r.version): r for r in versions if r.version != LATEST}
         decision = _model.decide_retention(
             [(number, record.update_at) for number, record in published.items()],
@@ -266,21 +267,23 @@ class Engine:
         _model.validate_artifact_name(name)
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
-        purge_time = _model.utc_now()
+        session = self.writing(bsm)
+        chosen_at: list[datetime] = []
 
         def choose(records: list[VersionRecord], users: dict[int, list[str]]) -> list[VersionId]:
+            chosen_at.append(session.clock.now())  # the server's, from the reads just made
             decision = _model.decide_retention(
                 [(int(r.version), r.update_at) for r in records if r.version != LATEST],
                 keep_last_n=keep_last_n,
                 purge_older_than_secs=purge_older_than_secs,
-                now=purge_time,
+                now=chosen_at[0],
                 alias_users=users,
             )
             return list(decision.remove)
 
-        result = self.layout.retire(self.writing(bsm), name, choose, strict=False)
+        result = self.layout.retire(session, name, choose, strict=False)
         retired = sorted(result.retired, key=lambda r: int(r.version), reverse=True)
-        return purge_time, retired
+        return (chosen_at[0] if chosen_at else session.clock.now()), retired
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         _model.validate_artifact_name(name)

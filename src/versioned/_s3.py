@@ -15,7 +15,7 @@ import email.utils
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
@@ -281,9 +281,12 @@ def served_at(response: Mapping[str, Any]) -> datetime | None:
     """The Date header of a response (the server's clock), or None."""
     header = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     try:
-        return email.utils.parsedate_to_datetime(header) if header else None
+        moment = email.utils.parsedate_to_datetime(header) if header else None
     except (TypeError, ValueError):
         return None
+    if moment is not None and moment.tzinfo is None:  # "-0000": UTC, source unknown
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def get_document(s3: Any, bucket: str, key: str) -> Document | None:

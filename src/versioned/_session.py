@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import weakref
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import _s3
+from . import _model, _s3
 
 if TYPE_CHECKING:
     from boto_session_manager import BotoSesManager
+
+logger = logging.getLogger(__name__)
+
+
+class ServerClock:
+    """The servers' clock, as their answers tell it: the Date header of the latest
+    response to a client of the session, moved on by the monotonic time since it came.
+
+    Rules that compare a time the server recorded (an object's LastModified) with "now"
+    read this, so a client whose wall clock is wrong measures ages as the server does.
+    It costs no request: every answer carries a Date (whole seconds)."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[datetime, float] | None = None
+
+    def note(self, parsed: object = None, **_: Any) -> None:
+        """botocore's ``after-call`` hook: remember the response's Date."""
+        moment = _s3.served_at(parsed) if isinstance(parsed, Mapping) else None
+        if moment is not None:
+            self._seen = (moment, time.monotonic())  # one assignment: threads may race
+
+    def now(self) -> datetime:
+        """The server's time now; the local clock when no response carried a Date."""
+        seen = self._seen
+        if seen is None:
+            logger.debug("no response carried a Date header: using the local clock")
+            return _model.utc_now()
+        served, at = seen
+        return served + timedelta(seconds=time.monotonic() - at)
 
 
 class Session:
@@ -19,6 +52,7 @@ class Session:
         self.bsm = bsm
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self.clock = ServerClock()
 
     def client(self, service: str, *, retries: bool = True) -> Any:
         name = service if retries else f"{service} (one attempt)"
@@ -28,6 +62,7 @@ class Session:
                 client = self._clients.get(name)
                 if client is None:
                     client = _s3.make_client(self.bsm, service, retries=retries)
+                    client.meta.events.register("after-call", self.clock.note)
                     self._clients[name] = client
         return client
 

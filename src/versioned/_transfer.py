@@ -28,6 +28,7 @@ from ._s3 import (
     error_code,
     head,
     same_etag,
+    served_at,
     status_code,
     translate,
 )
@@ -402,4 +403,5 @@ def _complete_copy(s3: Any, job: _CopyJob, completed: list[dict[str, Any]]) -> C
             MultipartUpload={"Parts": completed},
             **condition,
         )
-    return CopyResult(str(response["ETag"]), job.source.sha256, None)
+    # the object's time: when the server completed it (the answer carries no LastModified)
+    return CopyResult(str(response["ETag"]), job.source.sha256, served_at(response))

@@ -7,9 +7,10 @@ The rules that read a wall clock (grep ``utc_now`` in src/versioned):
 - S3 + DynamoDB, LATEST's write queue: a turn is skipped once a waiter has watched it
   for ``lease_secs`` (monotonic) and its ``put_since`` (written from the wall clock of
   the writer that ended the turn before) is that old by the waiter's wall clock;
-- the times recorded for versions (S3 + DynamoDB: the writer's clock; S3-only: the
-  object's LastModified, the server's) and aliases (the writer's clock), which
-  ``purge_artifact_versions(purge_older_than_secs=...)`` compares with the caller's clock.
+- the times recorded for aliases (the writer's clock). Versions record the server's
+  (their object's LastModified, in both layouts), and
+  ``purge_artifact_versions(purge_older_than_secs=...)`` measures their age against the
+  server's clock (the Date of the purge's own responses), not the caller's.
 A skewed writer must neither take a live turn nor wait forever for a dead one, nor make
 others wait forever; numbers, LATEST, ``keep_last_n`` and the winning alias write follow
 the order of the calls, not the clocks."""
@@ -259,40 +260,15 @@ def test_orders_follow_the_calls_not_the_clocks(
     assert listed == [(str(n), sha(CONTENTS[n])) for n in range(len(order), 0, -1)]
 
 
-#: purge_artifact_versions measures a version's age with the caller's wall clock
-AGE_DEFECT = (
-    "issue 17, clock skew: purge_artifact_versions(purge_older_than_secs=...) compares a "
-    "version's recorded time with the caller's wall clock"
-)
-
-
 def _ages() -> list[Any]:
-    """(layout, the purger's skew, the publisher's skew) with what breaks."""
+    """(layout, the purger's skew, the publisher's skew): one of the two an hour off."""
     cases = []
     for kind in LAYOUTS:
-        for who, skew in (
-            ("purger", HOUR),
-            ("purger", -HOUR),
-            ("publisher", HOUR),
-            ("publisher", -HOUR),
-        ):
-            way = "ahead" if skew > 0 else "behind"
-            reason = None
-            if who == "purger":
-                reason = f"{AGE_DEFECT}: a purger an hour {way} purges " + (
-                    "recent versions as older than 30 minutes" if skew > 0 else "nothing"
-                )
-            elif kind == "s3_dynamodb":  # S3-only: a version's time is the server's
-                reason = (
-                    f"{AGE_DEFECT}, and the S3 + DynamoDB layout records the publisher's: "
-                    f"versions published by a writer an hour {way} are recorded an hour "
-                    + ("in the future (they escape every purge)" if skew > 0 else "old")
-                )
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            purger, publisher = (skew, 0.0) if who == "purger" else (0.0, skew)
-            cases.append(
-                pytest.param(kind, purger, publisher, marks=marks, id=f"{kind}-{who}-{way}")
-            )
+        for who in ("purger", "publisher"):
+            for skew in (HOUR, -HOUR):
+                way = "ahead" if skew > 0 else "behind"
+                purger, publisher = (skew, 0.0) if who == "purger" else (0.0, skew)
+                cases.append(pytest.param(kind, purger, publisher, id=f"{kind}-{who}-{way}"))
     return cases
 
 
@@ -308,8 +284,10 @@ def test_a_versions_age_does_not_depend_on_a_writers_clock(
 ) -> None:
     """Four versions published seconds ago (by a writer whose clock is ``publisher``
     off), then two purges by a writer whose clock is ``purger`` off, keeping 1: of
-    versions older than 30 minutes (none is), then of versions older than 0 seconds
-    (all but the newest are)."""
+    versions older than 30 minutes (none is: a purger an hour ahead must not take them
+    for older, nor versions a writer an hour behind published), then of versions older
+    than 0 seconds (all but the newest are: a purger an hour behind must not take them
+    for younger, nor versions a writer an hour ahead published)."""
     ops = make_repo(kind, **({"lease_secs": 3} if kind == "s3_dynamodb" else {}))
     place = ops.place
     writer = spawn(publisher)

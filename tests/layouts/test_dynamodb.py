@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -338,6 +338,42 @@ def test_s3_keys_and_artifact_items(bsm: BotoSesManager, raw_s3: Any, raw_dynamo
         assert raw["sha256"] == {"S": sha256_hex(b"one")}
         assert raw["is_deleted"] == {"BOOL": False}
         assert TIME_RE.match(raw["update_at"]["S"]), raw["update_at"]
+
+
+@pytest.mark.parametrize("single_copy_limit", [None, 1], ids=["copy", "multipart_copy"])
+def test_a_versions_time_is_its_objects(
+    single_copy_limit: int | None, bsm: BotoSesManager, raw_s3: Any, raw_dynamodb: Any
+) -> None:
+    """A version item's update_at is the server's clock, not the publisher's: its
+    object's LastModified (the CopyObject's; a multipart copy's is its start, recorded
+    as the completion's Date, the same second or a few later), in the seed's format."""
+    limit: dict[str, Any] = {}
+    if single_copy_limit is not None:
+        limit["single_copy_limit"] = single_copy_limit
+    repo = Repository(
+        aws_region="us-east-1",
+        s3_bucket=unique("bkt"),
+        s3_prefix=PREFIX,
+        dynamodb_table_name=unique("tbl"),
+        suffix=SUFFIX,
+        **limit,
+    )
+    repo.bootstrap(bsm=bsm)
+    name = "app"
+    repo.put_artifact(name=name, content=b"timed " * 100, bsm=bsm)
+    repo.publish_artifact_version(name=name, bsm=bsm)
+    raw = item(raw_dynamodb, repo.dynamodb_table_name, name, "000001")
+    assert TIME_RE.match(raw["update_at"]["S"]), raw["update_at"]
+    recorded = datetime.strptime(raw["update_at"]["S"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    head = raw_s3.head_object(Bucket=repo.s3_bucket, Key=f"{PREFIX}/{name}/000001{SUFFIX}")
+    modified = head["LastModified"]
+    assert recorded.microsecond == 0, recorded  # whole seconds: the server's, not ours
+    if single_copy_limit is None:
+        assert recorded == modified
+    else:
+        assert timedelta(0) <= recorded - modified <= timedelta(seconds=5), (recorded, modified)
+    listed = repo.get_artifact_version(name=name, version=1, bsm=bsm)
+    assert listed.update_at == recorded
 
 
 def test_alias_items(bsm: BotoSesManager, raw_dynamodb: Any) -> None:

@@ -214,7 +214,10 @@ class Publisher:
         self, session: Session, name: str, number: int, latest: _s3.ObjectInfo
     ) -> Copied:
         """Copy LATEST to ``number``: (sha256 of the copy, its time); "taken" when another
-        object holds that number; None when LATEST is not what ``latest`` says."""
+        object holds that number; None when LATEST is not what ``latest`` says.
+
+        The time is the copy's LastModified, the server's clock (as the S3-only layout
+        records it): a publisher whose clock is wrong does not move its version's age."""
         key = self.place.version_key(name, number)
         try:
             result = _transfer.copy(
@@ -229,15 +232,19 @@ class Publisher:
         except Precondition:
             info = _s3.head(session.s3, self.place.bucket, key)
             if info is not None and info.sha256 and info.sha256 == latest.sha256:
-                return info.sha256, _model.utc_now()  # left by an earlier attempt
+                return info.sha256, info.last_modified  # left by an earlier attempt
             return None if info is None else "taken"
-        sha = result.holds(latest)
+        sha, moment = result.holds(latest), result.last_modified
         if sha is None:
             info = _s3.head(session.s3, self.place.bucket, key)
             sha = info.sha256 if info is not None else None
+            moment = info.last_modified if info is not None else None
         if sha is None:
             return None
-        return str(sha), _model.utc_now()
+        if moment is None:
+            logger.debug("publishing %s: the copy's answer has no time: using the local clock", key)
+            moment = _model.utc_now()
+        return str(sha), moment
 
     def _commit(
         self,
