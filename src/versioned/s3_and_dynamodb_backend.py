@@ -278,7 +278,8 @@ class Repository:
         dry_run: bool = False,
     ) -> tuple[datetime, list[Artifact]]:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
-        ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Returns
+        ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Ages and
+        the purge time are the server's clock (the Date of its answers). Returns
         (purge time, deleted versions); with ``dry_run``, what would be deleted.
         Requests: 2 (Queries), + 1 per version deleted (16 at a time; 1 more when the
         newest goes: LATEST's item records it)."""

@@ -239,6 +239,7 @@ class Repository:
     ) -> tuple[datetime, list[Artifact]]:
         """Delete published versions that are not among the newest ``keep_last_n``, are
         older than ``purge_older_than_secs`` and are not an alias's target; LATEST stays.
+        Ages and the purge time are the server's clock (the Date of its answers).
         Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
         Requests: 5 (3 reads together, the deletions marked, a batch DELETE per 1000)."""
         purge_time, records = self._engine.purge_versions(
