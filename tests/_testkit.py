@@ -29,7 +29,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 import botocore.loaders
@@ -37,6 +37,8 @@ import botocore.session
 from boto_session_manager import BotoSesManager
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from versioned.repository import Artifact, Repository
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -508,28 +510,37 @@ class RequestCounter:
             ]
 
 
+class NewRepository(Protocol):
+    """``new_repo(bsm, bootstrap=True, **constructor_kwargs)``: another repository of the
+    same kind (a bucket and table of its own), bootstrapped unless told otherwise."""
+
+    def __call__(
+        self, bsm: BotoSesManager, *, bootstrap: bool = True, **kwargs: Any
+    ) -> Repository: ...
+
+
 @dataclasses.dataclass
 class Backend:
     """A bootstrapped repository of one kind, its session and that session's counter."""
 
     kind: str
-    repo: Any
+    repo: Repository
     bsm: BotoSesManager
     counter: RequestCounter
-    new_repo: Callable[..., Any]  # new_repo(bsm, **constructor_kwargs) -> bootstrapped repo
+    new_repo: NewRepository
 
     @property
     def bucket(self) -> str:
-        return str(self.repo.s3_bucket)
+        return self.repo.s3_bucket
 
     # Thin conveniences; every call passes keywords, including bsm=.
-    def put(self, name: str, content: Any, **kwargs: Any) -> Any:
+    def put(self, name: str, content: Any, **kwargs: Any) -> Artifact:
         return self.repo.put_artifact(bsm=self.bsm, name=name, content=content, **kwargs)
 
-    def publish(self, name: str) -> Any:
+    def publish(self, name: str) -> Artifact:
         return self.repo.publish_artifact_version(bsm=self.bsm, name=name)
 
-    def put_and_publish(self, name: str, content: bytes) -> Any:
+    def put_and_publish(self, name: str, content: bytes) -> Artifact:
         self.put(name, content)
         return self.publish(name)
 

@@ -117,14 +117,6 @@ def exhausted(operation: str, record: str, attempts: int, reason: str) -> Conten
 DEFAULT = RetryPolicy()
 
 
-def attempts(
-    what: str, *, deadline_secs: float = DEADLINE_SECS, base: float = 0.005, cap: float = 0.5
-) -> Iterator[Attempt]:
-    """Transitional: ``DEFAULT``-like attempts for loops not yet given a policy."""
-    policy = RetryPolicy(deadline_secs=deadline_secs, base_secs=base, cap_secs=cap)
-    return policy.attempts(what, "")
-
-
 def pause(seconds: float) -> None:
     """Wait while another writer finishes (the one place the protocols sleep)."""
     time.sleep(max(0.0, seconds))

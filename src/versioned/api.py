@@ -9,6 +9,7 @@ from .constants import (
     S3_PREFIX,
     VERSION_ZFILL,
 )
+from .repository import Alias, Artifact, Repository
 
 __all__ = [
     "DYNAMODB_TABLE_NAME",
@@ -16,6 +17,9 @@ __all__ = [
     "METADATA_KEY_ARTIFACT_SHA256",
     "S3_PREFIX",
     "VERSION_ZFILL",
+    "Alias",
+    "Artifact",
+    "Repository",
     "RetryPolicy",
     "exc",
     "s3_and_dynamodb_backend",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
-A = TypeVar("A")
+#: covariant: a plan is only read, so a plan of one facade's Artifact is a plan of the
+#: ``versioned.repository.Artifact`` protocol
+A = TypeVar("A", covariant=True)
 B = TypeVar("B")
 
 
@@ -26,8 +28,8 @@ class PurgePlan(Generic[A]):
     version with the reason it stays. Computed at ``purge_time``; nothing was changed."""
 
     purge_time: datetime
-    delete: list[A]
-    keep: list[KeptVersion[A]]
+    delete: Sequence[A]
+    keep: Sequence[KeptVersion[A]]
 
     def map(self, convert: Callable[[A], B]) -> PurgePlan[B]:
         """The same plan with every version converted."""

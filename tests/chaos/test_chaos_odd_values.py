@@ -14,18 +14,14 @@ from _chaoskit import Ops, RawStore, attempt, reported, works_or_clear
 from _testkit import Endpoints, RequestCounter
 from _testkit import make_session as make_bsm
 
-from versioned import _retry
+from versioned.api import RetryPolicy
 from versioned.exc import ContentionError, VersionedError
 
 V1, V2, V3 = b"version one " * 20, b"version two " * 20, b"version three " * 20
 
 
-@pytest.fixture
-def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retry loops give up after 2 s instead of 120 s (a spin shows as ContentionError)."""
-    defaults = _retry.attempts.__kwdefaults__
-    assert defaults is not None
-    monkeypatch.setitem(defaults, "deadline_secs", 2.0)
+#: retry loops give up after 2 s instead of 120 s (a spin shows as ContentionError)
+SHORT_DEADLINE = RetryPolicy(deadline_secs=2.0)
 
 
 # ---------------------------------------------------------------- arguments
@@ -152,11 +148,10 @@ def test_dynamodb_is_deleted_of_the_wrong_type(
     value: dict[str, str],
     make_repo: Callable[..., Ops],
     raw_dynamodb: Any,
-    short_deadline: None,
 ) -> None:
     """is_deleted must be a bool: anything else is reported by verify(); a deletion of
     the version works or names the item, and never spins into ContentionError."""
-    ops = make_repo("s3_dynamodb")
+    ops = make_repo("s3_dynamodb", retry_policy=SHORT_DEADLINE)
     ops.publish_contents("app", [V1, V2])
     _update(raw_dynamodb, ops, "app", "000001", "SET is_deleted = :v", value)
     problems = []

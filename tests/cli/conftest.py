@@ -15,7 +15,6 @@ from _clikit import Cli, CliEnv
 from _faultproxy import FaultProxy
 from _testkit import BACKENDS, REGION, Endpoints, raw_client, unique
 
-from versioned import s3_and_dynamodb_backend
 from versioned.cli._settings import Sessions
 
 
@@ -61,8 +60,6 @@ def cli_backend(
     """Each storage layout in turn; the DynamoDB one is selected by VERSIONED_TABLE."""
     kind: str = request.param
     if kind == "s3_and_dynamodb":
-        if getattr(s3_and_dynamodb_backend, "Repository", None) is None:
-            pytest.skip("versioned.s3_and_dynamodb_backend has no Repository yet")
         monkeypatch.setenv("VERSIONED_TABLE", unique("cli-table"))
         route_per_service(monkeypatch, endpoints)
     return kind

@@ -15,7 +15,6 @@ from _clikit import Cli, CliEnv, LineReader, assert_one_error_line
 from _testkit import ARTIFACT_FIELDS, sha256_hex
 from click.testing import CliRunner
 
-from versioned import s3_and_dynamodb_backend
 from versioned.cli import _demo, cli
 from versioned.cli._app import parse_duration
 from versioned.cli._output import PROGRESS_THRESHOLD, TransferBar
@@ -23,7 +22,6 @@ from versioned.cli._output import PROGRESS_THRESHOLD, TransferBar
 V1 = b"Binary content for version 1.0 - timestamp: 2024-01-01"
 V2 = b"Binary content for version 2.0 - enhanced features - timestamp: 2024-01-01"
 V3 = b"Binary content for version 3.0 - performance optimizations - timestamp: 2024-01-01"
-
 
 
 def write(directory: Path, filename: str, data: bytes) -> str:
@@ -406,8 +404,7 @@ def test_demo_runs_the_quick_start_story(cli_env: CliEnv) -> None:
     assert "rollback done: production -> 2" in text
     assert "deleted versions ['1']" in text
     assert "S3-only backend: ✓ passed" in text
-    if getattr(s3_and_dynamodb_backend, "Repository", None) is not None:
-        assert "S3 + DynamoDB backend: ✓ passed" in text
+    assert "S3 + DynamoDB backend: ✓ passed" in text
     assert "✗" not in text
 
 

@@ -8,7 +8,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from versioned import _dynamodb, _s3, exc
 from versioned.cli import cli
 from versioned.cli._errors import describe
 from versioned.cli._output import PROGRESS_THRESHOLD
+from versioned.cli._settings import Settings
 
 V1 = b"Binary content for version 1.0 - timestamp: 2024-01-01"
 
@@ -195,7 +195,16 @@ def test_library_errors_from_setup_problems_say_what_to_do(
     cause: Exception, translate: Callable[[Exception, str, str], Exception], expected: str
 ) -> None:
     """The library's translation of a setup problem is a class the CLI explains."""
-    settings = SimpleNamespace(bucket="b", table="t", endpoint_url="http://127.0.0.1:9")
+    settings = Settings(
+        bucket="b",
+        prefix="artifacts",
+        suffix="",
+        region=None,
+        profile=None,
+        endpoint_url="http://127.0.0.1:9",
+        table="t",
+        sources={},
+    )
     error = translate(cause, "LIST", "b")
     assert error.__cause__ is None  # the CLI decides on the class alone
     assert describe(error, settings).startswith(expected)

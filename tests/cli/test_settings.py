@@ -17,7 +17,7 @@ from _clikit import (
     versioned_command,
 )
 
-from versioned.cli._app import sandbox_lines
+from versioned.cli._commands_local import sandbox_lines
 from versioned.cli._settings import Sessions, make_session, resolve
 
 PROJECT_FILES = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -10,32 +9,27 @@ import pytest
 from _testkit import BACKENDS, REGION, Backend, RequestCounter, unique_bucket, unique_table
 from boto_session_manager import BotoSesManager
 
-
-def _repository_class(kind: str) -> Any:
-    module_name = f"versioned.{kind}_backend"
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:  # pragma: no cover - depends on work in progress
-        pytest.skip(f"{module_name} cannot be imported yet: {error}")
-    repository = getattr(module, "Repository", None)
-    if repository is None:
-        pytest.skip(f"{module_name} has no Repository yet")
-    return repository
+from versioned import s3_and_dynamodb_backend, s3_only_backend
+from versioned.repository import Repository
 
 
 def _make_backend(kind: str, bsm: BotoSesManager, *, bootstrap: bool) -> Backend:
-    repository = _repository_class(kind)
-
-    def new_repo(bsm: BotoSesManager, *, bootstrap: bool = True, **kwargs: Any) -> Any:
-        arguments: dict[str, Any] = {
-            "aws_region": REGION,
-            "s3_bucket": unique_bucket(),
-            "s3_prefix": "artifacts",
-            "suffix": ".bin",
-        }
+    def new_repo(bsm: BotoSesManager, *, bootstrap: bool = True, **kwargs: Any) -> Repository:
+        bucket = unique_bucket()
+        repo: Repository
         if kind == "s3_and_dynamodb":
-            arguments["dynamodb_table_name"] = unique_table()
-        repo = repository(**arguments, **kwargs)
+            repo = s3_and_dynamodb_backend.Repository(
+                aws_region=REGION,
+                s3_bucket=bucket,
+                s3_prefix="artifacts",
+                dynamodb_table_name=unique_table(),
+                suffix=".bin",
+                **kwargs,
+            )
+        else:
+            repo = s3_only_backend.Repository(
+                aws_region=REGION, s3_bucket=bucket, s3_prefix="artifacts", suffix=".bin", **kwargs
+            )
         if bootstrap:
             repo.bootstrap(bsm=bsm)
         return repo

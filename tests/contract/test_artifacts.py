@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from _testkit import Backend, sha256_hex, split_s3uri
 
-from versioned import exc
+from versioned import exc, s3_and_dynamodb_backend
+from versioned.repository import Artifact
 
 NAME = "my_app"
 
@@ -53,12 +55,10 @@ def _raw_state(backend: Backend, raw_s3: Any, raw_dynamodb: Any) -> tuple[Any, .
     """Everything stored, read with raw boto3: objects (key, ETag, LastModified) and items."""
     listed = raw_s3.list_objects_v2(Bucket=backend.repo.s3_bucket).get("Contents", [])
     objects = sorted((o["Key"], o["ETag"], o["LastModified"]) for o in listed)
-    table = getattr(backend.repo, "dynamodb_table_name", None)
-    items = (
-        sorted(repr(sorted(i.items())) for i in raw_dynamodb.scan(TableName=table)["Items"])
-        if table
-        else []
-    )
+    items = []
+    if isinstance(backend.repo, s3_and_dynamodb_backend.Repository):
+        scanned = raw_dynamodb.scan(TableName=backend.repo.dynamodb_table_name)["Items"]
+        items = sorted(repr(sorted(i.items())) for i in scanned)
     return tuple(objects), tuple(items)
 
 
@@ -270,8 +270,8 @@ def test_artifact_carries_size_content_type_and_metadata(backend: Backend) -> No
         )
     published = backend.publish(NAME)
     assert (published.size, published.content_type) == (5, "text/plain")
-    module = type(got)
-    bare = module(got.name, got.version, got.update_at, got.s3uri, got.sha256)
+    seed_class: Callable[..., Artifact] = type(got)
+    bare = seed_class(got.name, got.version, got.update_at, got.s3uri, got.sha256)
     assert (bare.size, bare.content_type, bare.metadata) == (None, None, None)
 
 

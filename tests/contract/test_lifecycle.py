@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from _testkit import Backend, sha256_hex
 
 from versioned import exc
+from versioned.repository import Artifact
 
 NAME = "my_app"
 
@@ -18,11 +20,8 @@ def publish_n(backend: Backend, n: int, name: str = NAME) -> None:
         backend.put_and_publish(name, f"v{i}".encode())
 
 
-def purge(backend: Backend, **kwargs: Any) -> tuple[datetime, list[Any]]:
-    result: tuple[datetime, list[Any]] = backend.repo.purge_artifact_versions(
-        bsm=backend.bsm, name=NAME, **kwargs
-    )
-    return result
+def purge(backend: Backend, **kwargs: Any) -> tuple[datetime, Sequence[Artifact]]:
+    return backend.repo.purge_artifact_versions(bsm=backend.bsm, name=NAME, **kwargs)
 
 
 def put_alias(backend: Backend, alias: str, **kwargs: Any) -> Any:

@@ -128,6 +128,7 @@ def test_alias_downloads_are_verified(backend: Backend, raw_s3: Any, tmp_path: P
     assert Path(secondary).read_bytes() == b"canary bytes"
     assert v1.version == "1" and v2.version == "2"
 
+    assert alias.secondary_version_s3uri is not None
     bucket, key = split_s3uri(alias.secondary_version_s3uri)
     metadata = raw_s3.head_object(Bucket=bucket, Key=key)["Metadata"]
     raw_s3.put_object(Bucket=bucket, Key=key, Body=b"tampered", Metadata=metadata)

@@ -12,7 +12,7 @@ import os
 import socket
 import urllib.request
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import click
@@ -34,6 +34,11 @@ from ._settings import (
     session_region,
 )
 
+if TYPE_CHECKING:
+    from boto_session_manager import BotoSesManager
+
+    from ..repository import Repository
+
 OPTIONS_KEY: Final = "versioned.options"
 WARNED_KEY: Final = "versioned.warned"
 
@@ -46,8 +51,8 @@ class Connection:
     """The resolved settings, the boto session and the repository of one invocation."""
 
     settings: Settings
-    bsm: Any
-    repo: Any
+    bsm: BotoSesManager
+    repo: Repository
 
 
 def current_settings(ctx: click.Context) -> Settings:
@@ -101,7 +106,7 @@ def check_endpoint(url: str) -> None:
         return
 
 
-def check_credentials(bsm: Any) -> None:
+def check_credentials(bsm: BotoSesManager) -> None:
     """Fail at once, with what to do, when the session finds no credentials."""
     if bsm.boto_ses.get_credentials() is None:
         raise CliError(NO_CREDENTIALS)

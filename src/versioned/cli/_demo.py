@@ -7,13 +7,17 @@ import dataclasses
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
 from .. import s3_and_dynamodb_backend, s3_only_backend
+from ..repository import Alias, Artifact, Repository
 from ._sandbox import SANDBOX_REGION, moto_endpoint, sandbox_session
+
+if TYPE_CHECKING:
+    from boto_session_manager import BotoSesManager
 
 ARTIFACT = "my_application"
 DRAWS = 1000
@@ -41,10 +45,10 @@ V3 = content_for("version 3.0 - performance optimizations")
 @dataclasses.dataclass(frozen=True)
 class Backend:
     label: str
-    make: Callable[[str], Any]  # bucket name -> Repository
+    make: Callable[[str], Repository]  # bucket name -> Repository
 
 
-def available_backends(console: Console, which: str) -> list[Backend]:
+def available_backends(which: str) -> list[Backend]:
     backends: list[Backend] = []
     if which in ("all", "s3"):
         backends.append(
@@ -59,30 +63,22 @@ def available_backends(console: Console, which: str) -> list[Backend]:
             )
         )
     if which in ("all", "dynamodb"):
-        repository_class = getattr(s3_and_dynamodb_backend, "Repository", None)
-        if repository_class is None:
-            console.print(
-                "[yellow]Note:[/] versioned.s3_and_dynamodb_backend has no Repository yet; "
-                "skipping the S3 + DynamoDB backend.",
-                soft_wrap=True,
+        backends.append(
+            Backend(
+                "S3 + DynamoDB backend",
+                lambda bucket: s3_and_dynamodb_backend.Repository(
+                    aws_region=SANDBOX_REGION,
+                    s3_bucket=bucket,
+                    s3_prefix="artifacts",
+                    dynamodb_table_name=f"{bucket}-table",
+                    suffix=".bin",
+                ),
             )
-        else:
-            backends.append(
-                Backend(
-                    "S3 + DynamoDB backend",
-                    lambda bucket: repository_class(
-                        aws_region=SANDBOX_REGION,
-                        s3_bucket=bucket,
-                        s3_prefix="artifacts",
-                        dynamodb_table_name=f"{bucket}-table",
-                        suffix=".bin",
-                    ),
-                )
-            )
+        )
     return backends
 
 
-def measure_split(alias: Any, draws: int = DRAWS) -> tuple[int, int]:
+def measure_split(alias: Alias, draws: int = DRAWS) -> tuple[int, int]:
     """(primary, secondary) counts over ``draws`` calls of ``alias.random_artifact()``."""
     secondary = sum(
         1 for _ in range(draws) if alias.random_artifact() == alias.secondary_version_s3uri
@@ -94,7 +90,7 @@ class Story:
     """The quick-start story against one repository; each step returns a result line and
     raises CheckFailed when the library's answer is not what the story expects."""
 
-    def __init__(self, repo: Any, bsm: Any) -> None:
+    def __init__(self, repo: Repository, bsm: BotoSesManager) -> None:
         self.repo = repo
         self.bsm = bsm
 
@@ -122,7 +118,7 @@ class Story:
         self.repo.bootstrap(bsm=self.bsm)
         return f"ready at {self.repo.s3dir_artifact_store.uri}"
 
-    def put(self, content: bytes, description: str) -> Any:
+    def put(self, content: bytes, description: str) -> Artifact:
         artifact = self.repo.put_artifact(
             name=ARTIFACT,
             content=content,
@@ -167,10 +163,10 @@ class Story:
         expect(listed == expected, f"aliases are {listed}")
         return ", ".join(f"{alias} -> {version}" for alias, version in listed.items())
 
-    def production(self) -> Any:
+    def production(self) -> Alias:
         return self.repo.get_alias(name=ARTIFACT, alias="production", bsm=self.bsm)
 
-    def point_production(self, version: int, content: bytes) -> Any:
+    def point_production(self, version: int, content: bytes) -> Alias:
         self.repo.put_alias(name=ARTIFACT, alias="production", version=version, bsm=self.bsm)
         alias = self.production()
         expect(alias.version == str(version), f"production points at {alias.version}")
@@ -240,8 +236,6 @@ class Story:
         return f"version {alias.version}: {content.decode()!r}"
 
     def verify(self) -> str:
-        if not hasattr(self.repo, "verify"):
-            return "skipped (this backend has no verify)"
         report = self.repo.verify(bsm=self.bsm)
         expect(report.ok, f"verify found {report.problems}")
         return "no problems"
@@ -251,7 +245,7 @@ def failed(what: str, detail: str) -> Text:
     return Text.assemble((f"    ✗ {what}: ", "red"), " ".join(detail.split()))
 
 
-def run_story(console: Console, backend: Backend, bsm: Any) -> bool:
+def run_story(console: Console, backend: Backend, bsm: BotoSesManager) -> bool:
     """Run every step against a fresh bucket; stop at the first failed step."""
     bucket = f"versioned-demo-{secrets.token_hex(4)}"
     repo = backend.make(bucket)
@@ -273,7 +267,7 @@ def run_story(console: Console, backend: Backend, bsm: Any) -> bool:
 def run_demo(console: Console, which: str = "all") -> bool:
     """Start a moto server, run the story for each available backend, stop the server.
     True when every step of every story passed."""
-    backends = available_backends(console, which)
+    backends = available_backends(which)
     if not backends:
         console.print("[red]No backend to run.[/]")
         return False

@@ -10,12 +10,15 @@ import contextlib
 import os
 import sys
 import traceback
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 from botocore.exceptions import ProfileNotFound
 
 from .. import exc
+
+if TYPE_CHECKING:
+    from ._settings import Settings
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
@@ -86,7 +89,7 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_ERROR
 
 
-def setup_hint(error: BaseException, settings: Any = None) -> str | None:
+def setup_hint(error: BaseException, settings: Settings | None = None) -> str | None:
     """The whole message for a setup problem the library reports (no credentials,
     rejected credentials, endpoint unreachable, bucket or table missing), or None."""
     if isinstance(error, exc.CredentialsError):
@@ -97,12 +100,12 @@ def setup_hint(error: BaseException, settings: Any = None) -> str | None:
             "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         )
     if isinstance(error, exc.EndpointUnreachableError):
-        return unreachable_message(getattr(settings, "endpoint_url", None), str(error))
+        return unreachable_message(settings.endpoint_url if settings else None, str(error))
     if isinstance(error, exc.BucketNotFoundError):
-        bucket = repr(getattr(settings, "bucket", None) or "")
+        bucket = repr((settings.bucket if settings else None) or "")
         return f"bucket {bucket} does not exist: run `versioned bootstrap` to create it"
     if isinstance(error, exc.TableNotFoundError):
-        table = repr(getattr(settings, "table", None) or "")
+        table = repr((settings.table if settings else None) or "")
         return (
             f"DynamoDB table {table} does not exist: run `versioned bootstrap` "
             "(with the same --table) to create it"
@@ -120,7 +123,7 @@ def unreachable_message(endpoint_url: str | None, detail: str) -> str:
     return f"cannot reach AWS ({detail}): check the network, --region and AWS_DEFAULT_REGION"
 
 
-def describe(error: BaseException, settings: Any = None) -> str:
+def describe(error: BaseException, settings: Settings | None = None) -> str:
     """One line saying what happened and, for common setup problems, what to do."""
     hint = setup_hint(error, settings)
     if hint is not None:

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
@@ -31,6 +31,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+if TYPE_CHECKING:
+    from ..repository import Alias, Artifact
+
 #: Transfers above this size get a progress bar (when stderr is a terminal).
 PROGRESS_THRESHOLD = 8 * 1024 * 1024
 
@@ -40,18 +43,26 @@ def iso_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+def stamp(update_at: object) -> object:
+    """A record's ``update_at`` (an ISO string in S3-only, a datetime in S3 + DynamoDB) as
+    the aware datetime both layouts' ``update_datetime`` give (a naive time is UTC)."""
+    moment = datetime.fromisoformat(update_at) if isinstance(update_at, str) else update_at
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
 def jsonable(value: Any) -> Any:
     """Dataclasses become dicts (field names as declared), datetimes ISO-8601 strings.
 
-    An ``update_at`` field is written from the object's ``update_datetime``, so both
-    layouts (str or datetime ``update_at``) print the same format and precision.
+    An ``update_at`` field goes through :func:`stamp`, so both layouts (str or datetime
+    ``update_at``) print the same format and precision.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        document = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        moment = getattr(value, "update_datetime", None)
-        if "update_at" in document and isinstance(moment, datetime):
-            document["update_at"] = iso_time(moment)
-        return document
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if "update_at" in fields:
+            fields["update_at"] = stamp(fields["update_at"])
+        return {name: jsonable(field) for name, field in fields.items()}
     if isinstance(value, datetime):
         return iso_time(value)
     if isinstance(value, dict):
@@ -85,10 +96,9 @@ def done(message: str) -> None:
     stdout_console().print(Text.assemble(("✓ ", "green"), message), soft_wrap=True)
 
 
-def when(artifact_or_alias: Any) -> str:
+def when(artifact_or_alias: Artifact | Alias) -> str:
     """The update time of an artifact or alias, as every table prints it."""
-    moment: datetime = artifact_or_alias.update_datetime
-    return format_time(moment)
+    return format_time(artifact_or_alias.update_datetime)
 
 
 def format_time(moment: datetime) -> str:
@@ -111,10 +121,9 @@ def human_size(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
-def size_of(artifact: Any) -> int | None:
+def size_of(artifact: Artifact) -> int | None:
     """The artifact's size in bytes when the library reports it (Artifact.size)."""
-    size = getattr(artifact, "size", None)
-    return size if isinstance(size, int) else None
+    return artifact.size
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
@@ -127,7 +136,7 @@ def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
     return table
 
 
-def artifact_rows(artifact: Any) -> list[tuple[str, Any]]:
+def artifact_rows(artifact: Artifact) -> list[tuple[str, Any]]:
     size = size_of(artifact)
     return [
         ("name", artifact.name),
@@ -139,7 +148,7 @@ def artifact_rows(artifact: Any) -> list[tuple[str, Any]]:
     ]
 
 
-def artifact_table(artifact: Any, title: str) -> Table:
+def artifact_table(artifact: Artifact, title: str) -> Table:
     return key_value_table(title, artifact_rows(artifact))
 
 
@@ -149,19 +158,19 @@ def metadata_text(metadata: Mapping[str, str] | None) -> str | None:
     return "\n".join(f"{key}={value}" for key, value in sorted(metadata.items())) or "(none)"
 
 
-def show_table(artifact: Any, users: Sequence[str], title: str) -> Table:
+def show_table(artifact: Artifact, users: Sequence[str], title: str) -> Table:
     """Everything about one version: the rows of artifact_table, its content type, user
     metadata and the aliases that route to it."""
     rows = artifact_rows(artifact)
-    rows[4:4] = [("content type", getattr(artifact, "content_type", None))]
+    rows[4:4] = [("content type", artifact.content_type)]
     rows += [
-        ("metadata", metadata_text(getattr(artifact, "metadata", None))),
+        ("metadata", metadata_text(artifact.metadata)),
         ("aliases", ", ".join(users) or "(none)"),
     ]
     return key_value_table(title, rows)
 
 
-def describe_target(alias: Any) -> str:
+def describe_target(alias: Alias | None) -> str:
     """ "2", or "2 + 10% to 3" for a canary."""
     if alias is None:
         return "(none)"
@@ -170,7 +179,7 @@ def describe_target(alias: Any) -> str:
     return f"{alias.version} + {alias.secondary_version_weight}% to {alias.secondary_version}"
 
 
-def alias_table(alias: Any, title: str) -> Table:
+def alias_table(alias: Alias, title: str) -> Table:
     rows: list[tuple[str, Any]] = [
         ("name", alias.name),
         ("alias", alias.alias),
@@ -183,7 +192,7 @@ def alias_table(alias: Any, title: str) -> Table:
         ]
     rows += [
         ("updated", when(alias)),
-        ("revision", getattr(alias, "revision", None)),
+        ("revision", alias.revision),
         ("version s3uri", alias.version_s3uri),
     ]
     if alias.secondary_version_s3uri:
@@ -191,7 +200,7 @@ def alias_table(alias: Any, title: str) -> Table:
     return key_value_table(title, rows)
 
 
-def alias_users(aliases: Sequence[Any]) -> dict[str, list[str]]:
+def alias_users(aliases: Sequence[Alias]) -> dict[str, list[str]]:
     """{version: ["prod", "beta (10%)"]}: the aliases routing to each version."""
     users: dict[str, list[str]] = {}
     for alias in aliases:
@@ -209,7 +218,7 @@ def compact_table(title: str | None = None) -> Table:
 
 
 def versions_table(
-    title: str, artifacts: Sequence[Any], aliases: Sequence[Any], *, wide: bool = False
+    title: str, artifacts: Sequence[Artifact], aliases: Sequence[Alias], *, wide: bool = False
 ) -> Table:
     """One row per version; 80 columns wide unless ``wide`` (full sha256 and S3 URI)."""
     users = alias_users(aliases)
@@ -233,7 +242,7 @@ def versions_table(
     return table
 
 
-def aliases_table(title: str, aliases: Sequence[Any]) -> Table:
+def aliases_table(title: str, aliases: Sequence[Alias]) -> Table:
     table = compact_table(title)
     table.add_column("alias")
     table.add_column("version", justify="right", no_wrap=True)
@@ -249,7 +258,7 @@ def aliases_table(title: str, aliases: Sequence[Any]) -> Table:
             alias.secondary_version if canary else "",
             f"{alias.secondary_version_weight}%" if canary else "",
             when(alias),
-            getattr(alias, "revision", None) or "",
+            alias.revision or "",
         )
     return table
 

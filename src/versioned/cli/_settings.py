@@ -19,11 +19,16 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
 from .. import constants
+
+if TYPE_CHECKING:
+    from boto_session_manager import BotoSesManager
+
+    from ..repository import Repository
 
 FIELDS: Final = ("bucket", "prefix", "suffix", "region", "profile", "endpoint_url", "table")
 
@@ -216,15 +221,17 @@ class Sessions:
     environment gets a new session, never the credentials an earlier one found."""
 
     def __init__(self) -> None:
-        self._sessions: dict[tuple[str | None, ...], Any] = {}
+        self._sessions: dict[tuple[str | None, ...], BotoSesManager] = {}
 
-    def get(self, key: tuple[str | None, ...], build: Callable[[], Any]) -> Any:
+    def get(
+        self, key: tuple[str | None, ...], build: Callable[[], BotoSesManager]
+    ) -> BotoSesManager:
         if key not in self._sessions:
             self._sessions[key] = build()
         return self._sessions[key]
 
 
-def make_session(settings: Settings, sessions: Sessions | None = None) -> Any:
+def make_session(settings: Settings, sessions: Sessions | None = None) -> BotoSesManager:
     """A BotoSesManager for the settings (region, profile and endpoint only when given),
     taken from ``sessions`` when the caller keeps one."""
     # botocore resolves AWS_ENDPOINT_URL itself, and lets AWS_ENDPOINT_URL_S3 /
@@ -232,7 +239,7 @@ def make_session(settings: Settings, sessions: Sessions | None = None) -> Any:
     explicit = settings.sources.get("endpoint_url") not in (None, "env AWS_ENDPOINT_URL")
     endpoint = settings.endpoint_url if explicit else None
 
-    def build() -> Any:
+    def build() -> BotoSesManager:
         return _session(settings.region, settings.profile, endpoint)
 
     if sessions is None:
@@ -241,7 +248,7 @@ def make_session(settings: Settings, sessions: Sessions | None = None) -> Any:
     return sessions.get((settings.region, settings.profile, endpoint, *credentials), build)
 
 
-def _session(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
+def _session(region: str | None, profile: str | None, endpoint_url: str | None) -> BotoSesManager:
     from boto_session_manager import BotoSesManager
 
     kwargs: dict[str, Any] = {}
@@ -254,7 +261,7 @@ def _session(region: str | None, profile: str | None, endpoint_url: str | None) 
     return BotoSesManager(**kwargs)
 
 
-def make_repository(settings: Settings, region: str) -> Any:
+def make_repository(settings: Settings, region: str) -> Repository:
     """The S3-only Repository, or the S3 + DynamoDB one when a table is configured."""
     if not settings.bucket:
         raise ConfigError(
@@ -281,9 +288,9 @@ def make_repository(settings: Settings, region: str) -> Any:
     )
 
 
-def session_region(settings: Settings, session: Any) -> str:
+def session_region(settings: Settings, session: BotoSesManager) -> str:
     """The region to give the Repository: the resolved setting, else the profile's."""
-    region = settings.region or getattr(session.boto_ses, "region_name", None)
+    region = settings.region or session.boto_ses.region_name
     if not region:
         raise ConfigError(
             "no AWS region: pass --region, set VERSIONED_REGION or AWS_DEFAULT_REGION, "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+import dataclasses
+from typing import TYPE_CHECKING, Final
 
 import click
 
@@ -13,8 +14,22 @@ from ._errors import ErrorHandlingGroup
 from ._lookup import explained, no_alias, require_artifact
 from ._options import json_option, repository_options
 
+if TYPE_CHECKING:
+    from ..repository import Alias
+
 #: compare-and-swap attempts of ``alias set`` before it writes unconditionally
 SET_ATTEMPTS: Final = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasTarget:
+    """What ``alias set`` writes: the version, the canary and its weight, and the revision
+    the alias must still be at (None: the one just read)."""
+
+    version: str | None
+    secondary_version: str | None
+    secondary_version_weight: int | None
+    expected_revision: str | None
 
 
 @click.group("alias", cls=ErrorHandlingGroup)
@@ -22,7 +37,7 @@ def alias_group() -> None:
     """Manage aliases: pointers to versions, canaries."""
 
 
-def current_alias(conn: Connection, name: str, alias: str) -> Any:
+def current_alias(conn: Connection, name: str, alias: str) -> Alias | None:
     """The alias, or None when it does not exist."""
     try:
         return conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
@@ -30,21 +45,29 @@ def current_alias(conn: Connection, name: str, alias: str) -> Any:
         return None
 
 
-def replace_alias(conn: Connection, name: str, alias: str, **target: Any) -> tuple[Any, Any]:
+def replace_alias(
+    conn: Connection, name: str, alias: str, target: AliasTarget
+) -> tuple[Alias | None, Alias]:
     """Write the alias and return (what it replaced, what it is now).
 
     Unless the caller gave an expected revision, the write is conditional on the revision
     just read (re-read and retried on a race), so "before" is exactly what was replaced.
     """
-    expected = target.pop("expected_revision")
+    expected = target.expected_revision
     before = current_alias(conn, name, alias)
     for attempt in range(SET_ATTEMPTS):
         revision = expected
         if revision is None and before is not None and attempt < SET_ATTEMPTS - 1:
-            revision = getattr(before, "revision", None)
+            revision = before.revision
         try:
             after = conn.repo.put_alias(
-                name=name, alias=alias, expected_revision=revision, bsm=conn.bsm, **target
+                name=name,
+                alias=alias,
+                version=target.version,
+                secondary_version=target.secondary_version,
+                secondary_version_weight=target.secondary_version_weight,
+                expected_revision=revision,
+                bsm=conn.bsm,
             )
             return before, after
         except exc.ConcurrentModificationError:
@@ -97,10 +120,7 @@ def alias_set(
             conn,
             name,
             alias,
-            version=version,
-            secondary_version=canary,
-            secondary_version_weight=weight,
-            expected_revision=expected_revision,
+            AliasTarget(version, canary, weight, expected_revision),
         )
     if as_json:
         out.emit_json({**out.jsonable(after), "previous": out.jsonable(before)})

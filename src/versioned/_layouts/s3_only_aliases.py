@@ -1,0 +1,427 @@
+"""The S3-only alias registration protocol.
+
+An alias write registers in ``state.json`` first (a sequence number, a token and the
+ETag its document will have; one compare-and-swap through
+:meth:`StateStore.update_state`), then writes the alias object over the one it expects,
+then records that it landed. A deletion of versions reads the registrations, so it sees
+every alias write that may route to them, landed or not (:meth:`Aliases.users`). From
+the moment a write has landed, the object decides (the seed's library, or any client, may
+change it); a create that lands after a purge, or after a later deletion of the alias, is
+taken back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import Any, NoReturn
+
+from .. import _model, _pool, _s3
+from .._model import LATEST, AliasTarget, VersionId
+from .._retry import RetryPolicy
+from .._s3 import Precondition, same_etag
+from .._session import Session
+from ..exc import ArtifactNotFoundError, ConcurrentModificationError, CorruptRecordError
+from . import AliasRecord
+from .s3_only_keys import S3OnlyPlace
+from .s3_only_state import (
+    DELETING,
+    LIVE,
+    AliasEntry,
+    ArtifactState,
+    alias_body,
+    predicted_etag,
+)
+from .s3_only_store import Done, Loaded, StateStore, Write, live_entry, new_token, quoted, record
+
+#: alias object metadata: the registration sequence number and token of the write
+SEQ_METADATA = "versioned-seq"
+TOKEN_METADATA = "versioned-token"
+#: conditional writes of one alias object tried before giving up (within the policy's)
+OBJECT_ATTEMPTS = 16
+
+logger = logging.getLogger(__name__)
+
+
+def seq(metadata: dict[str, str]) -> int:
+    """The registration sequence number an alias object carries (-1: none, i.e. written
+    by another client)."""
+    try:
+        return int(metadata.get(SEQ_METADATA, "-1"))
+    except ValueError:
+        return -1
+
+
+def alias_time(written: object, modified: datetime) -> datetime:
+    """An alias's time: the one its document records (what put_alias returned), else
+    the object's LastModified (the seed's library writes "unknown" there)."""
+    if isinstance(written, str):
+        with contextlib.suppress(ValueError):
+            return _model.whole_seconds(_model.parse_time(written))
+    return _model.whole_seconds(modified)
+
+
+def object_metadata(entry: AliasEntry) -> dict[str, str]:
+    """The metadata an alias object written for ``entry`` carries."""
+    return {SEQ_METADATA: str(entry.seq), TOKEN_METADATA: entry.token}
+
+
+class Aliases:
+    """Reads and writes the alias objects of one place, registered in ``state.json``."""
+
+    def __init__(self, place: S3OnlyPlace, store: StateStore, retry: RetryPolicy) -> None:
+        self.place = place
+        self.store = store
+        self.retry = retry
+
+    # ------------------------------------------------------------ documents
+    def body(self, name: str, alias: str, entry: AliasEntry) -> bytes:
+        version = _model.parse_version(entry.version)
+        secondary = entry.secondary_version
+        return alias_body(
+            name,
+            alias,
+            entry,
+            self.place.uri(self.place.version_key(name, version)),
+            None
+            if secondary is None
+            else self.place.uri(self.place.version_key(name, int(secondary))),
+        )
+
+    def parse(self, name: str, alias: str, document: _s3.Document) -> AliasRecord:
+        where = self.place.uri(self.place.alias_key(name, alias))
+        try:
+            data = json.loads(document.body)
+            if not isinstance(data, dict):
+                raise ValueError("the document is not a JSON object")
+            target = _model.stored_target(
+                data["version"],
+                data.get("secondary_version"),
+                data.get("secondary_version_weight"),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise CorruptRecordError(
+                f"alias {alias!r} of {name!r} ({where}) is not a valid alias document: {error}. "
+                "Point the alias again with put_alias, or delete it."
+            ) from error
+        update_at = alias_time(data.get("update_at"), document.last_modified)
+        return AliasRecord.of(name, alias, target, update_at, document.etag.strip('"'))
+
+    def documents(self, s3: Any, name: str, aliases: list[str]) -> list[_s3.Document | None]:
+        """The alias objects of ``aliases`` (GETs together)."""
+        return _pool.fan_out(
+            lambda alias: _s3.get_document(
+                s3, self.place.bucket, self.place.alias_key(name, alias)
+            ),
+            aliases,
+        )
+
+    # ------------------------------------------------------------ reads
+    def get(self, session: Session, name: str, alias: str) -> AliasRecord | None:
+        key = self.place.alias_key(name, alias)
+        document = _s3.get_document(session.s3, self.place.bucket, key)
+        return None if document is None else self.parse(name, alias, document)
+
+    def listing(self, session: Session, name: str) -> list[AliasRecord]:
+        s3 = session.s3
+        listing = _s3.list_objects(s3, self.place.bucket, self.place.aliases_dir(name))
+        aliases = [
+            kind[2]
+            for item in listing.objects
+            if (kind := self.place.classify(item.key)) is not None and kind[0] == "alias"
+        ]
+        documents = self.documents(s3, name, aliases)
+        return [
+            self.parse(name, alias, document)
+            for alias, document in zip(aliases, documents, strict=True)
+            if document is not None
+        ]
+
+    # ------------------------------------------------------------ write
+    def write(
+        self,
+        session: Session,
+        name: str,
+        alias: str,
+        target: AliasTarget,
+        expected_revision: str | None,
+    ) -> AliasRecord:
+        operation = f"pointing alias {alias!r} of {name!r}"
+        return self.store.update_state(
+            session.s3,
+            name,
+            lambda: self._register(session.s3, name, alias, target, expected_revision, operation),
+            operation,
+        )
+
+    def _register(
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        target: AliasTarget,
+        expected_revision: str | None,
+        operation: str,
+    ) -> Write[AliasRecord]:
+        """One pass of write: the registration to store, then the object to write."""
+        loaded = self.store.load(s3, name, operation=operation)
+        state = loaded.state
+        if state.purging:
+            raise ArtifactNotFoundError(f"artifact {name!r} is being purged")
+        previous = state.aliases.get(alias)
+        expected = self._expected_object(s3, name, alias, previous, expected_revision)
+        self._require_targets(s3, name, alias, state, target)
+        entry = AliasEntry(
+            seq=state.next_seq(),
+            token=new_token(),
+            deleted=False,
+            version=_model.version_str(target.version),
+            secondary_version=(
+                None if target.secondary_version is None else str(target.secondary_version)
+            ),
+            secondary_version_weight=target.secondary_version_weight,
+            update_at=_model.whole_seconds(_model.utc_now()).isoformat(),
+        )
+        body = self.body(name, alias, entry)
+        entry.etag = predicted_etag(body)
+        state.register_alias(alias, entry)
+
+        def land(written: Loaded) -> AliasRecord:
+            revision, created = self._materialize(s3, name, alias, entry, body, expected, operation)
+            self._landed(s3, name, alias, entry, written, created, operation)
+            update_at = _model.parse_time(entry.update_at)
+            return AliasRecord.of(name, alias, target, update_at, revision.strip('"'))
+
+        return Write(loaded, state, land)
+
+    def _expected_object(
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        previous: AliasEntry | None,
+        expected_revision: str | None,
+    ) -> str | None:
+        """The ETag the alias object should have now (None: it should not exist), after
+        checking ``expected_revision`` against the alias's latest registered write.
+        Raises ConcurrentModificationError when the alias moved on since that revision."""
+        if expected_revision is None:
+            # Never registered: most likely new (create it; an object written by another
+            # client makes the create fail, and it is then written over).
+            return None if previous is None or previous.deleted else previous.etag
+        wanted = quoted(expected_revision)
+        if previous is not None and not previous.deleted and same_etag(previous.etag, wanted):
+            return wanted
+        info = _s3.head(s3, self.place.bucket, self.place.alias_key(name, alias))
+        current = (
+            info is not None
+            and same_etag(info.etag, wanted)
+            and (previous is None or (not previous.deleted and seq(info.metadata) == previous.seq))
+        )
+        if not current:
+            raise ConcurrentModificationError(
+                f"alias {alias!r} of {name!r} changed since revision {expected_revision}; "
+                "read it again and retry"
+            )
+        return wanted
+
+    def _require_targets(
+        self, s3: Any, name: str, alias: str, state: ArtifactState, target: AliasTarget
+    ) -> None:
+        """Raise ArtifactNotFoundError unless every target version exists and is not being
+        deleted; versions the index does not vouch for are checked (and adopted)."""
+        unknown: list[VersionId] = []
+        for version in target.versions:
+            entry = state.versions.get(int(version)) if version != LATEST else None
+            if entry is not None and entry.status == DELETING:
+                _missing(name, alias, version)
+            if entry is None or entry.status != LIVE:
+                unknown.append(version)
+        keys = [self.place.version_key(name, v) for v in unknown]
+        infos = _s3.head_many(s3, self.place.bucket, keys)
+        for version, info in zip(unknown, infos, strict=True):
+            if info is None or not info.sha256:
+                _missing(name, alias, version)
+            if version != LATEST:
+                found = record(self.place, name, version, info)
+                state.versions[int(version)] = live_entry(found, info.etag, "")
+                state.hwm = max(state.hwm, int(version))
+
+    def _materialize(
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        entry: AliasEntry,
+        body: bytes,
+        expected: str | None,
+        operation: str,
+    ) -> tuple[str, str | None]:
+        """Write the registered alias document over the one expected; returns the
+        revision that holds it (or the newer write that superseded it), and the ETag of
+        the object this call created (None when it replaced one, or wrote nothing)."""
+        key = self.place.alias_key(name, alias)
+        for attempt in self.retry.attempts(operation, key, max_attempts=OBJECT_ATTEMPTS):
+            try:
+                etag = _s3.put_document(
+                    s3,
+                    self.place.bucket,
+                    key,
+                    body,
+                    if_match=expected,
+                    if_none_match=expected is None,
+                    metadata=object_metadata(entry),
+                )
+            except Precondition:
+                current = _s3.head(s3, self.place.bucket, key)
+                if current is not None and current.metadata.get(TOKEN_METADATA) == entry.token:
+                    # Ours landed: this very request, retried after its answer was lost
+                    # (a create, when it was one: a later deletion must still take it back).
+                    return current.etag, current.etag if expected is None else None
+                if current is not None and seq(current.metadata) >= entry.seq:
+                    return current.etag, None  # a later write superseded ours
+                if current is None and self._superseded(s3, name, alias, entry):
+                    return str(entry.etag), None
+                expected = None if current is None else current.etag
+                attempt.conflict("the alias object changed since it was read")
+                continue
+            return etag, etag if expected is None else None
+        raise AssertionError("unreachable")
+
+    def _superseded(self, s3: Any, name: str, alias: str, entry: AliasEntry) -> bool:
+        """Whether a later registration replaced ``entry`` (True), or ``entry`` is still
+        the latest (False). Raises ArtifactNotFoundError if the artifact was purged."""
+        loaded = self.store.load(s3, name)
+        if loaded.etag is None or loaded.state.purging:
+            raise ArtifactNotFoundError(
+                f"artifact {name!r} was purged; alias {alias!r} was not written"
+            )
+        latest = loaded.state.aliases.get(alias)
+        return latest is not None and latest.seq > entry.seq
+
+    def _landed(
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        entry: AliasEntry,
+        loaded: Loaded,
+        created: str | None,
+        operation: str,
+    ) -> None:
+        """Record that the alias object shows ``entry`` (from then on the object decides,
+        whoever changes it). A create cannot be fenced by a deletion that ran first: one
+        that landed after the artifact was purged, or after a later deletion of the alias
+        registered, is taken back."""
+        first = [loaded]
+
+        def change() -> Done[None] | Write[None]:
+            current = first.pop() if first else self.store.load(s3, name, operation=operation)
+            state = current.state
+            latest = state.aliases.get(alias)
+            purged = current.etag is None or bool(state.purging)
+            if purged or latest is None or latest.seq != entry.seq or latest.landed:
+                deleted_later = latest is not None and latest.deleted and latest.seq > entry.seq
+                if created is not None and (purged or deleted_later):
+                    self._take_back(s3, name, alias, created, operation)
+                if purged:
+                    raise ArtifactNotFoundError(
+                        f"artifact {name!r} was purged; alias {alias!r} was not written"
+                    )
+                return Done(None)
+            latest.landed = True
+            state.record(new_token())
+            return Write(current, state, lambda _: None)
+
+        self.store.update_state(s3, name, change, operation)
+
+    def _take_back(self, s3: Any, name: str, alias: str, created: str, operation: str) -> None:
+        """Delete the alias object this call created (if it is still the one created)."""
+        with contextlib.suppress(Precondition):
+            _s3.delete(s3, self.place.bucket, self.place.alias_key(name, alias), if_match=created)
+        logger.debug(
+            "%s: took back the alias object created after a purge or a later deletion of %r",
+            operation,
+            name,
+        )
+
+    # ------------------------------------------------------------ delete
+    def delete(
+        self, session: Session, name: str, alias: str, expected_revision: str | None
+    ) -> bool:
+        operation = f"deleting alias {alias!r} of {name!r}"
+        return self.store.update_state(
+            session.s3,
+            name,
+            lambda: self._unregister(session.s3, name, alias, expected_revision, operation),
+            operation,
+        )
+
+    def _unregister(
+        self, s3: Any, name: str, alias: str, expected_revision: str | None, operation: str
+    ) -> Done[bool] | Write[bool]:
+        """One pass of delete: False when there is nothing to delete, else the deletion
+        to register, then the object to delete."""
+        loaded, info = _pool.parallel(
+            lambda: self.store.load(s3, name, operation=operation),
+            lambda: _s3.head(s3, self.place.bucket, self.place.alias_key(name, alias)),
+        )
+        state = loaded.state
+        previous = state.aliases.get(alias)
+        if expected_revision is not None:
+            expected: str | None = self._expected_object(
+                s3, name, alias, previous, expected_revision
+            )
+        else:
+            if info is None and (previous is None or previous.deleted):
+                return Done(False)
+            expected = None if info is None else info.etag
+        if state.purging or (loaded.etag is None and expected is None):
+            return Done(False)
+        entry = AliasEntry(
+            seq=state.next_seq(),
+            token=new_token(),
+            deleted=True,
+            update_at=_model.utc_now().isoformat(),
+        )
+        state.register_alias(alias, entry)
+
+        def remove(written: Loaded) -> bool:
+            self._remove_object(s3, name, alias, entry, expected, operation)
+            self._landed(s3, name, alias, entry, written, None, operation)
+            return True
+
+        return Write(loaded, state, remove)
+
+    def _remove_object(
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        entry: AliasEntry,
+        expected: str | None,
+        operation: str,
+    ) -> None:
+        key = self.place.alias_key(name, alias)
+        if expected is None:
+            return
+        for attempt in self.retry.attempts(operation, key, max_attempts=OBJECT_ATTEMPTS):
+            try:
+                _s3.delete(s3, self.place.bucket, key, if_match=expected)
+                return
+            except Precondition:
+                current = _s3.head(s3, self.place.bucket, key)
+                if current is None or seq(current.metadata) > entry.seq:
+                    return  # gone already (a retry of ours), or rewritten by a later write
+                expected = current.etag
+                attempt.conflict("the alias object changed since it was read")
+        raise AssertionError("unreachable")
+
+
+def _missing(name: str, alias: str, version: VersionId) -> NoReturn:
+    raise ArtifactNotFoundError(
+        f"artifact {name!r} has no version {_model.version_str(version)}; "
+        f"alias {alias!r} was not changed"
+    )
