@@ -69,6 +69,15 @@ class AliasRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class AliasPoll:
+    """What a cheap alias read found: ``changed`` is False when the alias still has the
+    revision asked about; otherwise ``record`` is the alias now (None: it is gone)."""
+
+    changed: bool
+    record: AliasRecord | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class PutRequest:
     """A validated put: the user's content type, metadata and tags."""
 
@@ -159,6 +168,15 @@ class Layout(Protocol):
     def get_alias(self, session: Session, name: str, alias: str) -> AliasRecord | None: ...
 
     def list_aliases(self, session: Session, name: str) -> list[AliasRecord]: ...
+
+    def poll_alias(
+        self, session: Session, name: str, alias: str, revision: str | None
+    ) -> AliasPoll:
+        """Has ``alias`` changed since ``revision``? 1 request, and no repository check
+        (a consumer asks only about an alias a checked read resolved before): S3-only, a
+        conditional GET (If-None-Match on the alias object's ETag, 304 when unchanged);
+        S3 + DynamoDB, one GetItem."""
+        ...
 
     # writes
     def write_latest(

@@ -33,6 +33,7 @@ from .._session import Session
 from .._transfer import TransferSettings
 from ..verify import Problem
 from . import (
+    AliasPoll,
     AliasRecord,
     BootstrapOptions,
     Chooser,
@@ -102,6 +103,11 @@ class S3OnlyLayout:
 
     def list_aliases(self, session: Session, name: str) -> list[AliasRecord]:
         return self.aliases.listing(session, name)
+
+    def poll_alias(
+        self, session: Session, name: str, alias: str, revision: str | None
+    ) -> AliasPoll:
+        return self.aliases.poll(session, name, alias, revision)
 
     # ------------------------------------------------------------ writes
     def write_latest(
