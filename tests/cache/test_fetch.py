@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import os
 import pathlib
 import stat
@@ -209,3 +210,19 @@ def test_default_cache_dir_is_the_variable(
     backend.put_and_publish(NAME, b"here")
     path = backend.repo.fetch(bsm=backend.bsm, name=NAME, version=1)
     assert path.is_relative_to(cache_dir)
+
+
+def test_a_new_process_warm_fetch_is_one_request(
+    backend: Backend, cache_dir: pathlib.Path, make_bsm: Callable[..., BotoSesManager]
+) -> None:
+    """A new repository object and session (as in a new process): the ref vouches for the
+    repository, so no record check is added to the one alias read."""
+    backend.put_and_publish(NAME, b"served")
+    backend.repo.put_alias(bsm=backend.bsm, name=NAME, alias="prod", version=1)
+    backend.repo.fetch(bsm=backend.bsm, name=NAME, alias="prod", cache_dir=cache_dir)
+    fresh = dataclasses.replace(backend.repo)  # type: ignore[type-var]
+    bsm = make_bsm()
+    counter = RequestCounter.attach(bsm)
+    path = fresh.fetch(bsm=bsm, name=NAME, alias="prod", cache_dir=cache_dir)
+    assert path.read_bytes() == b"served"
+    assert counter.calls == 1
