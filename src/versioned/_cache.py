@@ -116,6 +116,11 @@ def _quote(part: str) -> str:
     return urllib.parse.quote(part, safe="")
 
 
+def unquote(part: str) -> str:
+    """A ref's name or label from its file name."""
+    return urllib.parse.unquote(part)
+
+
 def write_json_atomically(path: pathlib.Path, data: dict[str, Any]) -> None:
     """Write ``data`` to a file of its own beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)

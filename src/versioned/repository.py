@@ -136,6 +136,9 @@ class Alias(Protocol):
     def random_artifact(self, rng: random.Random | None = None) -> str:
         """The S3 URI to serve for one request, drawn by the weight."""
 
+    def route(self, key: str | None = None) -> str:
+        """The version ``key`` is routed to, sticky (the primary when ``key`` is None)."""
+
 
 class Repository(Protocol):
     """An artifact repository of either layout; every argument is passed by keyword."""
