@@ -305,7 +305,7 @@ def cache_ls(cache_dir: Path | None, as_json: bool) -> None:
     """List what the cache holds: each alias or version fetched, and its bytes."""
     entries = list(LocalCache(cache_dir).entries())
     if as_json:
-        out.emit_json(entries)
+        out.emit_json([{**vars(e), "path": e.path and str(e.path)} for e in entries])
         return
     if not entries:
         out.say(f"The cache {LocalCache(cache_dir).root} is empty.")
