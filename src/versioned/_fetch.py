@@ -33,6 +33,7 @@ from ._watch import Watcher
 from .exc import (
     AliasNotFoundError,
     EndpointUnreachableError,
+    IntegrityError,
     OfflineError,
     StaleCacheWarning,
     ValidationError,
@@ -158,15 +159,36 @@ class Consumer:
         if offline():
             return self._offline(cache, wanted, known)
         try:
-            ref = self._resolve(bsm, wanted, known)
-            target = route(ref, wanted.key)
-            path = cache.blobs.ensure(
-                target, self._chunks(bsm, target), self._where(target), options.progress
-            )
+            ref, path = self._online(bsm, cache, wanted, known, options)
         except EndpointUnreachableError as error:
             return self._stale(cache, wanted, known, error, options)
         refs.write(wanted.name, wanted.kind, wanted.label, ref)
         return path
+
+    def _online(
+        self,
+        bsm: BotoSesManager,
+        cache: _cache.Cache,
+        wanted: Wanted,
+        known: Ref | None,
+        options: FetchOptions,
+    ) -> tuple[Ref, pathlib.Path]:
+        """Resolve and download. LATEST may be replaced between its read and the
+        download (its bytes then hash to another sha256): resolved again, once."""
+        for attempt in range(2):
+            ref = self._resolve(bsm, wanted, known)
+            target = route(ref, wanted.key)
+            try:
+                path = cache.blobs.ensure(
+                    target, self._chunks(bsm, target), self._where(target), options.progress
+                )
+            except IntegrityError:
+                if target.version != LATEST or attempt:
+                    raise
+                logger.debug("LATEST of %r changed while it was fetched; again", wanted.name)
+                continue
+            return ref, path
+        raise AssertionError("unreachable")
 
     def _where(self, target: Target) -> str:
         return f"s3://{self.engine.layout.bucket}/{target.key}"
@@ -271,7 +293,7 @@ class Consumer:
             primary=targets[0],
             secondary=targets[1] if len(targets) > 1 else None,
             weight=record.secondary_version_weight,
-            revision=record.revision,
+            revision=record.fingerprint,
             checked_at=_cache.now(),
         )
 

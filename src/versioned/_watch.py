@@ -50,7 +50,7 @@ class Watcher:
         if interval_secs <= 0:
             raise ValueError("interval_secs must be > 0")
         self.name, self.alias = baseline.name, baseline.alias
-        self.revision: str | None = baseline.revision
+        self.revision: str | None = baseline.fingerprint
         self.interval_secs = float(interval_secs)
         self.errors = 0
         self.last_error: BaseException | None = None
@@ -90,7 +90,7 @@ class Watcher:
                         AliasNotFoundError(f"alias {self.alias!r} of {self.name!r} was deleted")
                     )
                 return False
-            self.revision = result.record.revision
+            self.revision = result.record.fingerprint
             alias = self._convert(result.record)
         try:
             self._on_change(alias)

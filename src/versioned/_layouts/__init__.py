@@ -53,6 +53,17 @@ class AliasRecord:
             return [self.version]
         return [self.version, self.secondary_version]
 
+    @property
+    def fingerprint(self) -> str:
+        """What changes whenever the alias does: its revision, or, for an alias another
+        client wrote without one (the seed's DynamoDB items), its target and time."""
+        if self.revision is not None:
+            return self.revision
+        return (
+            f"{self.version}|{self.secondary_version}|{self.secondary_version_weight}|"
+            f"{self.update_at.isoformat()}"
+        )
+
     @classmethod
     def of(
         cls, name: str, alias: str, target: AliasTarget, update_at: datetime, revision: str | None
@@ -172,7 +183,8 @@ class Layout(Protocol):
     def poll_alias(
         self, session: Session, name: str, alias: str, revision: str | None
     ) -> AliasPoll:
-        """Has ``alias`` changed since ``revision``? 1 request, and no repository check
+        """Has ``alias`` changed since ``revision`` (an :attr:`AliasRecord.fingerprint`)?
+        1 request, and no repository check
         (a consumer asks only about an alias a checked read resolved before): S3-only, a
         conditional GET (If-None-Match on the alias object's ETag, 304 when unchanged);
         S3 + DynamoDB, one GetItem."""

@@ -39,9 +39,9 @@ class Aliases:
         return None if stored is None else read_alias(name, stored, self.place.table).record()
 
     def poll(self, session: Session, name: str, alias: str, revision: str | None) -> AliasPoll:
-        """Has the alias changed since ``revision``? One GetItem."""
+        """Has the alias changed since ``revision`` (its fingerprint)? One GetItem."""
         record = self.get(session, name, alias)
-        changed = record is None or record.revision != revision
+        changed = record is None or record.fingerprint != revision
         return AliasPoll(changed=changed, record=record)
 
     def listing(self, session: Session, name: str) -> list[AliasRecord]:

@@ -134,7 +134,7 @@ class Aliases:
         if found is None:
             return AliasPoll(changed=True, record=None)
         record = self.parse(name, alias, found)
-        return AliasPoll(changed=record.revision != revision, record=record)
+        return AliasPoll(changed=record.fingerprint != revision, record=record)
 
     def listing(self, session: Session, name: str) -> list[AliasRecord]:
         s3 = session.s3
