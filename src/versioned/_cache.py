@@ -209,7 +209,7 @@ class Blobs:
         if digest.hexdigest() == sha256 and (size is None or done == size):
             write_text_atomically(self._stamp_path(sha256), _stamp(stat))
             return True
-        logger.warning("cached blob %s is corrupted (hashes differently); removing it", path)
+        logger.debug("cached blob %s is corrupted (hashes differently); removing it", path)
         self.remove(sha256)
         return False
 

@@ -162,7 +162,8 @@ class Consumer:
             ref, path = self._online(bsm, cache, wanted, known, options)
         except EndpointUnreachableError as error:
             return self._stale(cache, wanted, known, error, options)
-        refs.write(wanted.name, wanted.kind, wanted.label, ref)
+        if ref is not known:  # a cached version number: nothing new to record
+            refs.write(wanted.name, wanted.kind, wanted.label, ref)
         return path
 
     def _online(
