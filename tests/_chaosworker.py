@@ -8,6 +8,7 @@ import functools
 import json
 import random
 import sys
+import threading
 import traceback
 import uuid
 from typing import Any
@@ -60,7 +61,21 @@ def run(command: dict[str, Any]) -> Any:
         return _model.utc_now().isoformat()
     if op == "stress":
         return stress(ops, **args)
+    if op == "fetch":
+        return fetch(ops, **args)
     raise ValueError(f"unknown op {op!r}")
+
+
+def fetch(ops: Ops, name: str, hang_at: int | None = None, **args: Any) -> dict[str, str]:
+    """Fetch through the local cache; with ``hang_at``, announce {"reached": bytes} once
+    that many bytes are written, then block (for the test to SIGKILL the worker)."""
+
+    def progress(done: int, total: int) -> None:
+        if hang_at is not None and done >= hang_at:
+            _emit({"reached": done, "total": total})
+            threading.Event().wait()
+
+    return {"path": str(ops.fetch(name, progress=progress, **args))}
 
 
 def _emit(data: dict[str, Any]) -> None:
