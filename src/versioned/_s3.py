@@ -14,7 +14,6 @@ import dataclasses
 import email.utils
 import functools
 import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from . import constants
 from ._pool import fan_out
+from ._retry import log_request_retries
 from .exc import (
     ArtifactS3BackendError,
     BackendError,
@@ -62,45 +62,8 @@ def make_client(bsm: BotoSesManager, service: str, *, retries: bool = True) -> A
     if not retries:
         config = config.merge(ONE_ATTEMPT)
     client = boto_session(bsm).client(service, config=config, **kwargs)
-    log_resends(client)
+    log_request_retries(client)
     return client
-
-
-def log_resends(client: Any) -> None:
-    """Log at DEBUG, on the ``versioned`` logger, every request botocore sends again (its
-    standard retry mode: throttling, 5xx, connection errors), with why the attempt before
-    failed. The attempt number comes from the ``amz-sdk-request`` header botocore sets on
-    each attempt; the failure is noted, per thread, when botocore decides on a retry."""
-    failures = threading.local()
-
-    def noted(attempts: int, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
-        if caught_exception is not None:
-            failures.last = type(caught_exception).__name__
-        elif response is not None:
-            status, error = response[0].status_code, response[1].get("Error", {})
-            failures.last = f"{status} {error.get('Code', '')}".strip()
-        return None  # an observer: botocore's own handler decides
-
-    def resent(request: Any, event_name: str = "", **_: Any) -> None:
-        header = request.headers.get("amz-sdk-request", b"")
-        fields = dict(
-            part.strip().split("=", 1)
-            for part in (header.decode() if isinstance(header, bytes) else header).split(";")
-            if "=" in part
-        )
-        if int(fields.get("attempt", "1")) > 1:
-            logger.debug(
-                "%s sent again (attempt %s of %s) after %s: %s",
-                event_name.removeprefix("before-send."),
-                fields.get("attempt"),
-                fields.get("max", "?"),
-                getattr(failures, "last", "a failure"),
-                request.url,
-            )
-        return None  # an observer: sending goes on
-
-    client.meta.events.register("needs-retry", noted)
-    client.meta.events.register("before-send", resent)
 
 
 def boto_session(bsm: BotoSesManager) -> Any:
