@@ -200,6 +200,9 @@ class Ops:
     def get(self, name: str, version: Any = None) -> Any:
         return self._call("get_artifact_version", name=name, version=version)
 
+    def fetch(self, name: str, **kwargs: Any) -> Any:
+        return self._call("fetch", name=name, **kwargs)
+
     def versions(self, name: str) -> list[Any]:
         return list(self._call("list_artifact_versions", name=name))
 

@@ -8,6 +8,7 @@ import functools
 import json
 import random
 import sys
+import threading
 import traceback
 import uuid
 from typing import Any
@@ -60,7 +61,21 @@ def run(command: dict[str, Any]) -> Any:
         return _model.utc_now().isoformat()
     if op == "stress":
         return stress(ops, **args)
+    if op == "fetch":
+        return fetch(ops, **args)
     raise ValueError(f"unknown op {op!r}")
+
+
+def fetch(ops: Ops, name: str, hang_at: int | None = None, **args: Any) -> dict[str, str]:
+    """Fetch through the local cache; with ``hang_at``, announce {"reached": bytes} once
+    that many bytes are written, then block (for the test to SIGKILL the worker)."""
+
+    def progress(done: int, total: int) -> None:
+        if hang_at is not None and done >= hang_at:
+            _emit({"reached": done, "total": total})
+            threading.Event().wait()
+
+    return {"path": str(ops.fetch(name, progress=progress, **args))}
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -144,10 +159,11 @@ def skew_clock(seconds: float) -> None:
 
     The library reads wall time only through ``datetime.now`` (its modules import the
     class: ``from datetime import datetime``; ``time`` is read for ``monotonic`` only,
-    which a wrong wall clock does not move). The library is imported while the module's
-    class is a skewed subclass, then the true class is put back: botocore keeps signing
+    which a wrong wall clock does not move). Only the library's modules see the skewed
+    subclass; the datetime module keeps its true class: botocore keeps signing
     with the true time (AWS refuses requests signed 15 minutes off; a skewed machine's
-    SDK corrects for it from the server's Date). Call before anything imports versioned."""
+    SDK corrects for it from the server's Date). Every library module is imported and its
+    module-level ``datetime`` replaced, whatever imported the library before."""
     import datetime as module
 
     true_class = module.datetime
@@ -162,15 +178,23 @@ def skew_clock(seconds: float) -> None:
         def utcnow(cls) -> Any:
             return true_class.now(module.UTC).replace(tzinfo=None) + shift
 
+    import importlib
+    import pkgutil
+
     import boto3  # noqa: F401  (botocore binds the true class first)
 
-    module.datetime = SkewedDatetime  # type: ignore[misc]
-    try:
-        import versioned._model
-        import versioned.s3_and_dynamodb_backend
-        import versioned.s3_only_backend
-    finally:
-        module.datetime = true_class  # type: ignore[misc]
+    import versioned
+
+    # every module of the library, imported now (the kits may have imported some already),
+    # reads the skewed class through its module-level name ``datetime``
+    for info in pkgutil.walk_packages(versioned.__path__, "versioned."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for name, loaded in list(sys.modules.items()):
+        if name.startswith("versioned") and getattr(loaded, "datetime", None) is true_class:
+            setattr(loaded, "datetime", SkewedDatetime)  # noqa: B010  (any module)
+    import versioned._model
+
     off = versioned._model.utc_now() - true_class.now(module.UTC)
     assert abs((off - shift).total_seconds()) < 5, off
 

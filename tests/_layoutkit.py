@@ -742,6 +742,22 @@ class LayoutTests(ABC):
         assert {(r.name, r.version) for r in records} == {(NAME, 1)}
         assert self.layout.list_aliases(self.session, "never_written") == []
 
+    def test_poll_alias_sees_each_change_in_one_request(self) -> None:
+        for version in (1, 2):
+            self.raw_write_version(NAME, version, f"v{version}".encode())
+        self.raw_write_alias(NAME, "prod", 1)
+        first = self.layout.get_alias(self.session, NAME, "prod")
+        assert first is not None
+        self.requests.reset()
+        unchanged = self.layout.poll_alias(self.session, NAME, "prod", first.fingerprint)
+        assert (unchanged.changed, self.requests.calls) == (False, 1)
+        self.raw_write_alias(NAME, "prod", 2)  # another client, as the seed writes it
+        moved = self.layout.poll_alias(self.session, NAME, "prod", first.fingerprint)
+        assert moved.changed and moved.record is not None and moved.record.version == 2
+        self.layout.delete_alias(self.session, NAME, "prod", None)
+        gone = self.layout.poll_alias(self.session, NAME, "prod", moved.record.fingerprint)
+        assert gone.changed and gone.record is None
+
     @pytest.mark.parametrize("how", ["garbage", "weight_150", "secondary_latest"])
     def test_an_unreadable_alias_is_a_corrupt_record(self, how: str) -> None:
         self.raw_write_version(NAME, 1, b"v1")

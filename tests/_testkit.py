@@ -38,6 +38,7 @@ from boto_session_manager import BotoSesManager
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from versioned import s3_and_dynamodb_backend, s3_only_backend
 from versioned.repository import Artifact, Repository
 
 REGION = "us-east-1"
@@ -546,3 +547,33 @@ class Backend:
 
     def versions(self, name: str) -> list[str]:
         return [a.version for a in self.repo.list_artifact_versions(bsm=self.bsm, name=name)]
+
+
+def make_backend(kind: str, bsm: BotoSesManager, *, bootstrap: bool) -> Backend:
+    """A repository of ``kind`` (bootstrapped unless told otherwise) with ``bsm`` and a
+    RequestCounter attached before the library builds any client."""
+
+    def new_repo(bsm: BotoSesManager, *, bootstrap: bool = True, **kwargs: Any) -> Repository:
+        bucket = unique_bucket()
+        repo: Repository
+        if kind == "s3_and_dynamodb":
+            repo = s3_and_dynamodb_backend.Repository(
+                aws_region=REGION,
+                s3_bucket=bucket,
+                s3_prefix="artifacts",
+                dynamodb_table_name=unique_table(),
+                suffix=".bin",
+                **kwargs,
+            )
+        else:
+            repo = s3_only_backend.Repository(
+                aws_region=REGION, s3_bucket=bucket, s3_prefix="artifacts", suffix=".bin", **kwargs
+            )
+        if bootstrap:
+            repo.bootstrap(bsm=bsm)
+        return repo
+
+    counter = RequestCounter.attach(bsm)  # before the library builds any client
+    repo = new_repo(bsm, bootstrap=bootstrap)
+    counter.reset()
+    return Backend(kind=kind, repo=repo, bsm=bsm, counter=counter, new_repo=new_repo)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _content, _model, _pool, _s3, _transfer
 from ._layouts import (
+    AliasPoll,
     AliasRecord,
     BootstrapOptions,
     Layout,
@@ -220,6 +221,25 @@ class Engine:
         _model.validate_alias_name(alias)
         revision = check_revision(expected_revision)
         return self.layout.delete_alias(self.writing(bsm), name, alias, revision)
+
+    # ------------------------------------------------------------ consumers
+    def poll_alias(
+        self, bsm: BotoSesManager, name: str, alias: str, revision: str | None
+    ) -> AliasPoll:
+        """Has ``alias`` changed since ``revision``? 1 request and no repository check:
+        asked only about an alias a checked read resolved before (Layout.poll_alias)."""
+        return self.layout.poll_alias(self.session(bsm), name, alias, revision)
+
+    def cache_identity(self) -> dict[str, str | None]:
+        """What names this repository in a local cache: two repositories never share refs."""
+        identity = self.record.identity
+        return {
+            "layout": identity.layout,
+            "bucket": self.layout.bucket,
+            "root": self.layout.root,
+            "suffix": identity.suffix,
+            "table": identity.table,
+        }
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

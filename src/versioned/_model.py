@@ -8,6 +8,7 @@ purge removes (and why the others stay).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -272,6 +273,19 @@ def choose_weighted(
         return primary
     draw = (rng or random).randint(1, 100)
     return secondary if draw <= weight else primary
+
+
+def route_by_key(
+    primary: VersionId, secondary: int | None, weight: int | None, key: str
+) -> VersionId:
+    """The routing rule for a ``key`` (sticky routing): the key's sha256, read as a
+    number, modulo 100, is its slot; slots below ``weight`` get ``secondary``. The same
+    key always lands on the same version for a given weight, and raising the weight only
+    moves keys from primary to secondary, never back."""
+    if secondary is None or not weight:
+        return primary
+    slot = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % 100
+    return secondary if slot < weight else primary
 
 
 # ---------------------------------------------------------------- time

@@ -96,9 +96,23 @@ class ArtifactMethods:
 class AliasMethods:
     """Methods of an alias; expects the Alias dataclass fields."""
 
+    version: str
+    secondary_version: str | None
     version_s3uri: str
     secondary_version_s3uri: str | None
     secondary_version_weight: int | None
+
+    def route(self, key: str | None = None) -> str:
+        """The version ``key`` is routed to (sticky: the same key always gets the same
+        version for a given weight; ``fetch(key=...)`` and ``url(key=...)`` use this
+        rule, ``_model.route_by_key``). The primary version when ``key`` is None."""
+        if key is None or self.secondary_version is None:
+            return self.version
+        primary = _model.parse_version(self.version)
+        chosen = _model.route_by_key(
+            primary, int(self.secondary_version), self.secondary_version_weight, key
+        )
+        return _model.version_str(chosen)
 
     @property
     def s3path_version(self) -> S3Path:

@@ -21,8 +21,10 @@ import dataclasses
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from .exc import ContentionError, ValidationError
 
@@ -95,9 +97,7 @@ class RetryPolicy:
             number += 1
             if (limit is not None and number >= limit) or time.monotonic() > deadline:
                 raise exhausted(operation, record, number, attempt.reason)
-            logger.debug(
-                "%s %s: %s; attempt %d", operation, record, attempt.reason, number + 1
-            )
+            logger.debug("%s %s: %s; attempt %d", operation, record, attempt.reason, number + 1)
             if wait:
                 time.sleep(self.delay(number - 1))
 
@@ -120,3 +120,40 @@ DEFAULT = RetryPolicy()
 def pause(seconds: float) -> None:
     """Wait while another writer finishes (the one place the protocols sleep)."""
     time.sleep(max(0.0, seconds))
+
+
+def log_request_retries(client: Any) -> None:
+    """Log at DEBUG, on the ``versioned`` logger, every request botocore sends again (its
+    standard retry mode: throttling, 5xx, connection errors), with why the attempt before
+    failed. The attempt number comes from the ``amz-sdk-request`` header botocore sets on
+    each attempt; the failure is noted, per thread, when botocore decides on a retry."""
+    failures = threading.local()
+
+    def noted(attempts: int, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
+        if caught_exception is not None:
+            failures.last = type(caught_exception).__name__
+        elif response is not None:
+            status, error = response[0].status_code, response[1].get("Error", {})
+            failures.last = f"{status} {error.get('Code', '')}".strip()
+        return None  # an observer: botocore's own handler decides
+
+    def resent(request: Any, event_name: str = "", **_: Any) -> None:
+        header = request.headers.get("amz-sdk-request", b"")
+        fields = dict(
+            part.strip().split("=", 1)
+            for part in (header.decode() if isinstance(header, bytes) else header).split(";")
+            if "=" in part
+        )
+        if int(fields.get("attempt", "1")) > 1:
+            logger.debug(
+                "%s sent again (attempt %s of %s) after %s: %s",
+                event_name.removeprefix("before-send."),
+                fields.get("attempt"),
+                fields.get("max", "?"),
+                getattr(failures, "last", "a failure"),
+                request.url,
+            )
+        return None  # an observer: sending goes on
+
+    client.meta.events.register("needs-retry", noted)
+    client.meta.events.register("before-send", resent)

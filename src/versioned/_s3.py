@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from . import constants
 from ._pool import fan_out
+from ._retry import log_request_retries
 from .exc import (
     ArtifactS3BackendError,
     BackendError,
@@ -60,7 +61,9 @@ def make_client(bsm: BotoSesManager, service: str, *, retries: bool = True) -> A
     config = RETRY_CONFIG.merge(user_config) if user_config else RETRY_CONFIG
     if not retries:
         config = config.merge(ONE_ATTEMPT)
-    return boto_session(bsm).client(service, config=config, **kwargs)
+    client = boto_session(bsm).client(service, config=config, **kwargs)
+    log_request_retries(client)
+    return client
 
 
 def boto_session(bsm: BotoSesManager) -> Any:
@@ -302,6 +305,37 @@ def get_document(s3: Any, bucket: str, key: str) -> Document | None:
         metadata={k.lower(): v for k, v in (response.get("Metadata") or {}).items()},
         last_modified=response["LastModified"],
         served_at=served_at(response),
+    )
+
+
+#: what :func:`get_document_if_changed` returns while the object still has the ETag given
+NOT_MODIFIED = "not modified"
+
+
+def get_document_if_changed(s3: Any, bucket: str, key: str, etag: str | None) -> Any:
+    """GET a small object unless it still has ``etag`` (a conditional GET, If-None-Match):
+    :data:`NOT_MODIFIED` then (304, no body sent), None when absent, else the Document.
+    1 request."""
+    if etag is None:
+        return get_document(s3, bucket, key)
+    quoted_etag = etag if etag.startswith('"') else f'"{etag}"'
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, IfNoneMatch=quoted_etag)
+    except ClientError as error:
+        if status_code(error) == 304 or error_code(error) in ("304", "NotModified"):
+            return NOT_MODIFIED
+        if is_not_found(error):
+            return None
+        raise backend_error(error, "GET", bucket, key) from error
+    except BotoCoreError as error:
+        raise backend_error(error, "GET", bucket, key) from error
+    with translate("GET", bucket, key):
+        body: bytes = response["Body"].read()
+    return Document(
+        body=body,
+        etag=str(response["ETag"]),
+        metadata={k.lower(): v for k, v in (response.get("Metadata") or {}).items()},
+        last_modified=response["LastModified"],
     )
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import constants
@@ -50,8 +51,11 @@ def _object_sha(response: Mapping[str, Any]) -> str | None:
     return meta.get(constants.METADATA_KEY_ARTIFACT_SHA256)
 
 
-def _must_get(s3: Any, bucket: str, key: str) -> Any:
-    response = fetch(s3.get_object, "GET", bucket, key)
+def _must_get(s3: Any, bucket: str, key: str, start: int = 0) -> Any:
+    call = s3.get_object
+    if start:
+        call = functools.partial(s3.get_object, Range=f"bytes={start}-")
+    response = fetch(call, "GET", bucket, key)
     if response is None:
         raise ArtifactNotFoundError(
             f"s3://{bucket}/{key} does not exist: the version was deleted or purged"
@@ -128,6 +132,23 @@ def download_verified(
             os.unlink(temp_path)
         raise
     return os.fspath(path)
+
+
+def object_chunks(s3: Any, bucket: str, key: str, start: int) -> Iterator[bytes]:
+    """The object's bytes from offset ``start`` (a ranged GET when ``start`` > 0), in
+    chunks; the caller checks them against the recorded sha256. 1 request."""
+    response = _must_get(s3, bucket, key, start)
+    with translate("GET", bucket, key):
+        yield from response["Body"].iter_chunks(CHUNK)
+
+
+def presigned_get(s3: Any, bucket: str, key: str, expires_secs: int) -> str:
+    """A presigned GET URL of the object (no request: signed locally)."""
+    with translate("PRESIGN", bucket, key):
+        url: str = s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_secs
+        )
+    return url
 
 
 class VerifiedReader(io.RawIOBase):

@@ -1,7 +1,9 @@
 """The public names, as the seeds spell them."""
 
 from . import exc, s3_and_dynamodb_backend, s3_only_backend
+from ._fetch import SignedURL
 from ._retry import RetryPolicy
+from ._watch import Watcher
 from .constants import (
     DYNAMODB_TABLE_NAME,
     LATEST_VERSION,
@@ -21,6 +23,8 @@ __all__ = [
     "Artifact",
     "Repository",
     "RetryPolicy",
+    "SignedURL",
+    "Watcher",
     "exc",
     "s3_and_dynamodb_backend",
     "s3_only_backend",

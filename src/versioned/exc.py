@@ -159,3 +159,13 @@ class DynamoDBEndpointUnreachableError(EndpointUnreachableError, ArtifactDynamoD
 
 class LatestNotDeletableError(ValidationError, ArtifactS3BackendError):
     """The S3-only layout cannot delete LATEST (the seed raised ArtifactS3BackendError)."""
+
+
+class OfflineError(VersionedError, LookupError):
+    """What a fetch asked for is not in the local cache, and storage may not be asked
+    (``VERSIONED_OFFLINE`` is set) or cannot be reached."""
+
+
+class StaleCacheWarning(UserWarning):
+    """A fetch served what the local cache last resolved because storage could not be
+    reached (within ``max_stale_secs``)."""

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import io
 import os
+import pathlib
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from ._fetch import SignedURL
 from ._retry import RetryPolicy
+from ._watch import Watcher
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
@@ -132,6 +135,9 @@ class Alias(Protocol):
     ) -> str: ...
     def random_artifact(self, rng: random.Random | None = None) -> str:
         """The S3 URI to serve for one request, drawn by the weight."""
+
+    def route(self, key: str | None = None) -> str:
+        """The version ``key`` is routed to, sticky (the primary when ``key`` is None)."""
 
 
 class Repository(Protocol):
@@ -270,3 +276,44 @@ class Repository(Protocol):
     # ------------------------------------------------------------ verification
     def verify(self, *, name: str | None = None, bsm: BotoSesManager) -> VerifyReport:
         """Every inconsistency found, for the repository or one artifact."""
+
+    # ------------------------------------------------------------ consumers
+    def fetch(
+        self,
+        *,
+        name: str,
+        alias: str | None = None,
+        version: int | str | None = None,
+        key: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        max_stale_secs: float | None = None,
+        offline_fallback: bool = True,
+        progress: Progress | None = None,
+        bsm: BotoSesManager,
+    ) -> pathlib.Path:
+        """A read-only path to the verified bytes of ``alias`` (routed by ``key``) or
+        ``version``, in the local cache (see docs/consumers.md)."""
+
+    def watch(
+        self,
+        *,
+        name: str,
+        alias: str,
+        on_change: Callable[[Any], object],
+        interval_secs: float = 30.0,
+        on_error: Callable[[BaseException], object] | None = None,
+        bsm: BotoSesManager,
+    ) -> Watcher:
+        """Poll ``alias`` in a daemon thread; ``on_change(alias)`` after each change."""
+
+    def url(
+        self,
+        *,
+        name: str,
+        alias: str | None = None,
+        version: int | str | None = None,
+        key: str | None = None,
+        expires_secs: int = 3600,
+        bsm: BotoSesManager,
+    ) -> SignedURL:
+        """A presigned GET URL of the version resolved, with its sha256, size, expiry."""

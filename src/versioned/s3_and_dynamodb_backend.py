@@ -9,17 +9,22 @@ Methods take the session as an optional keyword ``bsm`` (in the seed's position)
 from __future__ import annotations
 
 import dataclasses
+import os
+import pathlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _dynamodb, _model, _s3, _transfer, constants
+from . import _dynamodb, _fetch, _model, _s3, _transfer, constants
 from ._engine import Engine, check_root
+from ._fetch import SignedURL
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
 from ._objects import AliasFields, ArtifactFields
 from ._paths import S3Path
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
+from ._watch import Watcher
 from .exc import ValidationError
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
@@ -98,6 +103,7 @@ class Repository:
             self.retry_policy,
         )
         self._engine = Engine(self._layout, transfer)
+        self._consumer = _fetch.Consumer(self._engine)
 
     # ------------------------------------------------------------ sessions, conversions
     def _session(self, bsm: BotoSesManager | None) -> BotoSesManager:
@@ -303,3 +309,64 @@ class Repository:
         items without an object, bytes that do not hash to the recorded sha256,
         unreadable records, aliases pointing at missing or deleted versions."""
         return self._engine.verify(self._session(bsm), name, self.max_workers)
+
+    # ------------------------------------------------------------ consumers
+    def fetch(
+        self,
+        name: str,
+        alias: str | None = None,
+        version: int | str | None = None,
+        key: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        max_stale_secs: float | None = None,
+        offline_fallback: bool = True,
+        progress: _s3.Progress | None = None,
+        bsm: BotoSesManager | None = None,
+    ) -> pathlib.Path:
+        """The path of the bytes of ``alias`` (routed by ``key``: the same key always gets
+        the same version, see docs/consumers.md) or ``version`` (LATEST when neither), in
+        the local cache (``cache_dir``, else ``$VERSIONED_CACHE_DIR``, else the user cache
+        directory); read-only, checked against the recorded sha256 and size. Downloads
+        only what the cache lacks (resuming a killed download). ``VERSIONED_OFFLINE=1``:
+        from the cache alone (OfflineError when absent); storage unreachable: the last
+        resolved bytes, at most ``max_stale_secs`` old, with a StaleCacheWarning (unless
+        ``offline_fallback`` is False). Requests: 0 when cached version (a version number
+        fetched before); 1 when warm alias (the alias unchanged: a conditional GET or one
+        GetItem)."""
+        wanted = _fetch.check_wanted(name, alias, version, key)
+        options = _fetch.FetchOptions.of(cache_dir, max_stale_secs, offline_fallback, progress)
+        return self._consumer.fetch(self._session(bsm), wanted, options)
+
+    def watch(
+        self,
+        name: str,
+        alias: str,
+        on_change: Callable[[Alias], object],
+        interval_secs: float = 30.0,
+        on_error: Callable[[BaseException], object] | None = None,
+        bsm: BotoSesManager | None = None,
+    ) -> Watcher:
+        """Poll ``alias`` every ``interval_secs`` in a daemon thread and call
+        ``on_change(alias)`` after each change (1 GetItem per poll). Failed polls are
+        retried with backoff and passed to ``on_error`` (default: a logged warning).
+        ``Watcher.stop()`` ends it. AliasNotFoundError when missing."""
+        _model.validate_artifact_name(name)
+        _model.validate_alias_name(alias)
+        return self._consumer.watch(
+            self._session(bsm), name, alias, on_change, self._alias, interval_secs, on_error
+        )
+
+    def url(
+        self,
+        name: str,
+        alias: str | None = None,
+        version: int | str | None = None,
+        key: str | None = None,
+        expires_secs: int = 3600,
+        bsm: BotoSesManager | None = None,
+    ) -> SignedURL:
+        """A presigned GET URL of the version ``alias`` (routed by ``key``) or ``version``
+        resolves to, for consumers without AWS credentials, with its version, sha256,
+        size and expiry."""
+        wanted = _fetch.check_wanted(name, alias, version, key)
+        return self._consumer.url(self._session(bsm), wanted, expires_secs)

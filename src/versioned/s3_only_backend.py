@@ -15,17 +15,22 @@ numbers are never reused, and no alias is left on deleted bytes; see docs/design
 from __future__ import annotations
 
 import dataclasses
+import os
+import pathlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _model, _s3, _transfer, constants
+from . import _fetch, _model, _s3, _transfer, constants
 from ._engine import Engine, check_root
+from ._fetch import SignedURL
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
 from ._model import decode_filename, encode_filename, validate_alias_name
 from ._objects import AliasFields, ArtifactFields
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
+from ._watch import Watcher
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
@@ -98,6 +103,7 @@ class Repository:
             self.s3_bucket, self.s3_prefix, self.suffix, transfer, self.retry_policy
         )
         self._engine = Engine(self._layout, transfer)
+        self._consumer = _fetch.Consumer(self._engine)
 
     # ------------------------------------------------------------ conversions
     def _artifact(self, record: VersionRecord) -> Artifact:
@@ -264,3 +270,64 @@ class Repository:
         """Report every inconsistency: objects outside the layout, bytes that do not hash
         to their recorded sha256, unreadable records, aliases on missing versions."""
         return self._engine.verify(bsm, name, self.max_workers)
+
+    # ------------------------------------------------------------ consumers
+    def fetch(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str | None = None,
+        version: int | str | None = None,
+        key: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        max_stale_secs: float | None = None,
+        offline_fallback: bool = True,
+        progress: _s3.Progress | None = None,
+    ) -> pathlib.Path:
+        """The path of the bytes of ``alias`` (routed by ``key``: the same key always gets
+        the same version, see docs/consumers.md) or ``version`` (LATEST when neither), in
+        the local cache (``cache_dir``, else ``$VERSIONED_CACHE_DIR``, else the user cache
+        directory); read-only, checked against the recorded sha256 and size. Downloads
+        only what the cache lacks (resuming a killed download). ``VERSIONED_OFFLINE=1``:
+        from the cache alone (OfflineError when absent); storage unreachable: the last
+        resolved bytes, at most ``max_stale_secs`` old, with a StaleCacheWarning (unless
+        ``offline_fallback`` is False). Requests: 0 when cached version (a version number
+        fetched before); 1 when warm alias (the alias unchanged: a conditional GET or one
+        GetItem)."""
+        wanted = _fetch.check_wanted(name, alias, version, key)
+        options = _fetch.FetchOptions.of(cache_dir, max_stale_secs, offline_fallback, progress)
+        return self._consumer.fetch(bsm, wanted, options)
+
+    def watch(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        on_change: Callable[[Alias], object],
+        interval_secs: float = 30.0,
+        on_error: Callable[[BaseException], object] | None = None,
+    ) -> Watcher:
+        """Poll ``alias`` every ``interval_secs`` in a daemon thread and call
+        ``on_change(alias)`` after each change (1 request per poll: 304 when unchanged).
+        Failed polls are retried with backoff and passed to ``on_error`` (default: a
+        logged warning). ``Watcher.stop()`` ends it. AliasNotFoundError when missing."""
+        _model.validate_artifact_name(name)
+        validate_alias_name(alias)
+        return self._consumer.watch(
+            bsm, name, alias, on_change, self._alias, interval_secs, on_error
+        )
+
+    def url(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str | None = None,
+        version: int | str | None = None,
+        key: str | None = None,
+        expires_secs: int = 3600,
+    ) -> SignedURL:
+        """A presigned GET URL of the version ``alias`` (routed by ``key``) or ``version``
+        resolves to, for consumers without AWS credentials, with its version, sha256,
+        size and expiry."""
+        wanted = _fetch.check_wanted(name, alias, version, key)
+        return self._consumer.url(bsm, wanted, expires_secs)

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
+import tempfile
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +84,18 @@ def published(
     return prepare
 
 
+def fetched(**selector: Any) -> Callable[[Backend, str], None]:
+    """Publish b"a" as version 1 with alias prod, then fetch ``selector`` into the cache."""
+
+    def prepare(backend: Backend, name: str) -> None:
+        published(b"a", aliases=(("prod", 1),))(backend, name)
+        backend.repo.fetch(bsm=backend.bsm, name=name, cache_dir=FETCH_CACHE, **selector)
+
+    return prepare
+
+
+#: the local cache of the fetch cases (each case's artifact has its own refs)
+FETCH_CACHE = os.path.join(tempfile.gettempdir(), f"versioned-request-counts-{uuid.uuid4().hex}")
 ONE, TWO = published(b"a"), published(b"a", b"b")
 CASES = [
     Case("put_artifact", "unchanged", "put, unchanged", ONE, dict(content=b"a")),
@@ -105,6 +120,10 @@ CASES = [
          label="delete_artifact_version-newest"),
     Case("purge_artifact_versions", "", "purge (N)", published(b"a", b"b", b"c"),
          dict(keep_last_n=1, purge_older_than_secs=0), units=2),
+    Case("fetch", "cached version", "fetch, cached version", fetched(version=1),
+         dict(version=1, cache_dir=FETCH_CACHE)),
+    Case("fetch", "warm alias", "fetch, warm alias", fetched(alias="prod"),
+         dict(alias="prod", cache_dir=FETCH_CACHE)),
 ]  # fmt: skip
 
 

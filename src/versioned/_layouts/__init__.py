@@ -53,6 +53,17 @@ class AliasRecord:
             return [self.version]
         return [self.version, self.secondary_version]
 
+    @property
+    def fingerprint(self) -> str:
+        """What changes whenever the alias does: its revision, or, for an alias another
+        client wrote without one (the seed's DynamoDB items), its target and time."""
+        if self.revision is not None:
+            return self.revision
+        return (
+            f"{self.version}|{self.secondary_version}|{self.secondary_version_weight}|"
+            f"{self.update_at.isoformat()}"
+        )
+
     @classmethod
     def of(
         cls, name: str, alias: str, target: AliasTarget, update_at: datetime, revision: str | None
@@ -66,6 +77,15 @@ class AliasRecord:
             update_at=update_at,
             revision=revision,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasPoll:
+    """What a cheap alias read found: ``changed`` is False when the alias still has the
+    revision asked about; otherwise ``record`` is the alias now (None: it is gone)."""
+
+    changed: bool
+    record: AliasRecord | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +179,16 @@ class Layout(Protocol):
     def get_alias(self, session: Session, name: str, alias: str) -> AliasRecord | None: ...
 
     def list_aliases(self, session: Session, name: str) -> list[AliasRecord]: ...
+
+    def poll_alias(
+        self, session: Session, name: str, alias: str, revision: str | None
+    ) -> AliasPoll:
+        """Has ``alias`` changed since ``revision`` (an :attr:`AliasRecord.fingerprint`)?
+        1 request, and no repository check
+        (a consumer asks only about an alias a checked read resolved before): S3-only, a
+        conditional GET (If-None-Match on the alias object's ETag, 304 when unchanged);
+        S3 + DynamoDB, one GetItem."""
+        ...
 
     # writes
     def write_latest(

@@ -30,6 +30,7 @@ from .._transfer import TransferSettings
 from ..exc import RepositoryConflictError
 from ..verify import Problem
 from . import (
+    AliasPoll,
     AliasRecord,
     BootstrapOptions,
     Chooser,
@@ -148,6 +149,11 @@ class DynamoDBLayout:
 
     def list_aliases(self, session: Session, name: str) -> list[AliasRecord]:
         return self.aliases.listing(self._ready(session), name)
+
+    def poll_alias(
+        self, session: Session, name: str, alias: str, revision: str | None
+    ) -> AliasPoll:
+        return self.aliases.poll(session, name, alias, revision)
 
     # ------------------------------------------------------------ writes
     def write_latest(

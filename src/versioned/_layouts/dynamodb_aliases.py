@@ -10,7 +10,7 @@ from .._model import AliasTarget
 from .._retry import RetryPolicy
 from .._session import Session
 from ..exc import ArtifactNotFoundError, ConcurrentModificationError
-from . import AliasRecord
+from . import AliasPoll, AliasRecord
 from .dynamodb_items import (
     ALIAS_EPOCH,
     NOT_DELETED,
@@ -37,6 +37,12 @@ class Aliases:
         """One alias, or None. CorruptRecordError naming a damaged item. 1 request."""
         stored = _dynamodb.get(session.dynamodb, self.place.table, alias_pk(name), alias)
         return None if stored is None else read_alias(name, stored, self.place.table).record()
+
+    def poll(self, session: Session, name: str, alias: str, revision: str | None) -> AliasPoll:
+        """Has the alias changed since ``revision`` (its fingerprint)? One GetItem."""
+        record = self.get(session, name, alias)
+        changed = record is None or record.fingerprint != revision
+        return AliasPoll(changed=changed, record=record)
 
     def listing(self, session: Session, name: str) -> list[AliasRecord]:
         """Every alias of ``name`` (CorruptRecordError naming a damaged item). 1 Query."""

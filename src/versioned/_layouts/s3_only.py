@@ -35,6 +35,7 @@ from .._session import Session
 from .._transfer import TransferSettings
 from ..verify import Problem
 from . import (
+    AliasPoll,
     AliasRecord,
     BootstrapOptions,
     Chooser,
@@ -106,6 +107,11 @@ class S3OnlyLayout:
 
     def list_aliases(self, session: Session, name: str) -> list[AliasRecord]:
         return self.aliases.listing(session, name)
+
+    def poll_alias(
+        self, session: Session, name: str, alias: str, revision: str | None
+    ) -> AliasPoll:
+        return self.aliases.poll(session, name, alias, revision)
 
     # ------------------------------------------------------------ writes
     def write_latest(

@@ -24,7 +24,7 @@ from .._retry import RetryPolicy
 from .._s3 import Precondition, same_etag
 from .._session import Session
 from ..exc import ArtifactNotFoundError, ConcurrentModificationError, CorruptRecordError
-from . import AliasRecord
+from . import AliasPoll, AliasRecord
 from .s3_only_keys import S3OnlyPlace
 from .s3_only_purge import Purges
 from .s3_only_state import (
@@ -137,6 +137,18 @@ class Aliases:
         key = self.place.alias_key(name, alias)
         document = _s3.get_document(session.s3, self.place.bucket, key)
         return None if document is None else self.parse(name, alias, document)
+
+    def poll(self, session: Session, name: str, alias: str, revision: str | None) -> AliasPoll:
+        """Has the alias object changed since ``revision`` (its ETag)? One conditional GET
+        (If-None-Match): 304 and no body when unchanged."""
+        key = self.place.alias_key(name, alias)
+        found = _s3.get_document_if_changed(session.s3, self.place.bucket, key, revision)
+        if found is _s3.NOT_MODIFIED:
+            return AliasPoll(changed=False)
+        if found is None:
+            return AliasPoll(changed=True, record=None)
+        record = self.parse(name, alias, found)
+        return AliasPoll(changed=record.fingerprint != revision, record=record)
 
     def listing(self, session: Session, name: str) -> list[AliasRecord]:
         s3 = session.s3

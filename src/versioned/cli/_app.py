@@ -5,6 +5,7 @@
 - ``_commands_aliases``: alias set / get / list / delete
 - ``_commands_lifecycle``: purge, purge-artifact, purge-all
 - ``_commands_local``: sandbox, demo
+- ``_commands_cache``: fetch, watch, url, cache ls / verify / prune (consumers)
 
 Every command is a client of the public API only (``versioned.repository.Repository``).
 """
@@ -15,6 +16,7 @@ import click
 
 from .. import __version__
 from . import _commands_artifacts as artifacts
+from . import _commands_cache as consumers
 from . import _commands_lifecycle as lifecycle
 from . import _commands_local as local
 from . import _commands_repository as repository
@@ -76,6 +78,10 @@ for command in (
     lifecycle.purge_artifact,
     lifecycle.purge_all,
     repository.verify,
+    consumers.fetch,
+    consumers.watch,
+    consumers.url,
+    consumers.cache_group,
     local.sandbox,
     local.demo,
 ):
