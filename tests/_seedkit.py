@@ -13,12 +13,12 @@ import contextlib
 import fcntl
 import importlib
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -292,6 +292,19 @@ class SeedServer:
             self.proc.wait(10)
 
 
+class _SkippedTurns(logging.Handler):
+    """Collects the library's "skipping turn" lines (a turn waited out as dead)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "skipping turn" in message:
+            self.lines.append(message)
+
+
 class Pair:
     """One repository (bucket, prefix, suffix and, for S3 + DynamoDB, table) opened by
     this repository's library (``ours``) and by the seed's (``seed``)."""
@@ -321,14 +334,21 @@ class Pair:
 
     def our(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A call of our library (the session passed as ``bsm=``, valid for both). Calls
-        that took longer than a write turn's lease are noted in ``slow_calls``."""
-        started = time.monotonic()
+        that waited out a write turn's lease (the library logs each turn it skips as
+        presumed dead) are noted in ``slow_calls``: decided on what the library did, not
+        on how long a loaded machine took."""
+        skipped = _SkippedTurns()
+        logger = logging.getLogger("versioned")
+        level = logger.level
+        logger.addHandler(skipped)
+        logger.setLevel(logging.DEBUG)
         try:
             return getattr(self.ours, method)(*args, bsm=self.bsm, **kwargs)
         finally:
-            elapsed = time.monotonic() - started
-            if elapsed >= LEASE_SECS:
-                self.slow_calls.append(f"{method}({kwargs}) took {elapsed:.1f} s")
+            logger.removeHandler(skipped)
+            logger.setLevel(level)
+            if skipped.lines:
+                self.slow_calls.append(f"{method}({kwargs}): {skipped.lines}")
 
     def seed(self, *ops: dict[str, Any]) -> list[Any]:
         """Run the seed's library on this repository (one process for all ``ops``)."""
