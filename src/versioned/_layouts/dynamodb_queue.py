@@ -232,11 +232,26 @@ class TurnQueue:
         with contextlib.suppress(_dynamodb.ConditionFailed):
             _dynamodb.update(session.dynamodb, self.place.table, change)
 
-    def commit(self, session: Session, change: _dynamodb.Update) -> None:
-        """Send a commit built by :meth:`Turn.ending`; a refusal means it was applied
-        already (a retry) or our turn was skipped: the next holder checks. 1 request."""
-        with contextlib.suppress(_dynamodb.ConditionFailed):
-            _dynamodb.update(session.dynamodb, self.place.table, change)
+    def commit(self, session: Session, turn: Turn, change: _dynamodb.Update) -> LatestItem | None:
+        """Send a commit built by :meth:`Turn.ending`. None when it was applied, or
+        refused because it was applied already (a retry) or our turn was skipped (the
+        next holder checks LATEST's bytes). Otherwise LATEST's item as it is: another
+        client replaced it under our turn (the seed's library writes without
+        conditions), and the caller must make it true. 1 request (+ a GetItem when the
+        server does not return the refused item)."""
+        table = self.place.table
+        try:
+            _dynamodb.update(session.dynamodb, table, change)
+            return None
+        except _dynamodb.ConditionFailed as failed:
+            old = failed.item if failed.known else None
+            if old is None:
+                old = _dynamodb.get(session.dynamodb, table, turn.name, LATEST)
+        latest = read_latest(turn.name, old, table)
+        if old is not None and PUT_DONE in old and latest.queue.done >= turn.ticket:
+            return None  # our commit was applied, or our turn skipped
+        logger.debug("turn %d of %r: LATEST's item was replaced", turn.ticket, turn.name)
+        return latest
 
 
 class _Pace:
