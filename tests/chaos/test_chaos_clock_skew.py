@@ -4,9 +4,10 @@ monotonic time is not moved by a wrong wall clock, and requests are signed with 
 true time, as an SDK that corrects for skew from the server's Date does).
 
 The rules that read a wall clock (grep ``utc_now`` in src/versioned):
-- S3 + DynamoDB, LATEST's write queue: a turn is skipped once a waiter has watched it
-  for ``lease_secs`` (monotonic) and its ``put_since`` (written from the wall clock of
-  the writer that ended the turn before) is that old by the waiter's wall clock;
+- S3 + DynamoDB, LATEST's write queue: none (a turn is skipped once a waiter has seen
+  it unchanged for ``lease_secs`` of its own monotonic clock; ``put_since``, written
+  from the wall clock of the writer that ended the turn before, is only compared for
+  equality);
 - the times recorded for aliases (the writer's clock). Versions record the server's
   (their object's LastModified, in both layouts), and
   ``purge_artifact_versions(purge_older_than_secs=...)`` measures their age against the
@@ -138,22 +139,7 @@ def test_a_skewed_writer_does_not_take_a_live_turn(
     assert ops.get("app").sha256 == sha(CONTENTS[2])
 
 
-@pytest.mark.parametrize(
-    "skew",
-    [
-        pytest.param(HOUR, id="ahead"),
-        pytest.param(
-            -HOUR,
-            id="behind",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 17, clock skew: a writer whose clock is behind never finds a "
-                "dead turn old enough (put_since, written by a true clock, is in its "
-                "future): it waits until its retry deadline and raises ContentionError",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("skew", SKEWS)
 def test_a_skewed_writer_skips_a_dead_turn(
     skew: float,
     spawn: Callable[[float], Worker],
@@ -179,23 +165,7 @@ def test_a_skewed_writer_skips_a_dead_turn(
     assert raw.torn(place, "app") == []
 
 
-@pytest.mark.parametrize(
-    "skew",
-    [
-        pytest.param(
-            HOUR,
-            id="ahead",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 17, clock skew: a writer whose clock is an hour ahead ends its "
-                "turn with put_since an hour in the future; the next turn's holder dies, "
-                "and true-clock writers never find that turn old enough: they wait until "
-                "their retry deadline and raise ContentionError (for the next hour)",
-            ),
-        ),
-        pytest.param(-HOUR, id="behind"),
-    ],
-)
+@pytest.mark.parametrize("skew", SKEWS)
 def test_a_skewed_writers_turn_end_does_not_block_the_next_dead_turn(
     skew: float,
     spawn: Callable[[float], Worker],

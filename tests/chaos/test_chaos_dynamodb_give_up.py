@@ -280,3 +280,20 @@ def test_a_skipped_turn_is_logged(
         assert ops.put("app", V2).sha256 == sha256_hex(V2)
 
     assert any("skipping turn 1 of 'app'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_turn_whose_put_since_is_in_the_future_is_skipped_after_the_lease(
+    make_repo: MakeRepo, raw: RawStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dead holder's turn that ended in the year 2999 by some writer's clock: the
+    lease counts only the time this writer saw the queue unchanged (monotonic), so the
+    put skips it after the lease, long before its deadline."""
+    ops = make_repo("s3_dynamodb", retry_policy=RetryPolicy(deadline_secs=30), lease_secs=0.2)
+    ops.put("app", V1)
+    _hold_turn(raw, ops.place, "app")  # put_since in 2999
+
+    with caplog.at_level(logging.DEBUG, logger="versioned"):
+        assert ops.put("app", V2).sha256 == sha256_hex(V2)
+
+    assert any("skipping turn 1 of 'app'" in r.getMessage() for r in caplog.records)
+    assert raw.torn(ops.place, "app") == []

@@ -114,7 +114,9 @@ class LatestWriter:
         elif progress:
             progress(content.size, content.size)
         now = _model.utc_now()
-        self.queue.commit(session, self._commit(request, content, etag, turn, now))
+        replaced = self.queue.commit(session, turn, self._commit(request, content, etag, turn, now))
+        if replaced is not None:
+            self._repair(session, request, content, replaced, now)
         return VersionRecord(
             name=request.name,
             version=LATEST,
@@ -154,6 +156,53 @@ class LatestWriter:
             },
             since=time,
         )
+
+    def _repair(
+        self,
+        session: Session,
+        request: PutRequest,
+        content: _content.Content,
+        latest: LatestItem,
+        now: datetime,
+    ) -> None:
+        """Our commit was refused: another client (the seed's library, which writes
+        without conditions) replaced LATEST's item under our turn, and may record other
+        bytes than the object holds (ours, written after). Look at the object and record
+        what it really holds, if the item is still the one read (a later write records
+        its own bytes). An item gone or deleted is left alone (a purge). 2 requests."""
+        artifact = latest.artifact
+        if not latest.exists or not artifact.visible:
+            return
+        key = self.place.version_key(request.name, LATEST)
+        current = _s3.head(session.s3, self.place.bucket, key)
+        if not current or not current.sha256 or current.sha256 == artifact.sha256:
+            return  # no bytes this library wrote, or the item records them
+        ours = current.sha256 == content.sha256
+        fields = {CONTENT_TYPE: request.content_type, METADATA: request.metadata}
+        sets, removes, present = optional_fields(fields if ours else {})
+        time = stored_time(now if ours else current.last_modified)
+        change = _dynamodb.Update(
+            pk=request.name,
+            sk=LATEST,
+            expression=f"SET {SHA256} = :sha, {ETAG} = :etag, {UPDATE_AT} = :time, "
+            f"{IS_DELETED} = :f, {CONTENT_LENGTH} = :size{sets}"
+            + f" REMOVE {', '.join([UNVERIFIED, *removes])}",
+            condition=f"{SHA256} = :seen AND {NOT_DELETED}",
+            values={
+                "sha": current.sha256,
+                "etag": current.etag,
+                "time": time,
+                "f": False,
+                "size": current.size,
+                "seen": artifact.sha256,
+                **present,
+            },
+        )
+        logger.debug("putting %r: LATEST's item was replaced under our turn", request.name)
+        try:
+            _dynamodb.update(session.dynamodb, self.place.table, change)
+        except _dynamodb.ConditionFailed:
+            logger.debug("putting %r: LATEST's item changed again", request.name)
 
     def _upload(
         self,

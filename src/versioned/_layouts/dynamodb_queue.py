@@ -19,7 +19,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from .. import _dynamodb, _model
@@ -160,18 +160,20 @@ class TurnQueue:
         """Poll until the turn before ours is done; skip a turn held longer than
         ``lease_secs``. None if our own turn was skipped (we were presumed dead).
 
-        A turn's age is what this waiter has seen of it: ``put_since`` is when the turn
-        before ended, which on an idle queue is long before the holder took its ticket;
-        the turn after ``done`` is at least as old as the time since ``done`` was first
-        seen here. Waiters sleep for about the time the turns ahead should take (measured
-        from how fast the queue moves). Bounded by the policy's deadline: ContentionError
-        when it passes (our ticket is then skipped like a dead writer's)."""
-        pace = _Pace(turn.latest.queue.done)
+        A turn's age is what this waiter has seen of it, on its own monotonic clock:
+        the time since it first saw the queue in its present state (``put_done`` and
+        ``put_since``, compared for equality). No stored time is compared with this
+        machine's clock, so writers whose clocks are off neither skip a live turn early
+        nor wait forever for a dead one. Waiters sleep for about the time the turns ahead
+        should take (measured from how fast the queue moves). Bounded by the policy's
+        deadline: ContentionError when it passes (our ticket is then skipped like a dead
+        writer's)."""
+        pace = _Pace(turn.latest.queue)
         deadline = time.monotonic() + self.retry.deadline_secs
         latest = turn.latest
         for polls in itertools.count(1):
             queue = latest.queue
-            pace.observe(queue.done)
+            pace.observe(queue)
             if queue.done == turn.ticket - 1:
                 return dataclasses.replace(turn, latest=latest)
             if queue.done >= turn.ticket:
@@ -182,7 +184,7 @@ class TurnQueue:
                 raise exhausted(
                     f"{operation} (waiting for a turn)", f"{turn.name}/LATEST", polls, why
                 )
-            if pace.lease_passed(queue, self.lease_secs):
+            if pace.lease_passed(self.lease_secs):
                 self._skip(session, turn.name, queue, operation)
             else:
                 pause(pace.sleep(turn.ticket - 1 - queue.done))
@@ -230,32 +232,59 @@ class TurnQueue:
         with contextlib.suppress(_dynamodb.ConditionFailed):
             _dynamodb.update(session.dynamodb, self.place.table, change)
 
-    def commit(self, session: Session, change: _dynamodb.Update) -> None:
-        """Send a commit built by :meth:`Turn.ending`; a refusal means it was applied
-        already (a retry) or our turn was skipped: the next holder checks. 1 request."""
-        with contextlib.suppress(_dynamodb.ConditionFailed):
-            _dynamodb.update(session.dynamodb, self.place.table, change)
+    def commit(self, session: Session, turn: Turn, change: _dynamodb.Update) -> LatestItem | None:
+        """Send a commit built by :meth:`Turn.ending`. None when it was applied, or
+        refused because it was applied already (a retry) or our turn was skipped (the
+        next holder checks LATEST's bytes). Otherwise LATEST's item as it is: another
+        client replaced it under our turn (the seed's library writes without
+        conditions), and the caller must make it true. 1 request (+ a GetItem when the
+        server does not return the refused item)."""
+        table = self.place.table
+        try:
+            _dynamodb.update(session.dynamodb, table, change)
+            return None
+        except _dynamodb.ConditionFailed as failed:
+            old = failed.item if failed.known else None
+            if old is None:
+                old = _dynamodb.get(session.dynamodb, table, turn.name, LATEST)
+        latest = read_latest(turn.name, old, table)
+        if old is not None and PUT_DONE in old and latest.queue.done >= turn.ticket:
+            return None  # our commit was applied, or our turn skipped
+        logger.debug("turn %d of %r: LATEST's item was replaced", turn.ticket, turn.name)
+        return latest
 
 
 class _Pace:
-    """How fast the queue moves, and how long a waiter has watched the turn it is on."""
+    """How fast the queue moves, and for how long this waiter has seen the turn it is
+    on unchanged: the turn number and ``put_since`` (compared for equality only, never
+    with this machine's clock), first seen at a time of this waiter's monotonic clock."""
 
-    def __init__(self, done: int) -> None:
+    def __init__(self, queue: Queue) -> None:
         self.seconds_per_turn = 0.05
-        self.last_done, self.last_time = done, time.monotonic()
+        self.last_done, self.last_time = queue.done, time.monotonic()
+        self.state, self.state_seen = _holder_state(queue), self.last_time
 
-    def observe(self, done: int) -> None:
+    def observe(self, queue: Queue) -> None:
         now = time.monotonic()
+        done = queue.done
         if done > self.last_done:
             observed = (now - self.last_time) / (done - self.last_done)
             self.seconds_per_turn = 0.5 * self.seconds_per_turn + 0.5 * observed
             self.last_done, self.last_time = done, now
+        state = _holder_state(queue)
+        if state != self.state:
+            self.state, self.state_seen = state, now
 
-    def lease_passed(self, queue: Queue, lease_secs: float) -> bool:
-        """The turn on has been watched, and has existed, for longer than the lease."""
-        since = queue.since or _model.utc_now()
-        watched = time.monotonic() - self.last_time
-        return watched > lease_secs and _model.utc_now() - since > timedelta(seconds=lease_secs)
+    def lease_passed(self, lease_secs: float) -> bool:
+        """The turn on has been seen unchanged, by this waiter's monotonic clock, for
+        longer than the lease."""
+        return time.monotonic() - self.state_seen > lease_secs
 
     def sleep(self, ahead: int) -> float:
         return min(2.0, max(0.005, ahead * self.seconds_per_turn * random.uniform(0.6, 0.9)))
+
+
+def _holder_state(queue: Queue) -> tuple[int, datetime | None]:
+    """An opaque version of the turn on: it changes whenever the turn ends or is skipped
+    (``put_done`` and ``put_since`` are written together), or the item is replaced."""
+    return queue.done, queue.since
