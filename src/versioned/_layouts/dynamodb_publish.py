@@ -232,7 +232,7 @@ class Publisher:
         except Precondition:
             info = _s3.head(session.s3, self.place.bucket, key)
             if info is not None and info.sha256 and info.sha256 == latest.sha256:
-                return info.sha256, info.last_modified  # left by an earlier attempt
+                return info.sha256, _model.whole_seconds(info.last_modified)  # an earlier try's
             return None if info is None else "taken"
         sha, moment = result.holds(latest), result.last_modified
         if sha is None:
@@ -244,7 +244,9 @@ class Publisher:
         if moment is None:
             logger.debug("publishing %s: the copy's answer has no time: using the local clock", key)
             moment = _model.utc_now()
-        return str(sha), moment
+        # whole seconds, as the Date the age rule compares it with (SeaweedFS answers a
+        # copy's LastModified in milliseconds: a version would look newer than "now")
+        return str(sha), _model.whole_seconds(moment)
 
     def _commit(
         self,
