@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 from _clikit import LineReader, parse_exports, script_directory
+from _dockit import page_blocks
 from _testkit import ROOT
 
 README = ROOT / "README.md"
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def readme_blocks() -> list[tuple[str, str]]:
     """(language, text) of each fenced code block of README.md, in order."""
-    return [(match[1], match[2]) for match in FENCE.finditer(README.read_text())]
+    return page_blocks(README)
 
 
 def kind_of(language: str, text: str) -> str:
