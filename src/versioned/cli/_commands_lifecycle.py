@@ -117,7 +117,8 @@ def purge(
         if not plan.delete and not plan.keep:
             require_artifact(conn, name)
         if as_json:
-            out.emit_json({**document, **_plan_document(plan)})
+            rows = [(a.version, action, reason) for a, action, reason in plan_rows(plan)]
+            out.emit_json({**document, **_plan_document(plan)}, text=rows)
         else:
             _show_plan(name, plan)
         return
@@ -127,7 +128,8 @@ def purge(
     if not purged:
         require_artifact(conn, name)
     if as_json:
-        out.emit_json({**document, "purge_time": purge_time, "versions": purged})
+        rows = [(artifact.version, "deleted", "") for artifact in purged]
+        out.emit_json({**document, "purge_time": purge_time, "versions": purged}, text=rows)
     else:
         _show_purged(name, purged)
 
