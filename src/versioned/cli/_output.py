@@ -247,7 +247,7 @@ def versions_table(
 ) -> Table:
     """One row per version; 80 columns wide unless ``wide`` (full sha256 and S3 URI)."""
     users = alias_users(aliases)
-    table = compact_table(title, drop=("updated", "aliases", "sha256"))
+    table = compact_table(title, drop=("updated", "sha256"))
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
@@ -268,7 +268,7 @@ def versions_table(
 
 
 def aliases_table(title: str, aliases: Sequence[Alias]) -> Table:
-    table = compact_table(title, drop=("updated", "weight", "canary"))
+    table = compact_table(title, drop=("updated",))
     table.add_column("alias", no_wrap=True)
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("canary", justify="right", no_wrap=True)
