@@ -310,9 +310,9 @@ def cache_ls(cache_dir: Path | None, as_json: bool) -> None:
     if not entries:
         out.say(f"The cache {LocalCache(cache_dir).root} is empty.")
         return
-    table = out.compact_table(f"Cache {LocalCache(cache_dir).root}")
+    table = out.compact_table(f"Cache {LocalCache(cache_dir).root}", drop=("checked", "sha256"))
     for column in ("repository", "name", "fetched", "version", "sha256", "size", "checked"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for entry in entries:
         table.add_row(
             entry.repository,

@@ -48,7 +48,7 @@ def _show_plan(name: str, plan: PurgePlan[Artifact]) -> None:
     else:
         title = f"Would purge nothing of {name}: every version is kept (dry run)"
     out.say(title)
-    table = out.compact_table()
+    table = out.compact_table(drop=("updated",))
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("action", no_wrap=True)
@@ -63,7 +63,7 @@ def _show_purged(name: str, purged: Sequence[Artifact]) -> None:
         out.say(f"Purged nothing: no version of {name} matches.")
         return
     out.say(f"Purged {len(purged)} version(s) of {name}")
-    table = out.compact_table()
+    table = out.compact_table(drop=("updated",))
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("sha256", no_wrap=True)
