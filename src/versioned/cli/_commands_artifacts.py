@@ -164,7 +164,7 @@ def versions(ctx: click.Context, name: str, wide: bool, as_json: bool) -> None:
 @repository_options
 @click.pass_context
 def show_version(ctx: click.Context, name: str, version: str | None, as_json: bool) -> None:
-    """Show one version of NAME (LATEST by default).
+    """Show VERSION of NAME (a number or latest, the default).
 
     Its size, content type, sha256, S3 URI, user metadata and the aliases routing to it.
     """
@@ -299,7 +299,7 @@ def _report_download(
 @repository_options
 @click.pass_context
 def delete(ctx: click.Context, name: str, version: str, as_json: bool) -> None:
-    """Delete VERSION of NAME.
+    """Delete VERSION of NAME (a number, or latest).
 
     Refused (exit code 4) while an alias points at it; a version that does not exist is
     exit code 3. The S3-only backend deletes the bytes and refuses LATEST; the S3 +
