@@ -129,10 +129,17 @@ def json_option(command: F) -> F:
 
 
 def json_flag_only(command: F) -> F:
-    """``--json``, ``-q`` and ``--no-progress`` without ``--output`` (for ``get``)."""
+    """``--json``, ``-q`` and ``--no-progress`` without ``--output`` (for ``get``, whose
+    ``-o/--output`` is the destination; ``versioned --output text get ...`` still works)."""
     for option in (no_progress_option, quiet_option):
         command = option(command)
-    return _json_flag(command)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_remember_json,
+        help="One JSON document on stdout (`versioned --output text get` for text).",
+    )(command)
 
 
 # ------------------------------------------------------------------ text
