@@ -171,3 +171,17 @@ def test_item9_a_duration_without_a_unit_is_refused(
         cli_run.json("purge", "model", "--older-than", "30d", "--dry-run")["purge_older_than_secs"]
         == 30 * 86400
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("watch", "model", "prod", "--exec", "true", "--interval", "5"),
+        ("url", "model", "--expires", "3600"),
+        ("fetch", "model", "--max-stale", "60"),
+        ("cache", "prune", "--older-than", "30"),
+    ],
+)
+def test_item9_every_duration_needs_a_unit(cli_env: CliEnv, cli_run: Cli, args: tuple[str]) -> None:
+    line = assert_one_error_line(cli_run(*args, code=2).stderr)
+    assert "no unit" in line, line
