@@ -80,7 +80,10 @@ def test_every_json_document_matches_its_schema(
         check("alias", document)
     check("download", cli_run.json("get", "model", "1", "-o", str(work / "one.bin")))
     check("download", cli_run.json("get", "model", "--alias", "prod", "-o", str(work / "one.bin")))
-    check("purge", cli_run.json("purge", "model", "--keep", "0", "--older-than", "0", "--dry-run"))
+    plan = cli_run.json("purge", "model", "--keep", "0", "--older-than", "0", "--dry-run")
+    check("purge", plan)
+    planned = [*plan["versions"], *(kept["artifact"] for kept in plan["kept"])]
+    assert [item["metadata"] for item in planned] == [{"team": "ml"}] * 2
     check("verify", cli_run.json("verify"))
     check("names", cli_run.json("names"))
     check("deletion", cli_run.json("alias", "delete", "model", "prod"))
