@@ -8,7 +8,7 @@ import concurrent.futures
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _actor, _content, _model, _pool, _s3, _transfer, history
+from . import _actor, _content, _model, _pool, _s3, _transfer, constants, history
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -140,7 +140,8 @@ class Engine:
     ) -> VersionRecord:
         request = PutRequest(
             name=_model.validate_artifact_name(name),
-            content_type=_model.check_content_type(content_type),
+            # S3 stores its default without one: say it, so both layouts record it
+            content_type=_model.check_content_type(content_type) or constants.DEFAULT_CONTENT_TYPE,
             metadata=_model.check_user_metadata(metadata),
             tags=_model.check_tags(tags),
         )

@@ -21,6 +21,7 @@ from . import _commands_lifecycle as lifecycle
 from . import _commands_local as local
 from . import _commands_repository as repository
 from ._commands_aliases import alias_group
+from ._contract import mode_options
 from ._errors import EXIT_CODES_HELP, ErrorHandlingGroup
 from ._options import parse_duration, repository_options, verbose_option
 from ._settings import ALLOW_PROJECT_ENDPOINT_ENV
@@ -47,18 +48,27 @@ Repository selection, highest precedence first:
 A table name selects the S3 + DynamoDB backend; without one, the S3-only backend.
 Give the two backends different prefixes (or buckets): never the same one.
 
-Read commands take --json for one JSON document on stdout (the library's field names).
-Errors are one line on stderr; --debug adds the traceback, -v the library's log.
+\b
+Output (before or after the command; docs/cli-output.md):
+  --output table|json|text  tables (default); one JSON document (--json for short; its
+                            schema in docs/schemas/); or tab-separated lines for scripts
+  -q, --quiet               errors only     --no-progress   no bar or spinner on stderr
+Durations take a unit: 30d, 12h, 90m, 45s. Errors are one line on stderr; --debug adds
+the traceback, -v the library's log.
 
 {EXIT_CODES_HELP}"""
 
 
 @click.group(
-    "versioned", cls=ErrorHandlingGroup, help=HELP, context_settings={"max_content_width": 100}
+    "versioned",
+    cls=ErrorHandlingGroup,
+    help=HELP,
+    context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="versioned")
 @verbose_option
 @repository_options
+@mode_options
 def cli() -> None:
     pass
 

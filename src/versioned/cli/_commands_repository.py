@@ -80,7 +80,7 @@ def names(ctx: click.Context, as_json: bool) -> None:
         out.say(f"No artifacts in s3://{conn.settings.bucket}/{conn.settings.prefix}.")
         return
     table = Table()
-    table.add_column("artifact")
+    table.add_column("artifact", no_wrap=True)
     for name in found:
         table.add_row(name)
     out.show(table)
@@ -103,13 +103,14 @@ def verify(ctx: click.Context, name: str | None, as_json: bool) -> None:
     if name is not None and report.ok:
         require_artifact(conn, name)
     if as_json:
-        out.emit_json({"ok": report.ok, "problems": report.problems})
+        rows = [(p.kind, p.name, p.location, p.detail) for p in report.problems]
+        out.emit_json({"ok": report.ok, "problems": report.problems}, text=rows)
     elif report.ok:
         out.done(f"No problems found{f' in {name}' if name else ''}.")
     else:
         table = Table(title=f"{len(report.problems)} problem(s)", title_justify="left")
         for column in ("kind", "name", "location", "detail"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, no_wrap=column != "detail")
         for problem in report.problems:
             table.add_row(problem.kind, problem.name, problem.location, problem.detail)
         out.show(table)

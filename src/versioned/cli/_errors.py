@@ -192,11 +192,12 @@ class ErrorHandlingGroup(click.Group):
             click.echo("\nInterrupted.", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
-            # The reader went away (``versioned get ... -o - | head``): stop quietly.
+            # The reader went away (``versioned get ... -o - | head``): it has what it
+            # wanted, so stop quietly and successfully, as ``cat`` does under ``head``.
             with contextlib.suppress(Exception):
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
-            raise click.exceptions.Exit(EXIT_ERROR) from None
+            raise click.exceptions.Exit(EXIT_OK) from None
         except Exception as error:
             if debug_enabled(ctx):
                 traceback.print_exception(error, file=sys.stderr)
