@@ -28,6 +28,7 @@ from .exc import (
     ArgumentTypeError,
     ArtifactNotFoundError,
     CorruptRecordError,
+    LatestDeletedError,
     LatestNotDeletableError,
     ValidationError,
     VersionInUseError,
@@ -153,7 +154,10 @@ class Engine:
     def get_version(self, bsm: BotoSesManager, name: str, version: object) -> VersionRecord:
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version)
-        record = self.layout.get_version(self.reading(bsm), name, parsed)
+        session = self.reading(bsm)
+        record = self.layout.get_version(session, name, parsed)
+        if record is None and parsed == LATEST:
+            self.refuse_deleted_latest(session, name)
         if record is None:
             raise ArtifactNotFoundError(
                 f"artifact {name!r} has no version {_model.version_str(parsed)}"
@@ -170,7 +174,25 @@ class Engine:
 
     def publish(self, bsm: BotoSesManager, name: str) -> VersionRecord:
         _model.validate_artifact_name(name)
-        return self.layout.publish(self.writing(bsm), name)
+        session = self.writing(bsm)
+        try:
+            return self.layout.publish(session, name)
+        except ArtifactNotFoundError:
+            self.refuse_deleted_latest(session, name)
+            raise
+
+    def refuse_deleted_latest(self, session: Session, name: str) -> None:
+        """Raise LatestDeletedError when LATEST of ``name`` is marked deleted (a missing
+        LATEST is then explained: "was deleted at ...; put a new one")."""
+        deletion = self.layout.latest_deletion(session, name)
+        if deletion is None:
+            return
+        when = "" if deletion.at is None else f" at {deletion.at:%Y-%m-%d %H:%M:%S} UTC"
+        raise LatestDeletedError(
+            f"LATEST of {name!r} was deleted{when}; put a new one (its published versions "
+            "and aliases are kept)",
+            deleted_at=deletion.at,
+        )
 
     def delete_version(self, bsm: BotoSesManager, name: str, version: object) -> None:
         """Delete one version unless an alias routes to it (VersionInUseError)."""
@@ -205,7 +227,13 @@ class Engine:
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         revision = check_revision(expected_revision)
         note = self.note(bsm, action, reason)
-        return self.layout.write_alias(self.writing(bsm), name, alias, target, revision, note)
+        session = self.writing(bsm)
+        try:
+            return self.layout.write_alias(session, name, alias, target, revision, note)
+        except ArtifactNotFoundError:
+            if LATEST in target.versions:
+                self.refuse_deleted_latest(session, name)
+            raise
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> AliasRecord:
         _model.validate_artifact_name(name)

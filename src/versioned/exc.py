@@ -7,6 +7,8 @@ ArtifactS3BackendError for deleting LATEST), the error raised here is also of th
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class VersionedError(Exception):
     """Base class of every error raised by ``versioned``."""
@@ -22,6 +24,15 @@ class ArgumentTypeError(ValidationError, TypeError):
 
 class ArtifactNotFoundError(VersionedError, LookupError):
     """The artifact, or the requested version of it, does not exist (or is deleted)."""
+
+
+class LatestDeletedError(ArtifactNotFoundError):
+    """LATEST was deleted (the S3 + DynamoDB layout soft-deletes it): nothing to read,
+    publish or point an alias at until the next put. ``deleted_at`` is when, if known."""
+
+    def __init__(self, message: str, *, deleted_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.deleted_at = deleted_at
 
 
 class AliasNotFoundError(VersionedError, LookupError):

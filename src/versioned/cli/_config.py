@@ -106,6 +106,14 @@ def user_file(environ: Mapping[str, str]) -> Path:
     return Path(platformdirs.user_config_dir("versioned", appauthor=False)) / USER_FILE
 
 
+def show_user_path(path: Path) -> str:
+    """``path`` with the home directory written ``~``."""
+    home = home_directory()
+    if home is not None and path.resolve().is_relative_to(home):
+        return f"~/{path.resolve().relative_to(home)}"
+    return str(path)
+
+
 def load_user_repository(environ: Mapping[str, str], chosen: str | None) -> Found:
     """The settings of the chosen named repository in the user file: ``chosen`` (from
     --repo or VERSIONED_REPO), else the file's ``default``; NOTHING without either.
@@ -138,9 +146,9 @@ def load_user_repository(environ: Mapping[str, str], chosen: str | None) -> Foun
         close = difflib.get_close_matches(name, list(repositories), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = ", ".join(sorted(repositories)) or "none"
-        source = "default in the file" if not chosen else "chosen"
+        source = "the file's default" if not chosen else "--repo / VERSIONED_REPO"
         raise ConfigError(f"no repository {name!r} ({source}) in {path}{hint}; defined: {known}")
-    label = f"{path} [repositories.{name}]"
+    label = f"{show_user_path(path)} [repositories.{name}]"
     return Found(check_table(repositories[name], label), label, path, name)
 
 

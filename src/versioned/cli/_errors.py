@@ -154,6 +154,8 @@ def describe(error: BaseException, settings: Settings | None = None) -> str:
     text = " ".join(str(error).split())
     if isinstance(error, exc.VersionedError):
         text = text.replace("run Repository.bootstrap() first", "run `versioned bootstrap` first")
+        if isinstance(error, exc.LatestDeletedError):
+            text = text.replace("; put a new one", "; put a new one (`versioned put NAME FILE`)")
         return text or type(error).__name__
     name = type(error).__name__
     line = f"{name}: {text}" if text else name
