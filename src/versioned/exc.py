@@ -73,14 +73,22 @@ class ContentionError(ConflictError):
 class RepositoryConflictError(ConflictError):
     """The bucket prefix or the DynamoDB table already serves another repository. For a
     prefix, ``location`` is its S3 URI and ``found`` describes the repository there (its
-    layout, suffix, table, and the artifacts seen when it has no record)."""
+    layout, suffix, table, and the artifacts seen when it has no record). ``found_suffix``
+    is the suffix of the repository found when it differs from the one asked for only in
+    its suffix (the same repository, opened with the wrong suffix)."""
 
     def __init__(
-        self, message: str, *, location: str | None = None, found: str | None = None
+        self,
+        message: str,
+        *,
+        location: str | None = None,
+        found: str | None = None,
+        found_suffix: str | None = None,
     ) -> None:
         super().__init__(message)
         self.location = location
         self.found = found
+        self.found_suffix = found_suffix
 
 
 class VersionLimitError(VersionedError):

@@ -226,14 +226,25 @@ class RepositoryRecord:
 
     def _compare(self, recorded: Identity) -> None:
         if recorded != self.identity:
-            self._refuse(f"{recorded.describe()} (recorded in s3://{self.bucket}/{self.key})")
+            where = f"recorded in s3://{self.bucket}/{self.key}"
+            self._refuse(f"{recorded.describe()} ({where})", recorded)
 
-    def _refuse(self, found: str) -> NoReturn:
+    def _refuse(self, found: str, other: Identity) -> NoReturn:
+        ours = self.identity
+        same_but_suffix = other.layout == ours.layout and other.suffix != ours.suffix
+        if same_but_suffix and ours.table is not None and other.table is not None:
+            same_but_suffix = other.table == ours.table
+        step = (
+            f"Open it with suffix {other.suffix!r}, or choose another prefix for this one."
+            if same_but_suffix
+            else _NEXT_STEP
+        )
         raise RepositoryConflictError(
-            f"{self.where} already serves {found}, not {self.identity.describe()}; nothing "
-            f"was read or written. {_NEXT_STEP}",
+            f"{self.where} already serves {found}, not {ours.describe()}; nothing "
+            f"was read or written. {step}",
             location=self.where,
             found=found,
+            found_suffix=other.suffix if same_but_suffix else None,
         )
 
     def _survey(self, session: Session, write: bool) -> None:
@@ -246,7 +257,7 @@ class RepositoryRecord:
         if survey.foreign and not survey.mine:
             other, names = next(iter(survey.foreign.items()))
             shown = ", ".join(repr(name) for name in sorted(names)[:5])
-            self._refuse(f"{other.describe()} (artifacts {shown})")
+            self._refuse(f"{other.describe()} (artifacts {shown})", other)
         if write:
             self._create(session)
         elif survey.mine:

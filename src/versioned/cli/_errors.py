@@ -146,11 +146,32 @@ def unreachable_message(endpoint_url: str | None, detail: str) -> str:
     return f"cannot reach AWS ({detail}): check the network, --region and AWS_DEFAULT_REGION"
 
 
+def prefix_taken_message(error: exc.RepositoryConflictError, outcome: str) -> str:
+    """A prefix serving another repository, with the way out in command-line terms: the
+    suffix to pass when only the suffix differs, else another prefix."""
+    if error.found_suffix is not None:
+        suffix = error.found_suffix
+        shown = suffix or "''"
+        return (
+            f"{error.location} holds {error.found}; {outcome}. It is the same kind of "
+            f"repository with suffix {suffix!r}: pass --suffix {shown} (or set "
+            f'VERSIONED_SUFFIX, or suffix = "{suffix}" in versioned.toml), or give this '
+            "repository its own prefix (--prefix or VERSIONED_PREFIX)."
+        )
+    return (
+        f"{error.location} already holds {error.found}; {outcome}. Give this repository "
+        "its own prefix (--prefix or VERSIONED_PREFIX), or use the settings of the "
+        "repository that is there."
+    )
+
+
 def describe(error: BaseException, settings: Settings | None = None) -> str:
     """One line saying what happened and, for common setup problems, what to do."""
     hint = setup_hint(error, settings)
     if hint is not None:
         return hint
+    if isinstance(error, exc.RepositoryConflictError) and error.location is not None:
+        return prefix_taken_message(error, "nothing was read or written")
     text = " ".join(str(error).split())
     if isinstance(error, exc.VersionedError):
         text = text.replace("run Repository.bootstrap() first", "run `versioned bootstrap` first")
