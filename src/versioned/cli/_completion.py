@@ -112,7 +112,7 @@ def complete_alias(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Alias names of the artifact already on the command line."""
-    name = ctx.params.get("name")
+    name = ctx.params.get("name") or first_argument(ctx, os.environ.get("COMP_WORDS", ""))
     if not isinstance(name, str) or not name:
         return []
 
@@ -121,6 +121,28 @@ def complete_alias(
         return [item.alias for item in repo.list_aliases(name=name, bsm=bsm)]
 
     return matching(within_deadline(lookup), incomplete)
+
+
+def first_argument(ctx: click.Context, words: str) -> str | None:
+    """The command's first argument in the words being completed. Click leaves
+    ``ctx.params`` empty while the value of an option is completed (``get model --alias
+    <Tab>``: the option's missing value stops its parse), so read the words instead."""
+    parts = words.split()
+    if ctx.info_name not in parts:
+        return None
+    takes_value = {
+        opt
+        for param in ctx.command.params
+        if isinstance(param, click.Option) and not param.is_flag
+        for opt in param.opts
+    }
+    rest = iter(parts[parts.index(ctx.info_name) + 1 :])
+    for word in rest:
+        if word in takes_value:
+            next(rest, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 #: the parameters completed from the repository, by name, in every command

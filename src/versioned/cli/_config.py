@@ -136,6 +136,10 @@ def load_user_repository(environ: Mapping[str, str], chosen: str | None) -> Foun
     repositories = document.get("repositories", {})
     if not isinstance(repositories, dict):
         raise ConfigError(f"{path}: repositories must be tables, [repositories.NAME]")
+    tables = {
+        key: check_table(table, f"{show_user_path(path)} [repositories.{key}]")
+        for key, table in repositories.items()
+    }
     default = document.get("default")
     if default is not None and not isinstance(default, str):
         raise ConfigError(f"{path}: default must be a repository name, got {default!r}")
@@ -149,7 +153,7 @@ def load_user_repository(environ: Mapping[str, str], chosen: str | None) -> Foun
         source = "the file's default" if not chosen else "--repo / VERSIONED_REPO"
         raise ConfigError(f"no repository {name!r} ({source}) in {path}{hint}; defined: {known}")
     label = f"{show_user_path(path)} [repositories.{name}]"
-    return Found(check_table(repositories[name], label), label, path, name)
+    return Found(tables[name], label, path, name)
 
 
 def repository_names(environ: Mapping[str, str]) -> list[str]:
