@@ -185,9 +185,10 @@ def test_completion_prints_each_shell_script(cli_env: CliEnv, cli_run: Cli) -> N
     for shell in ("bash", "zsh", "fish"):
         script = cli_run("completion", shell).stdout
         assert "_VERSIONED_COMPLETE" in script and "versioned" in script
-    assert "complete -o nosort -F _versioned_completion versioned" in cli_run(
-        "completion", "bash"
-    ).stdout
+    assert (
+        "complete -o nosort -F _versioned_completion versioned"
+        in cli_run("completion", "bash").stdout
+    )
     cli_run("completion", "tcsh", code=2)
 
 

@@ -106,7 +106,7 @@ def setup_hint(error: BaseException, settings: Settings | None = None) -> str | 
         )
     if isinstance(error, exc.EndpointUnreachableError):
         return unreachable_message(settings.endpoint_url if settings else None, str(error))
-    if isinstance(error, exc.BackendError) and (error.code or "").isdigit():
+    if isinstance(error, exc.BackendError) and (error.code or "0").isdigit():
         return not_s3_message(error, settings)
     if isinstance(error, exc.BucketNotFoundError):
         bucket = repr((settings.bucket if settings else None) or "")
@@ -124,12 +124,13 @@ def not_s3_message(error: exc.BackendError, settings: Settings | None) -> str:
     """An answer with an HTTP status and no AWS error code: not an S3 (or DynamoDB) API."""
     endpoint = settings.endpoint_url if settings else None
     text = " ".join(str(error).split())
+    status = f"HTTP {error.code}" if error.code else "an answer"
     if not endpoint:
-        return f"{text} (an HTTP {error.code} without an AWS error code)"
+        return f"{text} ({status} without an AWS error code)"
     source = settings.sources.get("endpoint_url", "") if settings else ""
     service = "DynamoDB" if isinstance(error, exc.ArtifactDynamoDBBackendError) else "S3"
     return (
-        f"{text} The endpoint {endpoint} ({source}) answered HTTP {error.code} without an "
+        f"{text} The endpoint {endpoint} ({source}) answered {status} without an "
         f"AWS error code: it does not look like {service}. Check the URL (`versioned config` "
         f"shows where it comes from; `curl -i {endpoint}/` should answer with S3's XML, e.g. "
         "ListAllMyBucketsResult or an Error/Code element)."
