@@ -28,6 +28,7 @@ from ._config import (
     FIELDS,
     REPO_ENV,
     ConfigError,
+    Found,
     find_project_file,
     load_user_repository,
 )
@@ -111,15 +112,7 @@ def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: P
     project = find_project_file(directory)
     chosen = options.get("repo") or environ.get(REPO_ENV) or None
     user = load_user_repository(environ, chosen)
-    warnings: list[str] = []
-    if "endpoint_url" in project.values and not project_endpoint_allowed(environ):
-        ignored = project.values.pop("endpoint_url")
-        if options.get("endpoint_url") is None and not environ.get(OWN_ENV["endpoint_url"]):
-            warnings.append(
-                f"ignoring endpoint_url = {ignored!r} in {project.label}: a project file may "
-                f"not redirect your AWS credentials; export {ALLOW_PROJECT_ENDPOINT_ENV}=1 "
-                "to use it"
-            )
+    warnings = _drop_project_endpoint(project, options, environ)
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     for field in FIELDS:
@@ -155,6 +148,23 @@ def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: P
             "user": None if user.path is None else str(user.path),
         },
     )
+
+
+def _drop_project_endpoint(
+    project: Found, options: Mapping[str, str], environ: Mapping[str, str]
+) -> list[str]:
+    """Remove the project file's endpoint_url unless allowed; the warning to show (none
+    when an option or VERSIONED_ENDPOINT_URL decides the endpoint anyway)."""
+    if "endpoint_url" not in project.values or project_endpoint_allowed(environ):
+        return []
+    ignored = project.values.pop("endpoint_url")
+    if options.get("endpoint_url") is not None or environ.get(OWN_ENV["endpoint_url"]):
+        return []
+    return [
+        f"ignoring endpoint_url = {ignored!r} in {project.label}: a project file may "
+        f"not redirect your AWS credentials; export {ALLOW_PROJECT_ENDPOINT_ENV}=1 "
+        "to use it"
+    ]
 
 
 def project_endpoint_allowed(environ: Mapping[str, str]) -> bool:
