@@ -393,16 +393,18 @@ class Engine:
         """Objects another repository (another suffix) wrote are reported as the folder
         they share with it, once, instead of one orphan each."""
         kept = VerifyReport()
-        seen: set[Problem] = set()
+        seen: set[object] = set()
         for problem in report.problems:
             shape = marker.key_shape(self.layout.root, problem.location)
             identity = self.record.identity
             if problem.kind == "orphan_object" and shape and marker.is_foreign(identity, shape):
                 other_layout = shape.layout != identity.layout
                 problem = marker.shared_problem(self.layout.root, shape, other_layout=other_layout)
-            if problem.kind != "shared_prefix" or problem not in seen:
+            # a stray is found by the listing of names and by its artifact's inventory
+            key = problem if problem.kind != "orphan_object" else (problem.kind, problem.location)
+            if problem.kind not in ("shared_prefix", "orphan_object") or key not in seen:
                 kept.add(problem)
-                seen.add(problem)
+                seen.add(key)
         return kept
 
     def _verify_artifact(

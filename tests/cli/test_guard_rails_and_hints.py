@@ -225,3 +225,22 @@ def test_a_second_sandbox_says_it_moved_to_another_port(cli_env: CliEnv) -> None
     note = lines[-1]
     assert note.startswith("Note: port 5000 is in use"), note
     assert f"listens on port {port}" in note and "versioned sandbox --port 5000" in note
+
+
+def test_verify_names_each_problem_once_with_the_suffix_hint(
+    cli_repo: str, cli_env: CliEnv, cli_run: Cli, cli_raw_s3: Any
+) -> None:
+    """Item 3: `verify` reported every object twice, in two wordings, and never hinted at
+    the suffix of the objects it did not recognise."""
+    cli_run("put", "model", "-", input=b"v1")
+    cli_run("publish", "model")
+    root = "versioned-artifacts/model/"
+    other_suffix = "versions/999999_000001.bin" if cli_repo == "s3_only" else "000001.bin"
+    for key in (root + other_suffix, root + "junk"):
+        cli_raw_s3.put_object(Bucket=cli_env.bucket, Key=key, Body=b"x")
+    report = cli_run.json("verify", code=5)
+    locations = [problem["location"] for problem in report["problems"]]
+    assert len(locations) == len(set(locations)), report
+    assert locations.count(root + "junk") == 1, report
+    shared = [problem for problem in report["problems"] if problem["kind"] == "shared_prefix"]
+    assert len(shared) == 1 and "open that one with suffix '.bin'" in shared[0]["detail"]

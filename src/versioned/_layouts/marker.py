@@ -129,11 +129,12 @@ def shared_problem(root: str, shape: Shape, *, other_layout: bool) -> Problem:
         other = "the S3-only layout" if shape.layout == S3_ONLY else "the S3 + DynamoDB layout"
     else:
         other = f"suffix {shape.suffix!r}"
+    hint = "" if other_layout else f" (open that one with suffix {shape.suffix!r})"
     return Problem(
         "shared_prefix",
         shape.name,
         f"{root}{shape.name}/",
-        f"holds versions of another repository ({other}) on this prefix: each "
+        f"holds versions of another repository ({other}) on this prefix{hint}: each "
         "repository needs its own prefix",
     )
 
