@@ -206,7 +206,7 @@ class Retirer:
         change = _dynamodb.Update(
             pk=key[0],
             sk=key[1],
-            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token, {DELETED_AT} = :at",
+            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token",
             values={"t": True, "token": token},
         )
         _dynamodb.update(session.dynamodb, self.place.table, change)

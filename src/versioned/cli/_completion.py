@@ -2,7 +2,7 @@
 artifact and alias names complete from the repository.
 
 Completion runs on every Tab, so it must be quick and silent: it asks the repository with
-a 2 s connect/read timeout and one attempt per request, gives up after
+a 2 s connect/read timeout and one attempt per request, gives up on its requests after
 ``COMPLETION_DEADLINE_SECS`` in all, and any failure (no endpoint, no credentials, a
 setting missing, a refusal) completes nothing: never a traceback, never a line on stderr.
 """
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 #: per request: how long to wait for a connection, and for an answer
 COMPLETION_TIMEOUT_SECS: Final = 2.0
-#: for the whole lookup (a retry policy, a slow listing): then nothing is completed
-COMPLETION_DEADLINE_SECS: Final = 3.0
+#: for the whole lookup's requests (a retry policy, a slow listing): then nothing is
+#: completed
+COMPLETION_DEADLINE_SECS: Final = 2 * COMPLETION_TIMEOUT_SECS + 1
 SHELLS: Final = ("bash", "zsh", "fish")
 
 Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
@@ -48,9 +49,9 @@ def matching(words: Iterable[str], incomplete: str) -> list[CompletionItem]:
     return [CompletionItem(word) for word in words if word.startswith(incomplete)]
 
 
-def completion_repository(ctx: click.Context) -> tuple[Repository, Any]:
+def completion_repository(ctx: click.Context) -> tuple[Repository, Any, tuple[str, ...]]:
     """The repository the command line would use, on a session whose clients time out
-    after COMPLETION_TIMEOUT_SECS and send each request once."""
+    after COMPLETION_TIMEOUT_SECS and send each request once, and the services it uses."""
     from botocore.config import Config
 
     from ._connection import OPTIONS_KEY, check_endpoint
@@ -76,17 +77,27 @@ def completion_repository(ctx: click.Context) -> tuple[Repository, Any]:
     if settings.profile:
         session_kwargs["profile_name"] = settings.profile
     bsm = BotoSesManager(**session_kwargs)
-    return make_repository(settings, session_region(settings, bsm)), bsm
+    services = ("s3", "dynamodb") if settings.table else ("s3",)
+    return make_repository(settings, session_region(settings, bsm)), bsm, services
 
 
-def within_deadline(lookup: Callable[[], list[str]]) -> list[str]:
-    """``lookup()``'s answer, or [] when it fails or takes longer than the deadline (it
-    runs on a daemon thread that is abandoned then)."""
+def ask_repository(
+    ctx: click.Context, question: Callable[[Repository, Any], list[str]]
+) -> list[str]:
+    """``question(repo, bsm)``'s answer, or [] when the repository cannot be built or the
+    question fails or takes longer than the deadline. Building the session (no request,
+    but loading botocore's models takes CPU) is done first, outside the deadline; the
+    requests run on a daemon thread that is abandoned when the deadline passes."""
+    try:
+        repo, bsm, services = completion_repository(ctx)
+        warm_up(bsm, services)
+    except Exception:  # completion must never fail
+        return []
     answer: list[list[str]] = []
 
     def run() -> None:
         try:
-            answer.append(lookup())
+            answer.append(question(repo, bsm))
         except BaseException:  # completion must never fail
             return
 
@@ -96,16 +107,21 @@ def within_deadline(lookup: Callable[[], list[str]]) -> list[str]:
     return answer[0] if answer else []
 
 
+def warm_up(bsm: Any, services: Iterable[str]) -> None:
+    """Load the services' models into the session (the clients the library makes later
+    from the same session find them cached)."""
+    from .._s3 import boto_session
+
+    for service in services:
+        boto_session(bsm).client(service)
+
+
 def complete_artifact(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Artifact names of the repository starting with ``incomplete``."""
-
-    def lookup() -> list[str]:
-        repo, bsm = completion_repository(ctx)
-        return repo.list_artifact_names(bsm=bsm)
-
-    return matching(within_deadline(lookup), incomplete)
+    names = ask_repository(ctx, lambda repo, bsm: repo.list_artifact_names(bsm=bsm))
+    return matching(names, incomplete)
 
 
 def complete_alias(
@@ -116,11 +132,10 @@ def complete_alias(
     if not isinstance(name, str) or not name:
         return []
 
-    def lookup() -> list[str]:
-        repo, bsm = completion_repository(ctx)
+    def aliases(repo: Repository, bsm: Any) -> list[str]:
         return [item.alias for item in repo.list_aliases(name=name, bsm=bsm)]
 
-    return matching(within_deadline(lookup), incomplete)
+    return matching(ask_repository(ctx, aliases), incomplete)
 
 
 def first_argument(ctx: click.Context, words: str) -> str | None:

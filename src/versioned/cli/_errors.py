@@ -106,7 +106,11 @@ def setup_hint(error: BaseException, settings: Settings | None = None) -> str | 
         )
     if isinstance(error, exc.EndpointUnreachableError):
         return unreachable_message(settings.endpoint_url if settings else None, str(error))
-    if isinstance(error, exc.BackendError) and (error.code or "0").isdigit():
+    if (
+        isinstance(error, exc.BackendError)
+        and error.code is not None
+        and not_an_aws_code(error.code)
+    ):
         return not_s3_message(error, settings)
     if isinstance(error, exc.BucketNotFoundError):
         bucket = repr((settings.bucket if settings else None) or "")
@@ -118,6 +122,12 @@ def setup_hint(error: BaseException, settings: Settings | None = None) -> str | 
             "(with the same --table) to create it"
         )
     return None
+
+
+def not_an_aws_code(code: str) -> bool:
+    """An error "code" botocore made up from an answer that held none: the HTTP status, or
+    nothing (an HTML page)."""
+    return code == "" or code.isdigit()
 
 
 def not_s3_message(error: exc.BackendError, settings: Settings | None) -> str:
