@@ -7,7 +7,8 @@ its library ignores:
 
 - artifact (``pk=name``, ``sk="LATEST" | "000001"``): ``sha256``, ``is_deleted``,
   ``update_at``; plus ``content_length``, ``content_type``, ``metadata``. Versions carry
-  ``alias_epoch`` (bumped by every alias write that targets them) and ``deleted_by``.
+  ``alias_epoch`` (bumped by every alias write that targets them), ``deleted_by`` and
+  ``deleted_at`` (LATEST too, once deleted).
   LATEST also carries its bytes' ``etag``, ``unverified``, the publish counter
   (``latest_version``, ``published_sha256``, ``published_update_at``) and the write queue
   (``put_next``, ``put_done``, ``put_since``, one ``tk_{token}`` per waiting writer).
