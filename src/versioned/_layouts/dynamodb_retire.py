@@ -14,6 +14,7 @@ from . import Chooser, RetireResult, VersionRecord
 from .dynamodb_aliases import Aliases
 from .dynamodb_items import (
     ALIAS_EPOCH,
+    DELETED_AT,
     DELETED_BY,
     IS_DELETED,
     NOT_DELETED,
@@ -26,6 +27,7 @@ from .dynamodb_items import (
     read_artifact,
     read_latest,
     sort_key_version,
+    stored_time,
 )
 from .dynamodb_keys import DynamoDBPlace
 from .dynamodb_publish import Publisher
@@ -141,7 +143,7 @@ class Retirer:
         change = _dynamodb.Update(
             pk=item.name,
             sk=item.sort_key,
-            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token",
+            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token, {DELETED_AT} = :at",
             condition=f"{NOT_DELETED} AND "
             + (
                 f"{ALIAS_EPOCH} = :e"
@@ -152,6 +154,7 @@ class Retirer:
                 "t": True,
                 "f": False,
                 "token": token,
+                "at": stored_time(session.clock.now()),
                 **({"e": epoch} if epoch is not None else {}),
             },
         )

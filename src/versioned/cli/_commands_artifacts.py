@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 
 import click
 
-from .. import exc
+from .. import constants, exc
 from . import _download
 from . import _output as out
 from ._conflicts import own_prefix
 from ._connection import Connection, connect, current_settings
 from ._contract import json_flag_only
-from ._errors import not_found
+from ._errors import EXIT_ERROR, not_found, usage_problem
 from ._lookup import explained, require_artifact
 from ._options import json_option, parse_pairs, repository_options, version_value
 from ._records import complete, unchanged_put
@@ -295,15 +295,17 @@ def _report_download(
 @click.command()
 @click.argument("name")
 @click.argument("version", callback=version_value)
+@click.option("-y", "--yes", is_flag=True, help="Delete LATEST (S3 + DynamoDB) without asking.")
 @json_option
 @repository_options
 @click.pass_context
-def delete(ctx: click.Context, name: str, version: str, as_json: bool) -> None:
+def delete(ctx: click.Context, name: str, version: str, yes: bool, as_json: bool) -> None:
     """Delete VERSION of NAME (a number, or latest).
 
     Refused (exit code 4) while an alias points at it; a version that does not exist is
-    exit code 3. The S3-only backend deletes the bytes and refuses LATEST; the S3 +
-    DynamoDB backend soft-deletes (bytes stay).
+    exit code 3. The S3-only backend deletes the bytes and refuses LATEST (`versioned
+    purge-artifact NAME` deletes the whole artifact); the S3 + DynamoDB backend
+    soft-deletes (bytes stay), and deletes LATEST only when confirmed (or with --yes).
     """
     conn = connect(ctx)
     try:
@@ -311,10 +313,39 @@ def delete(ctx: click.Context, name: str, version: str, as_json: bool) -> None:
     except exc.ArtifactNotFoundError:
         require_artifact(conn, name)
         raise not_found(f"version {version} of {name} does not exist; nothing deleted") from None
-    conn.repo.delete_artifact_version(name=name, version=version, bsm=conn.bsm)
+    latest = version == constants.LATEST_VERSION
+    if latest:
+        confirm_latest_deletion(conn, name, yes)
+    try:
+        conn.repo.delete_artifact_version(name=name, version=version, bsm=conn.bsm)
+    except exc.LatestNotDeletableError:
+        raise usage_problem(
+            f"the S3-only layout keeps LATEST of {name} until the artifact goes: "
+            f"`versioned purge-artifact {name}` deletes it whole (every version and alias); "
+            "to replace LATEST, `versioned put` a new one"
+        ) from None
     soft = conn.repo.soft_delete
     if as_json:
         out.emit_json({"name": name, "version": version, "deleted": True, "soft": soft})
         return
     how = "Soft-deleted" if soft else "Deleted"
     out.done(f"{how} version {version} of {name}")
+    if latest:
+        out.say(f"{name} has no LATEST until the next `versioned put {name} FILE`.")
+
+
+def confirm_latest_deletion(conn: Connection, name: str, yes: bool) -> None:
+    """Ask before deleting LATEST (S3 + DynamoDB): get, publish and alias set LATEST fail
+    until the next put. Without a terminal to ask on, --yes is required."""
+    if yes or not conn.repo.soft_delete:
+        return
+    consequence = (
+        f"Deleting LATEST of {name} leaves it without LATEST: get, publish and alias set "
+        f"{name} ... LATEST fail until the next `versioned put {name} FILE` (published "
+        "versions and aliases are kept)"
+    )
+    if not sys.stdin.isatty():
+        raise usage_problem(f"{consequence}. Pass --yes to delete it.")
+    if not click.confirm(f"{consequence}. Delete it?", default=False, err=True):
+        click.echo("Nothing deleted.", err=True)
+        raise click.exceptions.Exit(EXIT_ERROR)

@@ -11,6 +11,7 @@ from typing import Any, Final, TypeVar
 import click
 
 from .. import constants
+from ._completion import complete_setting
 from ._connection import OPTIONS_KEY
 from ._contract import json_option
 from ._errors import DEBUG_KEY
@@ -78,6 +79,12 @@ SETTING_OPTIONS: Final = [
         "VERSIONED_ENDPOINT_URL; AWS_ENDPOINT_URL",
     ),
     ("--table", "NAME", "DynamoDB table: selects the S3 + DynamoDB backend.", "VERSIONED_TABLE"),
+    (
+        "--repo",
+        "NAME",
+        "A named repository of the user file (`versioned config --help`).",
+        "VERSIONED_REPO",
+    ),
 ]
 
 
@@ -90,6 +97,7 @@ def repository_options(command: F) -> F:
             help=f"{text} [env: {env}]",
             expose_value=False,
             callback=_remember_setting,
+            shell_complete=complete_setting(flag),
         )(command)
     return click.option(
         "--debug",
