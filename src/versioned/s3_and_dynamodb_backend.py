@@ -179,11 +179,13 @@ class Repository:
         return self._artifact(self._engine.get_version(self._session(bsm), name, version))
 
     def list_artifact_versions(
-        self, name: str, bsm: BotoSesManager | None = None
+        self, name: str, bsm: BotoSesManager | None = None, limit: int | None = None
     ) -> list[Artifact]:
-        """LATEST first, then versions newest first; soft-deleted ones left out.
+        """LATEST first, then versions newest first; soft-deleted ones left out; with
+        ``limit``, only the first ``limit`` of them (LATEST counts).
         Requests: 1 (a Query per MB of items, no S3 request)."""
-        return [self._artifact(r) for r in self._engine.list_versions(self._session(bsm), name)]
+        records = self._engine.list_versions(self._session(bsm), name, limit)
+        return [self._artifact(r) for r in records]
 
     def get_latest_published_artifact_version_number(
         self, name: str, bsm: BotoSesManager | None = None
