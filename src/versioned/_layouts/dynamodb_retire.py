@@ -32,6 +32,9 @@ from .dynamodb_publish import Publisher
 
 logger = logging.getLogger(__name__)
 
+#: TransactWriteItems' limit on actions per transaction
+TRANSACTION_ITEMS = 100
+
 
 @dataclasses.dataclass
 class _Reading:
@@ -80,8 +83,9 @@ class Retirer:
         nothing when a chosen version is in use. A retry recognises its own applied
         deletes (``deleted_by``). Raises ContentionError (aliases kept changing until the
         retry policy was spent), CorruptRecordError (a damaged item), BackendError.
-        Requests: 2 Queries + 1 conditional update per version (16 at a time), + 1
-        update of LATEST's item when the newest version goes."""
+        Requests: 2 Queries + 1 conditional update per version (16 at a time; over 16
+        versions, one TransactWriteItems per 100 of them, all at once), + 1 update of
+        LATEST's item when the newest version goes."""
         token = uuid.uuid4().hex
         retired: list[VersionRecord] = []
         remaining: list[VersionId] | None = None
@@ -96,9 +100,7 @@ class Retirer:
                 return RetireResult(retired, plan.in_use)
             doomed_numbers = [int(i.version) for i in plan.doomed if i.version != LATEST]
             self.publisher.forget_published(session, name, reading.latest, doomed_numbers)
-            outcomes = _pool.fan_out(
-                lambda item: self._soft_delete(session, item, token), plan.doomed
-            )
+            outcomes = self._soft_delete_all(session, plan.doomed, token)
             retired += [self._record(i) for i, ok in zip(plan.doomed, outcomes, strict=True) if ok]
             conflicted = [i for i, ok in zip(plan.doomed, outcomes, strict=True) if not ok]
             if not conflicted:
@@ -134,27 +136,45 @@ class Retirer:
             latest_users=sorted(a.alias for a in aliases if LATEST in a.targets),
         )
 
+    def _soft_delete_all(
+        self, session: Session, items: list[ArtifactItem], token: str
+    ) -> list[bool]:
+        """Soft-delete ``items`` (each True when deleted by us). Up to 16: one conditional
+        update each, all at once. More: TransactWriteItems of up to 100 of the same
+        conditional updates each, all at once (1000 versions: 10 transactions, one round
+        trip); a transaction some condition cancelled is done again one update at a time,
+        so each item is judged on its own condition. See docs/design.md, "Purging many
+        versions on DynamoDB"."""
+        if len(items) <= _pool.FANOUT_WORKERS:
+            return _pool.fan_out(lambda item: self._soft_delete(session, item, token), items)
+        chunks = [items[i : i + TRANSACTION_ITEMS] for i in range(0, len(items), TRANSACTION_ITEMS)]
+        done = _pool.fan_out(lambda chunk: self._soft_delete_chunk(session, chunk, token), chunks)
+        return [ok for outcome in done for ok in outcome]
+
+    def _soft_delete_chunk(
+        self, session: Session, chunk: list[ArtifactItem], token: str
+    ) -> list[bool]:
+        table = self.place.table
+        actions = [_dynamodb.update_action(table, _deletion(item, token)) for item in chunk]
+        try:
+            # a retry of a lost answer carries the same ClientRequestToken: DynamoDB
+            # recognises it instead of applying (or refusing) the transaction twice
+            _dynamodb.transact(session.dynamodb, table, actions, uuid.uuid4().hex)
+            return [True] * len(chunk)
+        except _dynamodb.TransactionCanceled as canceled:
+            logger.debug(
+                "deleting %d versions of %r in one transaction was cancelled (%s): "
+                "one update each instead",
+                len(chunk),
+                chunk[0].name,
+                canceled,
+            )
+        return _pool.fan_out(lambda item: self._soft_delete(session, item, token), chunk)
+
     def _soft_delete(self, session: Session, item: ArtifactItem, token: str) -> bool:
         """Mark one version deleted unless an alias was pointed at it since it was read
         (True: deleted by us, now or by an earlier attempt whose answer was lost)."""
-        epoch = item.alias_epoch
-        change = _dynamodb.Update(
-            pk=item.name,
-            sk=item.sort_key,
-            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token",
-            condition=f"{NOT_DELETED} AND "
-            + (
-                f"{ALIAS_EPOCH} = :e"
-                if epoch is not None
-                else f"attribute_not_exists({ALIAS_EPOCH})"
-            ),
-            values={
-                "t": True,
-                "f": False,
-                "token": token,
-                **({"e": epoch} if epoch is not None else {}),
-            },
-        )
+        change = _deletion(item, token)
         table = self.place.table
         try:
             _dynamodb.update(session.dynamodb, table, change)
@@ -221,6 +241,24 @@ class Retirer:
         """Every artifact an item of the table belongs to. A Scan per MB."""
         keys = _dynamodb.scan_keys(session.dynamodb, self.place.table)
         return sorted({name for pk, _ in keys if (name := artifact_of_pk(pk)) is not None})
+
+
+def _deletion(item: ArtifactItem, token: str) -> _dynamodb.Update:
+    """The soft delete of one version: conditional on the alias epoch read with it."""
+    epoch = item.alias_epoch
+    return _dynamodb.Update(
+        pk=item.name,
+        sk=item.sort_key,
+        expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token",
+        condition=f"{NOT_DELETED} AND "
+        + (f"{ALIAS_EPOCH} = :e" if epoch is not None else f"attribute_not_exists({ALIAS_EPOCH})"),
+        values={
+            "t": True,
+            "f": False,
+            "token": token,
+            **({"e": epoch} if epoch is not None else {}),
+        },
+    )
 
 
 def _plan(reading: _Reading, remaining: list[VersionId], token: str) -> _Plan:
