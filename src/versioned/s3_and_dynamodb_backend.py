@@ -289,10 +289,8 @@ class Repository:
         ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Ages and
         the purge time are the server's clock (the Date of its answers). Returns
         (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 2 (Queries), + 1 per version deleted (16 at a time; 1 more when the
-        newest goes: LATEST's item records it). Over 16 versions, the same conditional
-        updates go 100 to a TransactWriteItems, all at once: 1000 versions are 10
-        requests in one round trip."""
+        Requests: 2 (Queries), + 1 per version deleted (160 at a time: 1000 versions in 7
+        round trips; 1 more when the newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )

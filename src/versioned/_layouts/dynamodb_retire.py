@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import _dynamodb, _model, _pool, _s3
 from .._model import LATEST, VersionId
@@ -32,8 +33,8 @@ from .dynamodb_publish import Publisher
 
 logger = logging.getLogger(__name__)
 
-#: TransactWriteItems' limit on actions per transaction
-TRANSACTION_ITEMS = 100
+#: soft deletes of one purge sent at once (each its own connection: see _s3.RETRY_CONFIG)
+PURGE_WORKERS = 160
 
 
 @dataclasses.dataclass
@@ -83,9 +84,8 @@ class Retirer:
         nothing when a chosen version is in use. A retry recognises its own applied
         deletes (``deleted_by``). Raises ContentionError (aliases kept changing until the
         retry policy was spent), CorruptRecordError (a damaged item), BackendError.
-        Requests: 2 Queries + 1 conditional update per version (16 at a time; over 16
-        versions, one TransactWriteItems per 100 of them, all at once), + 1 update of
-        LATEST's item when the newest version goes."""
+        Requests: 2 Queries + 1 conditional update per version (160 at a time), + 1
+        update of LATEST's item when the newest version goes."""
         token = uuid.uuid4().hex
         retired: list[VersionRecord] = []
         remaining: list[VersionId] | None = None
@@ -139,37 +139,14 @@ class Retirer:
     def _soft_delete_all(
         self, session: Session, items: list[ArtifactItem], token: str
     ) -> list[bool]:
-        """Soft-delete ``items`` (each True when deleted by us). Up to 16: one conditional
-        update each, all at once. More: TransactWriteItems of up to 100 of the same
-        conditional updates each, all at once (1000 versions: 10 transactions, one round
-        trip); a transaction some condition cancelled is done again one update at a time,
-        so each item is judged on its own condition. See docs/design.md, "Purging many
+        """Soft-delete ``items`` (each True when deleted by us): one conditional update
+        each, up to PURGE_WORKERS at once (1000 versions: 7 round trips). Not
+        TransactWriteItems, not BatchWriteItem: see docs/design.md, "Purging many
         versions on DynamoDB"."""
-        if len(items) <= _pool.FANOUT_WORKERS:
-            return _pool.fan_out(lambda item: self._soft_delete(session, item, token), items)
-        chunks = [items[i : i + TRANSACTION_ITEMS] for i in range(0, len(items), TRANSACTION_ITEMS)]
-        done = _pool.fan_out(lambda chunk: self._soft_delete_chunk(session, chunk, token), chunks)
-        return [ok for outcome in done for ok in outcome]
-
-    def _soft_delete_chunk(
-        self, session: Session, chunk: list[ArtifactItem], token: str
-    ) -> list[bool]:
-        table = self.place.table
-        actions = [_dynamodb.update_action(table, _deletion(item, token)) for item in chunk]
-        try:
-            # a retry of a lost answer carries the same ClientRequestToken: DynamoDB
-            # recognises it instead of applying (or refusing) the transaction twice
-            _dynamodb.transact(session.dynamodb, table, actions, uuid.uuid4().hex)
-            return [True] * len(chunk)
-        except _dynamodb.TransactionCanceled as canceled:
-            logger.debug(
-                "deleting %d versions of %r in one transaction was cancelled (%s): "
-                "one update each instead",
-                len(chunk),
-                chunk[0].name,
-                canceled,
-            )
-        return _pool.fan_out(lambda item: self._soft_delete(session, item, token), chunk)
+        if len(items) <= 1:
+            return [self._soft_delete(session, item, token) for item in items]
+        with ThreadPoolExecutor(max_workers=min(PURGE_WORKERS, len(items))) as pool:
+            return list(pool.map(lambda item: self._soft_delete(session, item, token), items))
 
     def _soft_delete(self, session: Session, item: ArtifactItem, token: str) -> bool:
         """Mark one version deleted unless an alias was pointed at it since it was read
