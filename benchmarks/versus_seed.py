@@ -28,7 +28,7 @@ import sys
 import uuid
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import _harness  # noqa: F401  (puts tests/ on sys.path)
 from _faultproxy import FaultProxy
@@ -36,7 +36,6 @@ from _testkit import CREDENTIALS, REGION, moto_server
 
 CHILD = str(Path(__file__).with_name("_versus_child.py"))
 OURS = sys.executable
-OURS_SRC: str | None = None  # --ours-src
 
 
 def seed_python() -> str | None:
@@ -49,7 +48,7 @@ def seed_python() -> str | None:
         return None
 
 
-def run_child(python: str, program: dict[str, Any]) -> dict[str, Any]:
+def run_child(python: str, program: dict[str, Any], src: str | None = None) -> dict[str, Any]:
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": os.environ.get("HOME", "/tmp"),
@@ -63,8 +62,8 @@ def run_child(python: str, program: dict[str, Any]) -> dict[str, Any]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    if python == OURS and OURS_SRC:
-        program = {**program, "src": OURS_SRC}
+    if src:  # another checkout's library (--before-src)
+        program = {**program, "src": src}
     done = subprocess.run(
         [python, "-I", CHILD],
         input=json.dumps(program),
@@ -119,13 +118,13 @@ class Figures:
 
 def one_round(
     args: argparse.Namespace,
-    pythons: dict[str, str],
+    pythons: dict[str, tuple[str, str | None]],
     figures: Figures,
     server: str,
     layout: str,
     latency: float,
 ) -> None:
-    for library, python in pythons.items():
+    for library, (python, src) in pythons.items():
         tag = uuid.uuid4().hex[:8]
         repo: dict[str, Any] = {
             "aws_region": REGION,
@@ -144,6 +143,7 @@ def one_round(
                 "url": server,
                 "build": {list_name: args.n, purge_name: args.n},
             },
+            src,
         )
         program = {
             "mode": "measure",
@@ -157,52 +157,58 @@ def one_round(
         }
         if latency <= 0:
             figures.add(
-                layout, latency, library, run_child(python, {**program, "url": server}), None
+                layout, latency, library, run_child(python, {**program, "url": server}, src), None
             )
             continue
         with FaultProxy(server) as proxy:
             proxy.add("delay", delay=latency / 1000, times=None)
-            answer = run_child(python, {**program, "url": proxy.url})
+            answer = run_child(python, {**program, "url": proxy.url}, src)
             figures.add(layout, latency, library, answer, proxy)
         print(f"#   {layout} @{latency:g} ms: {library} measured", file=sys.stderr)
 
 
-def report(figures: Figures, layouts: list[str], latencies: list[float]) -> list[str]:
+def _figure(value: float | int | None, spec: str = "") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report(
+    figures: Figures,
+    layouts: list[str],
+    latencies: list[float],
+    libraries: list[str],
+    out: TextIO = sys.stdout,
+) -> list[str]:
+    """One row per operation and latency; columns per library (ours first)."""
     slower: list[str] = []
+    names = "/".join(libraries)
+    header = (
+        f"{'layout':<16} {'operation':<20} {'latency':>7}  {f'requests {names}':>22}  "
+        f"{f'median ms {names}':>30}  {'ours/seed':>9}  {f'round trips {names}':>26}"
+    )
+    print(header, file=out)
+    print("-" * len(header), file=out)
     for layout in layouts:
-        print(f"\n== {layout}")
-        header = (
-            f"{'operation':<22} {'req ours/seed':>13}  "
-            + "  ".join(f"{f'{lat:g} ms: ours / seed (x)':>28}" for lat in latencies)
-            + "  "
-            + "  ".join(f"{f'RT@{lat:g} ours/seed':>16}" for lat in latencies if lat > 0)
-        )
-        print(header)
-        print("-" * len(header))
         for operation in figures.order:
-            ours_req = figures.requests.get((layout, operation, "ours"))
-            seed_req = figures.requests.get((layout, operation, "seed"))
-            req = f"{ours_req if ours_req is not None else '-'} / "
-            req += f"{seed_req if seed_req is not None else '-'}"
-            cells, trips = [], []
+            requests = [figures.requests.get((layout, operation, lib)) for lib in libraries]
             for lat in latencies:
-                ours = figures.best(layout, lat, operation, "ours")
-                seed = figures.best(layout, lat, operation, "seed")
-                if ours is None:
-                    cells.append(f"{'-':>28}")
+                ms = [figures.best(layout, lat, operation, lib) for lib in libraries]
+                if ms[0] is None:
                     continue
-                if seed is None:
-                    cells.append(f"{ours:>10.1f} / {'-':>8} {'':>7}")
-                else:
-                    ratio = ours / seed
-                    flag = "!" if ours > seed * 1.05 and ours - seed > 0.5 else " "
-                    cells.append(f"{ours:>10.1f} / {seed:>8.1f} {f'({ratio:.2f})':>6}{flag}")
-                    if flag == "!":
-                        slower.append(f"{layout} {operation} @{lat:g}ms {ratio:.2f}x")
-                if lat > 0:
-                    seed_rt = f"{seed / lat:.1f}" if seed is not None else "-"
-                    trips.append(f"{f'{ours / lat:.1f} / {seed_rt}':>16}")
-            print(f"{operation:<22} {req:>13}  " + "  ".join(cells) + "  " + "  ".join(trips))
+                ours, seed = ms[0], ms[-1] if libraries[-1] == "seed" else None
+                ratio, flag = "-", " "
+                if ours is not None and seed is not None:
+                    ratio = f"{ours / seed:.2f}"
+                    if ours > seed * 1.05 and ours - seed > 0.5:
+                        flag = "!"
+                        slower.append(f"{layout} {operation} @{lat:g}ms {ratio}x")
+                trips = "-" if not lat else " / ".join(_figure(m and m / lat, ".1f") for m in ms)
+                print(
+                    f"{layout:<16} {operation:<20} {f'{lat:g}':>7}  "
+                    f"{' / '.join(_figure(r) for r in requests):>22}  "
+                    f"{' / '.join(_figure(m, '.1f') for m in ms):>30}  {ratio:>8}{flag}  "
+                    f"{trips:>26}",
+                    file=out,
+                )
     return slower
 
 
@@ -216,17 +222,18 @@ def main() -> int:
     parser.add_argument("--keep", type=int, default=5)
     parser.add_argument("--ours-only", action="store_true")
     parser.add_argument(
-        "--ours-src", help="measure the library in this src/ folder as ours (e.g. a git worktree)"
+        "--before-src",
+        help="also measure the library in this src/ folder (e.g. a worktree of main) as 'before'",
     )
     args = parser.parse_args()
-    global OURS_SRC
-    OURS_SRC = args.ours_src
     latencies = [float(x) for x in args.latencies.split(",")]
     layouts = args.layouts.split(",")
-    pythons = {"ours": OURS}
+    pythons: dict[str, tuple[str, str | None]] = {"ours": (OURS, None)}
+    if args.before_src:
+        pythons["before"] = (OURS, args.before_src)
     seed = None if args.ours_only else seed_python()
     if seed:
-        pythons["seed"] = seed
+        pythons["seed"] = (seed, None)
     figures = Figures()
     with moto_server() as server:
         for layout in layouts:
@@ -234,12 +241,14 @@ def main() -> int:
                 for rnd in range(args.rounds):
                     order = dict(reversed(pythons.items())) if rnd % 2 else pythons
                     one_round(args, order, figures, server, layout, latency)
+            print(f"# {layout} done:", file=sys.stderr)  # a partial table, in case of a stop
+            report(figures, [layout], latencies, list(pythons), sys.stderr)
     print(
         f"versus the seed: runs={args.runs} per round, {args.rounds} rounds A-B-A-B (the "
         f"faster round's median kept), list/purge over {args.n} versions (keep {args.keep}); "
-        "(x) = ours / seed, ! = ours slower; RT = effective round trips (ms / latency)"
+        "! = ours slower than the seed; round trips = median ms / latency"
     )
-    slower = report(figures, layouts, latencies)
+    slower = report(figures, layouts, latencies, list(pythons))
     for check in figures.checks:
         print(f"CHECK FAILED: {check}")
     print("\nNO OPERATION SLOWER" if not slower else "\nSLOWER: " + " | ".join(slower))
