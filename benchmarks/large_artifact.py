@@ -67,6 +67,7 @@ def child(kind: str, url: str, source: str, target: str, latency_ms: float) -> d
         start = time.perf_counter()
         s3.upload_file(source, BUCKET, "boto3/big.bin")
         result["put_s"] = time.perf_counter() - start
+        result["put_peak_rss_mib"] = vm_hwm_mib()
         result["publish_s"] = 0.0
         start = time.perf_counter()
         s3.download_file(BUCKET, "boto3/big.bin", target)
@@ -76,6 +77,7 @@ def child(kind: str, url: str, source: str, target: str, latency_ms: float) -> d
         start = time.perf_counter()
         repo.put_artifact(bsm=bsm, name=NAME, content=pathlib.Path(source))
         result["put_s"] = time.perf_counter() - start
+        result["put_peak_rss_mib"] = vm_hwm_mib()
         start = time.perf_counter()
         artifact = repo.publish_artifact_version(bsm=bsm, name=NAME)
         result["publish_s"] = time.perf_counter() - start
@@ -177,7 +179,7 @@ def main() -> int:
     header = (
         f"{'client':<8} {'size MiB':>8} {'peak RSS MiB':>12} {'put s':>7} "
         f"{'publish s':>9} {'download s':>10} {'put+dl s':>8} {'ratio':>6} "
-        f"{'ru_maxrss':>9}  checks"
+        f"{'ru_maxrss':>9} {'put peak':>8}  checks"
     )
     print(header)
     print("-" * len(header))
@@ -207,7 +209,8 @@ def main() -> int:
         print(
             f"{r['kind']:<8} {args.size_mib:>8} {r['peak_rss_mib']:>12.1f} "
             f"{r['put_s']:>7.2f} {r['publish_s']:>9.2f} {r['download_s']:>10.2f} "
-            f"{total:>8.2f} {ratio:>6.2f} {r['ru_maxrss_mib']:>9.1f}  {', '.join(checks)}"
+            f"{total:>8.2f} {ratio:>6.2f} {r['ru_maxrss_mib']:>9.1f} "
+            f"{r['put_peak_rss_mib']:>8.1f}  {', '.join(checks)}"
         )
     print(
         "ratio = (put + download) / (boto3 upload_file + download_file); peak RSS = the "
