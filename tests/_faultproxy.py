@@ -78,6 +78,8 @@ class Request:
     body: bytes  # raw, as framed by the client
     action: str = "forward"
     status: int | None = None
+    #: when the proxy received it (time.monotonic(): one clock for every process here)
+    at: float = dataclasses.field(default_factory=time.monotonic)
 
     def header(self, name: str) -> str | None:
         lower = name.lower()

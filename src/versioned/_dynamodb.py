@@ -263,7 +263,29 @@ def query(
     limit: int | None = None,
     sk_between: tuple[str, str] | None = None,
 ) -> list[Item]:
-    """Every item of a partition (1 request per MB), strongly consistent."""
+    """Every item of a partition (1 request per MB), strongly consistent; with ``limit``,
+    pages of ``limit`` items until at least ``limit`` are read."""
+    items: list[Item] = []
+    for page in query_pages(
+        dynamodb, table, pk, descending=descending, page_size=limit, sk_between=sk_between
+    ):
+        items.extend(page)
+        if limit and len(items) >= limit:
+            break
+    return items
+
+
+def query_pages(
+    dynamodb: Any,
+    table: str,
+    pk: str,
+    *,
+    descending: bool = True,
+    page_size: int | None = None,
+    sk_between: tuple[str, str] | None = None,
+) -> Iterator[list[Item]]:
+    """The items of a partition, one page per request (at most ``page_size`` items, and
+    at most 1 MB), strongly consistent: the caller stops reading when it has enough."""
     condition = f"{PARTITION_KEY} = :pk"
     expression = values(pk=pk)
     if sk_between:
@@ -276,17 +298,16 @@ def query(
         "ScanIndexForward": not descending,
         "ConsistentRead": True,
     }
-    if limit:
-        kwargs["Limit"] = limit
-    items: list[Item] = []
-    with translate("Query", table):
-        while True:
+    if page_size:
+        kwargs["Limit"] = page_size
+    while True:
+        with translate("Query", table):
             response = dynamodb.query(**kwargs)
-            items.extend(d for d in map(decode, response.get("Items", [])) if d)
-            last = response.get("LastEvaluatedKey")
-            if not last or (limit and len(items) >= limit):
-                return items
-            kwargs["ExclusiveStartKey"] = last
+        yield [d for d in map(decode, response.get("Items", [])) if d]
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
 
 
 def scan_keys(dynamodb: Any, table: str) -> list[tuple[str, str]]:

@@ -46,7 +46,9 @@ logger = logging.getLogger(__name__)
 #: botocore's standard retry mode: throttling, 5xx and connection errors are retried with
 #: exponential backoff and jitter. A retried conditional write may meet its own earlier
 #: attempt; every caller of a conditional write recognises that case.
-RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
+#: Connections are opened as requests run at once and kept: up to 160, a purge's soft
+#: deletes on DynamoDB (``dynamodb_retire.PURGE_WORKERS``); transfers use far fewer.
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=160)
 #: for requests the library re-sends itself, after looking at what the last attempt did
 ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
 

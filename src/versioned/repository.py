@@ -195,8 +195,11 @@ class Repository(Protocol):
     ) -> Artifact:
         """One version (LATEST by default); ArtifactNotFoundError when missing."""
 
-    def list_artifact_versions(self, *, name: str, bsm: BotoSesManager) -> Sequence[Artifact]:
-        """LATEST first, then published versions newest first."""
+    def list_artifact_versions(
+        self, *, name: str, bsm: BotoSesManager, limit: int | None = None
+    ) -> Sequence[Artifact]:
+        """LATEST first, then published versions newest first; with ``limit``, only the
+        first ``limit`` of them (LATEST counts)."""
 
     def get_latest_published_artifact_version_number(
         self, *, name: str, bsm: BotoSesManager

@@ -180,11 +180,13 @@ class Repository:
         return self._artifact(self._engine.get_version(self._session(bsm), name, version))
 
     def list_artifact_versions(
-        self, name: str, bsm: BotoSesManager | None = None
+        self, name: str, bsm: BotoSesManager | None = None, limit: int | None = None
     ) -> list[Artifact]:
-        """LATEST first, then versions newest first; soft-deleted ones left out.
+        """LATEST first, then versions newest first; soft-deleted ones left out; with
+        ``limit``, only the first ``limit`` of them (LATEST counts).
         Requests: 1 (a Query per MB of items, no S3 request)."""
-        return [self._artifact(r) for r in self._engine.list_versions(self._session(bsm), name)]
+        records = self._engine.list_versions(self._session(bsm), name, limit)
+        return [self._artifact(r) for r in records]
 
     def get_latest_published_artifact_version_number(
         self, name: str, bsm: BotoSesManager | None = None
@@ -298,8 +300,8 @@ class Repository:
         ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Ages and
         the purge time are the server's clock (the Date of its answers). Returns
         (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 2 (Queries), + 1 per version deleted (16 at a time; 1 more when the
-        newest goes: LATEST's item records it)."""
+        Requests: 2 (Queries), + 1 per version deleted (160 at a time: 1000 versions in 7
+        round trips; 1 more when the newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )

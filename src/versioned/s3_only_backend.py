@@ -150,10 +150,14 @@ class Repository:
         """One version (LATEST by default). Requests: 1. Raises ArtifactNotFoundError."""
         return self._artifact(self._engine.get_version(bsm, name, version))
 
-    def list_artifact_versions(self, bsm: BotoSesManager, name: str) -> list[Artifact]:
-        """LATEST first, then published versions newest first. Requests: 3 together
-        (LIST, the state's index, LATEST), + 1 per version the index lacks (a HEAD)."""
-        return [self._artifact(r) for r in self._engine.list_versions(bsm, name)]
+    def list_artifact_versions(
+        self, bsm: BotoSesManager, name: str, limit: int | None = None
+    ) -> list[Artifact]:
+        """LATEST first, then published versions newest first; with ``limit``, only the
+        first ``limit`` of them (LATEST counts). Requests: 3 together (LIST, the state's
+        index, LATEST; the LIST is 1 request per 1000 versions listed), + 1 per version
+        the index lacks (a HEAD)."""
+        return [self._artifact(r) for r in self._engine.list_versions(bsm, name, limit)]
 
     def get_latest_published_artifact_version_number(self, bsm: BotoSesManager, name: str) -> int:
         """The newest published version number, 0 when none. Requests: 1 (LIST)."""

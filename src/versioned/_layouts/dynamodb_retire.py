@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import _dynamodb, _model, _pool, _s3
 from .._model import LATEST, VersionId
@@ -33,6 +34,9 @@ from .dynamodb_keys import DynamoDBPlace
 from .dynamodb_publish import Publisher
 
 logger = logging.getLogger(__name__)
+
+#: soft deletes of one purge sent at once (each its own connection: see _s3.RETRY_CONFIG)
+PURGE_WORKERS = 160
 
 
 @dataclasses.dataclass
@@ -82,7 +86,7 @@ class Retirer:
         nothing when a chosen version is in use. A retry recognises its own applied
         deletes (``deleted_by``). Raises ContentionError (aliases kept changing until the
         retry policy was spent), CorruptRecordError (a damaged item), BackendError.
-        Requests: 2 Queries + 1 conditional update per version (16 at a time), + 1
+        Requests: 2 Queries + 1 conditional update per version (160 at a time), + 1
         update of LATEST's item when the newest version goes."""
         token = uuid.uuid4().hex
         retired: list[VersionRecord] = []
@@ -98,9 +102,7 @@ class Retirer:
                 return RetireResult(retired, plan.in_use)
             doomed_numbers = [int(i.version) for i in plan.doomed if i.version != LATEST]
             self.publisher.forget_published(session, name, reading.latest, doomed_numbers)
-            outcomes = _pool.fan_out(
-                lambda item: self._soft_delete(session, item, token), plan.doomed
-            )
+            outcomes = self._soft_delete_all(session, plan.doomed, token)
             retired += [self._record(i) for i, ok in zip(plan.doomed, outcomes, strict=True) if ok]
             conflicted = [i for i, ok in zip(plan.doomed, outcomes, strict=True) if not ok]
             if not conflicted:
@@ -136,28 +138,22 @@ class Retirer:
             latest_users=sorted(a.alias for a in aliases if LATEST in a.targets),
         )
 
+    def _soft_delete_all(
+        self, session: Session, items: list[ArtifactItem], token: str
+    ) -> list[bool]:
+        """Soft-delete ``items`` (each True when deleted by us): one conditional update
+        each, up to PURGE_WORKERS at once (1000 versions: 7 round trips). Not
+        TransactWriteItems, not BatchWriteItem: see docs/design.md, "Purging many
+        versions on DynamoDB"."""
+        if len(items) <= 1:
+            return [self._soft_delete(session, item, token) for item in items]
+        with ThreadPoolExecutor(max_workers=min(PURGE_WORKERS, len(items))) as pool:
+            return list(pool.map(lambda item: self._soft_delete(session, item, token), items))
+
     def _soft_delete(self, session: Session, item: ArtifactItem, token: str) -> bool:
         """Mark one version deleted unless an alias was pointed at it since it was read
         (True: deleted by us, now or by an earlier attempt whose answer was lost)."""
-        epoch = item.alias_epoch
-        change = _dynamodb.Update(
-            pk=item.name,
-            sk=item.sort_key,
-            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token, {DELETED_AT} = :at",
-            condition=f"{NOT_DELETED} AND "
-            + (
-                f"{ALIAS_EPOCH} = :e"
-                if epoch is not None
-                else f"attribute_not_exists({ALIAS_EPOCH})"
-            ),
-            values={
-                "t": True,
-                "f": False,
-                "token": token,
-                "at": stored_time(session.clock.now()),
-                **({"e": epoch} if epoch is not None else {}),
-            },
-        )
+        change = _deletion(item, token, stored_time(session.clock.now()))
         table = self.place.table
         try:
             _dynamodb.update(session.dynamodb, table, change)
@@ -227,6 +223,26 @@ class Retirer:
         """Every artifact an item of the table belongs to. A Scan per MB."""
         keys = _dynamodb.scan_keys(session.dynamodb, self.place.table)
         return sorted({name for pk, _ in keys if (name := artifact_of_pk(pk)) is not None})
+
+
+def _deletion(item: ArtifactItem, token: str, at: str) -> _dynamodb.Update:
+    """The soft delete of one version at ``at``: conditional on the alias epoch read
+    with it."""
+    epoch = item.alias_epoch
+    return _dynamodb.Update(
+        pk=item.name,
+        sk=item.sort_key,
+        expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token, {DELETED_AT} = :at",
+        condition=f"{NOT_DELETED} AND "
+        + (f"{ALIAS_EPOCH} = :e" if epoch is not None else f"attribute_not_exists({ALIAS_EPOCH})"),
+        values={
+            "t": True,
+            "f": False,
+            "token": token,
+            "at": at,
+            **({"e": epoch} if epoch is not None else {}),
+        },
+    )
 
 
 def _plan(reading: _Reading, remaining: list[VersionId], token: str) -> _Plan:

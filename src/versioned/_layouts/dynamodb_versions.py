@@ -50,12 +50,33 @@ class Versions:
             return None
         return LatestDeletion(deleted_at(stored))
 
-    def listing(self, session: Session, name: str) -> list[VersionRecord]:
-        """Every version not deleted, newest first (LATEST first). CorruptRecordError
-        naming a damaged item. Requests: 1 Query per MB (+ a HEAD for an unverified
-        LATEST)."""
-        items = self.items(session, name)
-        return [self._describe(session, item) for item in items if item.visible]
+    def listing(self, session: Session, name: str, limit: int | None = None) -> list[VersionRecord]:
+        """Every version not deleted, newest first (LATEST first); at most ``limit`` of
+        them (LATEST counts). CorruptRecordError naming a damaged item. Requests: 1 Query
+        per MB (limited: usually 1) (+ a HEAD for an unverified LATEST)."""
+        if limit is None:
+            items = [item for item in self.items(session, name) if item.visible]
+        else:
+            items = self.newest(session, name, limit)
+        return [self._describe(session, item) for item in items]
+
+    def newest(self, session: Session, name: str, limit: int) -> list[ArtifactItem]:
+        """The first ``limit`` visible items, newest first (sort keys descending: LATEST,
+        then the numbers); pages a little larger than ``limit``, for deleted ones."""
+        found: list[ArtifactItem] = []
+        pages = _dynamodb.query_pages(
+            session.dynamodb, self.place.table, name, page_size=limit + limit // 4 + 4
+        )
+        for page in pages:
+            for stored in page:
+                if sort_key_version(stored) is None:
+                    continue
+                item = read_artifact(name, stored, self.place.table)
+                if item.visible:
+                    found.append(item)
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def latest_published_number(self, session: Session, name: str) -> int:
         """The highest version number not deleted (0: none). 1 Query per MB."""

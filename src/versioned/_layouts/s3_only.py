@@ -96,8 +96,10 @@ class S3OnlyLayout:
     def get_version(self, session: Session, name: str, version: VersionId) -> VersionRecord | None:
         return self.versions.get(session, name, version)
 
-    def list_versions(self, session: Session, name: str) -> list[VersionRecord]:
-        return self.versions.listing(session, name)
+    def list_versions(
+        self, session: Session, name: str, limit: int | None = None
+    ) -> list[VersionRecord]:
+        return self.versions.listing(session, name, limit)
 
     def latest_published_number(self, session: Session, name: str) -> int:
         return self.versions.latest_published_number(session, name)

@@ -34,13 +34,17 @@ class Versions:
         info = _s3.head(session.s3, self.place.bucket, self.place.version_key(name, version))
         return None if info is None else record(self.place, name, version, info)
 
-    def listing(self, session: Session, name: str) -> list[VersionRecord]:
+    def listing(self, session: Session, name: str, limit: int | None = None) -> list[VersionRecord]:
+        """LATEST, then the versions newest first; at most ``limit`` (LATEST counts):
+        numbered keys sort newest first, so a limited listing reads only its first page."""
         s3, place = session.s3, self.place
         listing, document, latest = _pool.parallel(
-            lambda: _s3.list_objects(s3, place.bucket, place.versions_dir(name)),
+            lambda: self.numbered_keys(s3, name, limit),
             lambda: _s3.get_document(s3, place.bucket, place.state_key(name)),
             lambda: _s3.head(s3, place.bucket, place.version_key(name, LATEST)),
         )
+        if limit is not None and latest is not None:
+            listing.objects = listing.objects[: limit - 1]
         index: dict[int, VersionEntry] = {}
         if document is not None:
             try:
@@ -50,6 +54,25 @@ class Versions:
         found = self.listed(s3, name, listing, index)
         records = [found[n][0] for n in sorted(found, reverse=True)]
         return ([record(place, name, LATEST, latest)] if latest else []) + records
+
+    def numbered_keys(self, s3: Any, name: str, limit: int | None) -> _s3.Listing:
+        """The version keys, newest first: all of them (1 LIST per 1000), or the first
+        ``limit`` numbered ones (1 LIST for up to 1000)."""
+        directory = self.place.versions_dir(name)
+        if limit is None:
+            return _s3.list_objects(s3, self.place.bucket, directory)
+        found = _s3.Listing([], [])
+        start = f"{directory}000000~"  # after LATEST's keys: the numbered ones, newest first
+        while True:
+            page = _s3.list_objects(
+                s3, self.place.bucket, directory, start_after=start, max_keys=limit
+            )
+            numbered = [o for o in page.objects if self.place.numbered(name, o.key) is not None]
+            found.objects += numbered
+            if len(found.objects) >= limit or len(page.objects) < limit:
+                found.objects = found.objects[:limit]
+                return found
+            start = page.objects[-1].key
 
     def listed(
         self, s3: Any, name: str, listing: _s3.Listing, index: dict[int, VersionEntry]

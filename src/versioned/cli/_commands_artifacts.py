@@ -130,19 +130,36 @@ def publish(ctx: click.Context, name: str, as_json: bool) -> None:
     out.show(out.artifact_table(artifact, f"{name}: version {artifact.version}"))
 
 
+#: how many versions ``versioned versions`` lists without --limit / --all: a screenful
+DEFAULT_VERSIONS_LIMIT = 20
+
+
 @click.command()
 @click.argument("name")
 @click.option("--wide", is_flag=True, help="Also the full sha256 and S3 URI of each version.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=DEFAULT_VERSIONS_LIMIT,
+    show_default=True,
+    help="List at most this many (LATEST counts), newest first.",
+)
+@click.option("--all", "list_all", is_flag=True, help="List every version (overrides --limit).")
 @json_option
 @repository_options
 @click.pass_context
-def versions(ctx: click.Context, name: str, wide: bool, as_json: bool) -> None:
+def versions(
+    ctx: click.Context, name: str, wide: bool, limit: int, list_all: bool, as_json: bool
+) -> None:
     """List the versions of NAME.
 
-    LATEST first, then newest first; 80 columns wide unless --wide.
+    LATEST first, then newest first: a screenful (--limit N), or every one (--all);
+    80 columns wide unless --wide.
     """
     conn = connect(ctx)
-    artifacts = conn.repo.list_artifact_versions(name=name, bsm=conn.bsm)
+    artifacts = conn.repo.list_artifact_versions(
+        name=name, bsm=conn.bsm, limit=None if list_all else limit
+    )
     if not artifacts:
         require_artifact(conn, name)
     if as_json:
@@ -155,6 +172,8 @@ def versions(ctx: click.Context, name: str, wide: bool, as_json: bool) -> None:
     out.show(
         out.versions_table(f"Versions of {name}", artifacts, aliases, wide=wide), unbounded=wide
     )
+    if not list_all and len(artifacts) == limit:
+        out.say(f"The newest {limit} shown; --all lists every version, --limit N more or fewer.")
 
 
 @click.command("show")
