@@ -5,10 +5,11 @@ dataclasses; the layouts own storage and its concurrency protocol."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _content, _model, _pool, _s3, _transfer
+from . import _content, _journal, _model, _pool, _s3, _transfer
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -24,6 +25,7 @@ from ._model import LATEST, VersionId
 from ._session import Session, Sessions
 from .exc import (
     AliasNotFoundError,
+    ArgumentTypeError,
     ArtifactNotFoundError,
     CorruptRecordError,
     LatestNotDeletableError,
@@ -134,14 +136,23 @@ class Engine:
         metadata: object,
         tags: object,
         progress: _s3.Progress | None,
+        resume: object = False,
     ) -> VersionRecord:
+        """Write LATEST. A file above the multipart threshold is uploaded with a local
+        journal (``versioned._journal``); ``resume`` continues the upload an interrupted
+        put of the same file left, sending only the parts the server lacks."""
         request = PutRequest(
             name=_model.validate_artifact_name(name),
             content_type=_model.check_content_type(content_type),
             metadata=_model.check_user_metadata(metadata),
             tags=_model.check_tags(tags),
         )
+        check_resume(resume, content)
         prepared = _content.Content(content, self.transfer.multipart_threshold)
+        if prepared.path is not None:
+            prepared.journal = _journal.spot(
+                self.cache_identity(), request.name, prepared.path, resume is True
+            )
         try:
             return self.layout.write_latest(self.writing(bsm), request, prepared, progress)
         finally:
@@ -398,6 +409,20 @@ def identity_of(layout: Layout) -> marker.Identity:
     if isinstance(table, str):
         return marker.Identity(marker.S3_AND_DYNAMODB, layout.suffix, table)
     return marker.Identity(marker.S3_ONLY, layout.suffix)
+
+
+def check_resume(resume: object, content: object) -> None:
+    """``resume`` must be a bool, and True only for a file (a path): bytes and streams
+    cannot be found again by a later put. A file at or below the multipart threshold is
+    fine: it is one request, with nothing to resume."""
+    if not isinstance(resume, bool):
+        raise ArgumentTypeError("resume must be a bool")
+    if resume and not isinstance(content, os.PathLike):
+        raise ValidationError(
+            "resume=True needs the content as a file path (os.PathLike, e.g. "
+            f"pathlib.Path(...)), got {type(content).__name__}: only an upload of a file "
+            "can be found again and resumed"
+        )
 
 
 def check_revision(expected_revision: object) -> str | None:

@@ -49,6 +49,12 @@ def _reject_json_with_stdout(as_json: bool, output: str) -> None:
     callback=parse_pairs,
     help="S3 tag; repeatable.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the upload an interrupted put of this FILE left: only the missing "
+    "parts are sent.",
+)
 @json_option
 @repository_options
 @click.pass_context
@@ -59,26 +65,41 @@ def put(
     content_type: str | None,
     metadata: dict[str, str],
     tags: dict[str, str],
+    resume: bool,
     as_json: bool,
 ) -> None:
     """Upload FILE as the LATEST version of NAME.
 
     FILE "-" reads stdin. A large upload shows a progress bar on stderr.
 
-    Unchanged content (same sha256) writes nothing.
+    Unchanged content (same sha256) writes nothing. A large FILE's upload survives an
+    interruption (Ctrl-C, a crash, a lost network): run the same command with --resume
+    to send only the parts the server does not hold yet.
     """
+    if resume and file == "-":
+        raise usage_problem("--resume needs a FILE path: an upload from stdin cannot be resumed")
     conn = connect(ctx)
     content: BinaryIO | Path = sys.stdin.buffer if file == "-" else Path(file)
-    with own_prefix(), out.transfer_progress(f"put {name}") as progress:
-        artifact = conn.repo.put_artifact(
-            name=name,
-            content=content,
-            content_type=content_type,
-            metadata=metadata or None,
-            tags=tags or None,
-            progress=progress,
-            bsm=conn.bsm,
-        )
+    try:
+        with own_prefix(), out.transfer_progress(f"put {name}") as progress:
+            artifact = conn.repo.put_artifact(
+                name=name,
+                content=content,
+                content_type=content_type,
+                metadata=metadata or None,
+                tags=tags or None,
+                progress=progress,
+                resume=resume,
+                bsm=conn.bsm,
+            )
+    except (Exception, KeyboardInterrupt) as error:
+        if any("resume=True" in note for note in getattr(error, "__notes__", ())):
+            click.echo(
+                "The parts sent are kept: run the same command with --resume to send "
+                "only the rest.",
+                err=True,
+            )
+        raise
     if as_json:
         out.emit_json(artifact)
     else:
