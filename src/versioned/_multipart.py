@@ -302,12 +302,13 @@ def _send_parts(
                 break
             futures.append(pool.submit(sender.send, number, data))
         parts = [future.result() for future in futures]
-    if plan.listed:
+    if plan.journal is not None and plan.listed:
         logger.debug(
-            "resumed upload %s: %d of %d parts were stored already",
+            "resumed upload %s: %d of %d parts were stored already, %d sent",
             plan.upload_id,
-            sum(1 for f in futures if getattr(f, "kept", False)),
+            kept_parts,
             len(parts),
+            len(parts) - kept_parts,
         )
     if digest.hexdigest() != content.sha256:
         raise IntegrityError(
