@@ -245,10 +245,10 @@ class Journal:
         text = json.dumps(self.upload.to_json(), indent=1)
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=".journal-", suffix=".tmp")
         try:
+            # No fsync: a process that dies leaves what it wrote to the kernel; a journal
+            # an OS crash rolled back is only older (every part is checked on the server).
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
             os.replace(temporary, self.spot.file)
         except BaseException:
             pathlib.Path(temporary).unlink(missing_ok=True)

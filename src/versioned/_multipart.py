@@ -14,8 +14,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _journal
 from ._content import Content
@@ -218,7 +217,7 @@ def _abort(s3: Any, bucket: str, key: str, upload_id: str) -> None:
     """Abort an upload; one already gone (or any failure: it is only storage) is fine."""
     try:
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-    except (ClientError, HTTPClientError, BotoConnectionError) as error:
+    except (ClientError, BotoCoreError) as error:
         logger.debug("aborting upload %s of s3://%s/%s failed: %s", upload_id, bucket, key, error)
 
 
