@@ -29,7 +29,14 @@ from _testkit import (
 from boto_session_manager import BotoSesManager
 
 from versioned._content import Content
-from versioned._layouts import AliasRecord, Layout, PutRequest, VersionRecord, these
+from versioned._layouts import (
+    AliasRecord,
+    ChangeNote,
+    Layout,
+    PutRequest,
+    VersionRecord,
+    these,
+)
 from versioned._model import LATEST, AliasTarget, VersionId
 from versioned._session import Session
 from versioned._transfer import TransferSettings
@@ -40,6 +47,10 @@ OTHER = "other_app"
 TRANSFER = TransferSettings()
 #: (S3 key -> ETag, DynamoDB (pk, sk) -> item): everything stored, to compare before/after
 Snapshot = tuple[dict[str, str], dict[tuple[str, str], dict[str, Any]]]
+
+#: what the kit's alias writes record in history
+PUT_NOTE = ChangeNote(action="put", actor="layout-kit")
+DELETE_NOTE = ChangeNote(action="delete", actor="layout-kit")
 
 
 class AppliedWrites:
@@ -245,7 +256,7 @@ class LayoutTests(ABC):
         expected: str | None = None,
     ) -> AliasRecord:
         target = AliasTarget(version, secondary, weight)
-        return self.layout.write_alias(self.session, name, alias, target, expected)
+        return self.layout.write_alias(self.session, name, alias, target, expected, PUT_NOTE)
 
     def retire(self, versions: list[VersionId], strict: bool = True, name: str = NAME) -> Any:
         return self.layout.retire(self.session, name, these(versions), strict=strict)
@@ -594,7 +605,7 @@ class LayoutTests(ABC):
         self.put_and_publish(b"two")
         self.point("prod", 1)
         assert self.retire([1]).in_use == {1: ["prod"]}
-        assert self.layout.delete_alias(self.session, NAME, "prod", None) is True
+        assert self.layout.delete_alias(self.session, NAME, "prod", None, DELETE_NOTE) is True
         assert [r.version for r in self.retire([1]).retired] == [1]
         assert not self.raw_version_visible(NAME, 1)
 
@@ -754,7 +765,7 @@ class LayoutTests(ABC):
         self.raw_write_alias(NAME, "prod", 2)  # another client, as the seed writes it
         moved = self.layout.poll_alias(self.session, NAME, "prod", first.fingerprint)
         assert moved.changed and moved.record is not None and moved.record.version == 2
-        self.layout.delete_alias(self.session, NAME, "prod", None)
+        self.layout.delete_alias(self.session, NAME, "prod", None, DELETE_NOTE)
         gone = self.layout.poll_alias(self.session, NAME, "prod", moved.record.fingerprint)
         assert gone.changed and gone.record is None
 
@@ -778,19 +789,19 @@ class LayoutTests(ABC):
     def test_delete_alias_returns_whether_it_existed(self) -> None:
         self.put_and_publish(b"one")
         self.point("prod", 1)
-        assert self.layout.delete_alias(self.session, NAME, "prod", None) is True
+        assert self.layout.delete_alias(self.session, NAME, "prod", None, DELETE_NOTE) is True
         assert self.raw_alias(NAME, "prod") is None
         assert self.layout.get_alias(self.session, NAME, "prod") is None
         before = self.raw_snapshot()
-        assert self.layout.delete_alias(self.session, NAME, "prod", None) is False
-        assert self.layout.delete_alias(self.session, NAME, "never", None) is False
+        assert self.layout.delete_alias(self.session, NAME, "prod", None, DELETE_NOTE) is False
+        assert self.layout.delete_alias(self.session, NAME, "never", None, DELETE_NOTE) is False
         assert self.raw_snapshot() == before
 
     def test_delete_of_a_raw_written_alias(self) -> None:
         self.raw_write_version(NAME, 1, b"v1")
         self.raw_write_alias(NAME, "prod", 1)
         self.raw_write_alias(NAME, "dev", 1)
-        assert self.layout.delete_alias(self.session, NAME, "prod", None) is True
+        assert self.layout.delete_alias(self.session, NAME, "prod", None, DELETE_NOTE) is True
         assert self.raw_alias(NAME, "prod") is None
         assert self.raw_alias(NAME, "dev") is not None
 
@@ -801,9 +812,12 @@ class LayoutTests(ABC):
         second = self.point("prod", 2)
         before = self.raw_snapshot()
         with pytest.raises(ConcurrentModificationError):
-            self.layout.delete_alias(self.session, NAME, "prod", first.revision)
+            self.layout.delete_alias(self.session, NAME, "prod", first.revision, DELETE_NOTE)
         assert self.raw_snapshot() == before
-        assert self.layout.delete_alias(self.session, NAME, "prod", second.revision) is True
+        assert (
+            self.layout.delete_alias(self.session, NAME, "prod", second.revision, DELETE_NOTE)
+            is True
+        )
         assert self.raw_alias(NAME, "prod") is None
 
     # ================================================================ names

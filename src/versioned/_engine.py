@@ -9,11 +9,12 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _content, _journal, _model, _pool, _s3, _transfer
+from . import _actor, _content, _journal, _model, _pool, _s3, _transfer, history
 from ._layouts import (
     AliasPoll,
     AliasRecord,
     BootstrapOptions,
+    ChangeNote,
     Layout,
     PutRequest,
     VersionRecord,
@@ -32,6 +33,7 @@ from .exc import (
     ValidationError,
     VersionInUseError,
 )
+from .history import AliasChange
 from .lifecycle import KeptVersion, PurgePlan
 from .verify import Problem, VerifyReport
 
@@ -205,12 +207,15 @@ class Engine:
         secondary_version: object,
         secondary_version_weight: object,
         expected_revision: object,
+        reason: object = None,
+        action: str = history.PUT,
     ) -> AliasRecord:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         revision = check_revision(expected_revision)
-        return self.layout.write_alias(self.writing(bsm), name, alias, target, revision)
+        note = self.note(bsm, action, reason)
+        return self.layout.write_alias(self.writing(bsm), name, alias, target, revision, note)
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> AliasRecord:
         _model.validate_artifact_name(name)
@@ -226,12 +231,35 @@ class Engine:
         return sorted(records, key=lambda record: record.alias)
 
     def delete_alias(
-        self, bsm: BotoSesManager, name: str, alias: str, expected_revision: object
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        expected_revision: object,
+        reason: object = None,
     ) -> bool:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
         revision = check_revision(expected_revision)
-        return self.layout.delete_alias(self.writing(bsm), name, alias, revision)
+        note = self.note(bsm, history.DELETE, reason)
+        return self.layout.delete_alias(self.writing(bsm), name, alias, revision, note)
+
+    def list_alias_history(
+        self, bsm: BotoSesManager, name: str, alias: str, limit: object
+    ) -> list[AliasChange]:
+        """The changes of ``alias``, newest first (at most ``limit``; None: all)."""
+        _model.validate_artifact_name(name)
+        _model.validate_alias_name(alias)
+        count = check_limit(limit)
+        return self.layout.list_alias_history(self.reading(bsm), name, alias, count)
+
+    def note(self, bsm: BotoSesManager, action: str, reason: object) -> ChangeNote:
+        """What an alias write records besides its target; checked before any request."""
+        if reason is not None and not isinstance(reason, str):
+            raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
+        return ChangeNote(
+            action=action, actor=_actor.from_environment() or _actor.os_user(), reason=reason
+        )
 
     # ------------------------------------------------------------ consumers
     def poll_alias(
@@ -429,3 +457,14 @@ def check_revision(expected_revision: object) -> str | None:
     if expected_revision is not None and not isinstance(expected_revision, str):
         raise TypeError("expected_revision must be a str")
     return expected_revision
+
+
+def check_limit(limit: object) -> int | None:
+    """A count of records to return: None (all) or a positive int."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ArgumentTypeError(f"limit must be an int or None, not {type(limit).__name__}")
+    if limit < 1:
+        raise ValidationError(f"limit must be at least 1, not {limit}")
+    return limit

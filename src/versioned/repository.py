@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from ._fetch import SignedURL
 from ._retry import RetryPolicy
 from ._watch import Watcher
+from .history import AliasChange
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
@@ -227,6 +228,7 @@ class Repository(Protocol):
         secondary_version: int | str | None = None,
         secondary_version_weight: int | None = None,
         expected_revision: str | None = None,
+        reason: str | None = None,
         bsm: BotoSesManager,
     ) -> Alias:
         """Point ``alias`` at ``version``; ConcurrentModificationError when
@@ -244,9 +246,15 @@ class Repository(Protocol):
         name: str,
         alias: str,
         expected_revision: str | None = None,
+        reason: str | None = None,
         bsm: BotoSesManager,
     ) -> None:
         """Delete an alias (a missing one is fine unless ``expected_revision`` is given)."""
+
+    def list_alias_history(
+        self, *, name: str, alias: str, limit: int | None = None, bsm: BotoSesManager
+    ) -> list[AliasChange]:
+        """Every change of ``alias``, newest first; at most ``limit``."""
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

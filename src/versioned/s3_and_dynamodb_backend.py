@@ -26,6 +26,7 @@ from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
 from .exc import ValidationError
+from .history import AliasChange
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
@@ -230,6 +231,7 @@ class Repository:
         bsm: BotoSesManager | None = None,
         *,
         expected_revision: str | None = None,
+        reason: str | None = None,
     ) -> Alias:
         """Point ``alias`` at ``version`` (LATEST when None), optionally sending
         ``secondary_version_weight``% (0..99) to ``secondary_version``. One transaction
@@ -244,6 +246,7 @@ class Repository:
             secondary_version,
             secondary_version_weight,
             expected_revision,
+            reason,
         )
         return self._alias(record)
 
@@ -262,10 +265,18 @@ class Repository:
         bsm: BotoSesManager | None = None,
         *,
         expected_revision: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Delete an alias (a missing one is fine unless ``expected_revision`` is given).
         Requests: 1."""
-        self._engine.delete_alias(self._session(bsm), name, alias, expected_revision)
+        self._engine.delete_alias(self._session(bsm), name, alias, expected_revision, reason)
+
+    def list_alias_history(
+        self, name: str, alias: str, limit: int | None = None, bsm: BotoSesManager | None = None
+    ) -> list[AliasChange]:
+        """Every change of ``alias`` (put, delete, rollback, rollout), newest first;
+        at most ``limit``."""
+        return self._engine.list_alias_history(self._session(bsm), name, alias, limit)
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

@@ -31,6 +31,7 @@ from ._objects import AliasFields, ArtifactFields
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
+from .history import AliasChange
 from .lifecycle import PurgePlan
 from .verify import VerifyReport
 
@@ -195,6 +196,8 @@ class Repository:
         secondary_version: int | str | None = None,
         secondary_version_weight: int | None = None,
         expected_revision: str | None = None,
+        *,
+        reason: str | None = None,
     ) -> Alias:
         """Point ``alias`` at ``version`` (LATEST when None), optionally sending
         ``secondary_version_weight``% (0..99) of traffic to ``secondary_version``. Both
@@ -210,6 +213,7 @@ class Repository:
             secondary_version,
             secondary_version_weight,
             expected_revision,
+            reason,
         )
         return self._alias(record)
 
@@ -223,13 +227,26 @@ class Repository:
         return [self._alias(r) for r in self._engine.list_aliases(bsm, name)]
 
     def delete_alias(
-        self, bsm: BotoSesManager, name: str, alias: str, expected_revision: str | None = None
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        expected_revision: str | None = None,
+        *,
+        reason: str | None = None,
     ) -> None:
         """Delete an alias; a missing alias is fine unless ``expected_revision`` is given
         (then any change since that revision raises ConcurrentModificationError).
         Requests: 5 (the state and the alias together, the deletion registered, DELETE,
         the deletion recorded)."""
-        self._engine.delete_alias(bsm, name, alias, expected_revision)
+        self._engine.delete_alias(bsm, name, alias, expected_revision, reason)
+
+    def list_alias_history(
+        self, bsm: BotoSesManager, name: str, alias: str, limit: int | None = None
+    ) -> list[AliasChange]:
+        """Every change of ``alias`` (put, delete, rollback, rollout), newest first;
+        at most ``limit``."""
+        return self._engine.list_alias_history(bsm, name, alias, limit)
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

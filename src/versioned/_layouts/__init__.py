@@ -19,6 +19,7 @@ from .._content import Content
 from .._model import AliasTarget, VersionId
 from .._s3 import Progress
 from .._session import Session
+from ..history import AliasChange
 from ..verify import Problem
 from . import marker
 
@@ -77,6 +78,16 @@ class AliasRecord:
             update_at=update_at,
             revision=revision,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangeNote:
+    """What an alias write records in the alias's history besides its target: the
+    action (one of ``versioned.history.ACTIONS``), who and why."""
+
+    action: str
+    actor: str
+    reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,11 +219,23 @@ class Layout(Protocol):
         alias: str,
         target: AliasTarget,
         expected_revision: str | None,
+        note: ChangeNote,
     ) -> AliasRecord: ...
 
     def delete_alias(
-        self, session: Session, name: str, alias: str, expected_revision: str | None
+        self,
+        session: Session,
+        name: str,
+        alias: str,
+        expected_revision: str | None,
+        note: ChangeNote,
     ) -> bool: ...
+
+    def list_alias_history(
+        self, session: Session, name: str, alias: str, limit: int | None
+    ) -> list[AliasChange]:
+        """The alias's changes, newest first (at most ``limit``)."""
+        ...
 
     def purge_artifact(self, session: Session, name: str) -> None: ...
 

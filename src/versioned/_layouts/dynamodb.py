@@ -28,11 +28,13 @@ from .._retry import RetryPolicy
 from .._session import Session
 from .._transfer import TransferSettings
 from ..exc import RepositoryConflictError
+from ..history import AliasChange
 from ..verify import Problem
 from . import (
     AliasPoll,
     AliasRecord,
     BootstrapOptions,
+    ChangeNote,
     Chooser,
     Inventory,
     PutRequest,
@@ -178,13 +180,24 @@ class DynamoDBLayout:
         alias: str,
         target: AliasTarget,
         expected_revision: str | None,
+        note: ChangeNote,
     ) -> AliasRecord:
         return self.aliases.write(self._ready(session), name, alias, target, expected_revision)
 
     def delete_alias(
-        self, session: Session, name: str, alias: str, expected_revision: str | None
+        self,
+        session: Session,
+        name: str,
+        alias: str,
+        expected_revision: str | None,
+        note: ChangeNote,
     ) -> bool:
         return self.aliases.delete(self._ready(session), name, alias, expected_revision)
+
+    def list_alias_history(
+        self, session: Session, name: str, alias: str, limit: int | None
+    ) -> list[AliasChange]:
+        return []
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.retirer.purge_artifact(self._ready(session), name)

@@ -33,11 +33,13 @@ from .._retry import DEFAULT as DEFAULT_RETRY
 from .._retry import RetryPolicy
 from .._session import Session
 from .._transfer import TransferSettings
+from ..history import AliasChange
 from ..verify import Problem
 from . import (
     AliasPoll,
     AliasRecord,
     BootstrapOptions,
+    ChangeNote,
     Chooser,
     Inventory,
     PutRequest,
@@ -136,13 +138,24 @@ class S3OnlyLayout:
         alias: str,
         target: AliasTarget,
         expected_revision: str | None,
+        note: ChangeNote,
     ) -> AliasRecord:
         return self.aliases.write(session, name, alias, target, expected_revision)
 
     def delete_alias(
-        self, session: Session, name: str, alias: str, expected_revision: str | None
+        self,
+        session: Session,
+        name: str,
+        alias: str,
+        expected_revision: str | None,
+        note: ChangeNote,
     ) -> bool:
         return self.aliases.delete(session, name, alias, expected_revision)
+
+    def list_alias_history(
+        self, session: Session, name: str, alias: str, limit: int | None
+    ) -> list[AliasChange]:
+        return []
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.purges.purge_artifact(session, name)
