@@ -96,3 +96,21 @@ def test_the_command_line_refuses_resume_from_stdin() -> None:
     result = CliRunner().invoke(cli, ["put", NAME, "-", "--resume"], input=b"data")
     assert result.exit_code == 2
     assert "--resume needs a FILE path" in result.output
+
+
+def test_a_journal_held_by_a_running_put_is_not_shared(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second put of the same file to the same artifact, while the first runs, gets no
+    journal (it uploads unjournaled) instead of taking the first one's upload over."""
+    from versioned import _journal
+
+    monkeypatch.setenv("VERSIONED_STATE_DIR", str(tmp_path / "state"))
+    spot = _journal.spot({"bucket": "b", "root": "r"}, NAME, str(tmp_path / "f.bin"), False)
+    first = _journal.open_journal(spot)
+    assert first is not None
+    assert _journal.open_journal(spot) is None
+    first.close()
+    again = _journal.open_journal(spot)
+    assert again is not None
+    again.close()
