@@ -5,11 +5,10 @@ dataclasses; the layouts own storage and its concurrency protocol."""
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _actor, _content, _journal, _model, _pool, _s3, _transfer, history
+from . import _actor, _content, _journal, _model, _pool, _s3, _transfer, constants, history
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -29,6 +28,7 @@ from .exc import (
     ArgumentTypeError,
     ArtifactNotFoundError,
     CorruptRecordError,
+    LatestDeletedError,
     LatestNotDeletableError,
     ValidationError,
     VersionInUseError,
@@ -145,11 +145,12 @@ class Engine:
         put of the same file left, sending only the parts the server lacks."""
         request = PutRequest(
             name=_model.validate_artifact_name(name),
-            content_type=_model.check_content_type(content_type),
+            # S3 stores its default without one: say it, so both layouts record it
+            content_type=_model.check_content_type(content_type) or constants.DEFAULT_CONTENT_TYPE,
             metadata=_model.check_user_metadata(metadata),
             tags=_model.check_tags(tags),
         )
-        check_resume(resume, content)
+        _journal.check_resume(resume, content)
         prepared = _content.Content(content, self.transfer.multipart_threshold)
         if prepared.path is not None:
             prepared.journal = _journal.spot(
@@ -163,7 +164,10 @@ class Engine:
     def get_version(self, bsm: BotoSesManager, name: str, version: object) -> VersionRecord:
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version)
-        record = self.layout.get_version(self.reading(bsm), name, parsed)
+        session = self.reading(bsm)
+        record = self.layout.get_version(session, name, parsed)
+        if record is None and parsed == LATEST:
+            self.refuse_deleted_latest(session, name)
         if record is None:
             raise ArtifactNotFoundError(
                 f"artifact {name!r} has no version {_model.version_str(parsed)}"
@@ -180,7 +184,25 @@ class Engine:
 
     def publish(self, bsm: BotoSesManager, name: str) -> VersionRecord:
         _model.validate_artifact_name(name)
-        return self.layout.publish(self.writing(bsm), name)
+        session = self.writing(bsm)
+        try:
+            return self.layout.publish(session, name)
+        except ArtifactNotFoundError:
+            self.refuse_deleted_latest(session, name)
+            raise
+
+    def refuse_deleted_latest(self, session: Session, name: str) -> None:
+        """Raise LatestDeletedError when LATEST of ``name`` is marked deleted (a missing
+        LATEST is then explained: "was deleted at ...; put a new one")."""
+        deletion = self.layout.latest_deletion(session, name)
+        if deletion is None:
+            return
+        when = "" if deletion.at is None else f" at {deletion.at:%Y-%m-%d %H:%M:%S} UTC"
+        raise LatestDeletedError(
+            f"LATEST of {name!r} was deleted{when}; put a new one (its published versions "
+            "and aliases are kept)",
+            deleted_at=deletion.at,
+        )
 
     def delete_version(self, bsm: BotoSesManager, name: str, version: object) -> None:
         """Delete one version unless an alias routes to it (VersionInUseError)."""
@@ -215,7 +237,13 @@ class Engine:
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         revision = check_revision(expected_revision)
         note = self.note(bsm, action, reason)
-        return self.layout.write_alias(self.writing(bsm), name, alias, target, revision, note)
+        session = self.writing(bsm)
+        try:
+            return self.layout.write_alias(session, name, alias, target, revision, note)
+        except ArtifactNotFoundError:
+            if LATEST in target.versions:
+                self.refuse_deleted_latest(session, name)
+            raise
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> AliasRecord:
         _model.validate_artifact_name(name)
@@ -375,16 +403,18 @@ class Engine:
         """Objects another repository (another suffix) wrote are reported as the folder
         they share with it, once, instead of one orphan each."""
         kept = VerifyReport()
-        seen: set[Problem] = set()
+        seen: set[object] = set()
         for problem in report.problems:
             shape = marker.key_shape(self.layout.root, problem.location)
             identity = self.record.identity
             if problem.kind == "orphan_object" and shape and marker.is_foreign(identity, shape):
                 other_layout = shape.layout != identity.layout
                 problem = marker.shared_problem(self.layout.root, shape, other_layout=other_layout)
-            if problem.kind != "shared_prefix" or problem not in seen:
+            # a stray is found by the listing of names and by its artifact's inventory
+            key = problem if problem.kind != "orphan_object" else (problem.kind, problem.location)
+            if problem.kind not in ("shared_prefix", "orphan_object") or key not in seen:
                 kept.add(problem)
-                seen.add(problem)
+                seen.add(key)
         return kept
 
     def _verify_artifact(
@@ -437,20 +467,6 @@ def identity_of(layout: Layout) -> marker.Identity:
     if isinstance(table, str):
         return marker.Identity(marker.S3_AND_DYNAMODB, layout.suffix, table)
     return marker.Identity(marker.S3_ONLY, layout.suffix)
-
-
-def check_resume(resume: object, content: object) -> None:
-    """``resume`` must be a bool, and True only for a file (a path): bytes and streams
-    cannot be found again by a later put. A file at or below the multipart threshold is
-    fine: it is one request, with nothing to resume."""
-    if not isinstance(resume, bool):
-        raise ArgumentTypeError("resume must be a bool")
-    if resume and not isinstance(content, os.PathLike):
-        raise ValidationError(
-            "resume=True needs the content as a file path (os.PathLike, e.g. "
-            f"pathlib.Path(...)), got {type(content).__name__}: only an upload of a file "
-            "can be found again and resumed"
-        )
 
 
 def check_revision(expected_revision: object) -> str | None:

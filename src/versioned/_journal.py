@@ -30,6 +30,8 @@ from typing import Any
 import filelock
 import platformdirs
 
+from .exc import ArgumentTypeError, ValidationError
+
 logger = logging.getLogger(__name__)
 
 STATE_DIR_VARIABLE = "VERSIONED_STATE_DIR"
@@ -66,6 +68,20 @@ def spot(identity: dict[str, str | None], name: str, path: str, resume: bool) ->
     repository ``identity`` names (``Engine.cache_identity()``)."""
     owner = json.dumps({**identity, "name": name}, sort_keys=True)
     return Spot(default_directory(), owner, os.path.abspath(path), resume)
+
+
+def check_resume(resume: object, content: object) -> None:
+    """``resume`` must be a bool, and True only for a file (a path): bytes and streams
+    cannot be found again by a later put. A file at or below the multipart threshold is
+    fine: it is one request, with nothing to resume."""
+    if not isinstance(resume, bool):
+        raise ArgumentTypeError("resume must be a bool")
+    if resume and not isinstance(content, os.PathLike):
+        raise ValidationError(
+            "resume=True needs the content as a file path (os.PathLike, e.g. "
+            f"pathlib.Path(...)), got {type(content).__name__}: only an upload of a file "
+            "can be found again and resumed"
+        )
 
 
 def fingerprint(bucket: str, key: str, object_fields: dict[str, Any]) -> str:
