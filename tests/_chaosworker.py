@@ -63,6 +63,8 @@ def run(command: dict[str, Any]) -> Any:
         return stress(ops, **args)
     if op == "fetch":
         return fetch(ops, **args)
+    if op == "put_file":
+        return put_file(ops, **args)
     raise ValueError(f"unknown op {op!r}")
 
 
@@ -76,6 +78,21 @@ def fetch(ops: Ops, name: str, hang_at: int | None = None, **args: Any) -> dict[
             threading.Event().wait()
 
     return {"path": str(ops.fetch(name, progress=progress, **args))}
+
+
+def put_file(
+    ops: Ops, name: str, path: str, hang_at: int | None = None, **args: Any
+) -> dict[str, Any]:
+    """Put the file at ``path``; with ``hang_at``, announce {"reached": bytes} once that
+    many bytes are sent, then block (for the test to SIGKILL the worker)."""
+    from pathlib import Path
+
+    def progress(done: int, total: int) -> None:
+        if hang_at is not None and done >= hang_at:
+            _emit({"reached": done, "total": total})
+            threading.Event().wait()
+
+    return _artifact(ops.put(name, Path(path), progress=progress, **args))
 
 
 def _emit(data: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ def terminal_env(endpoints: Endpoints, tmp: Path) -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
         VERSIONED_BUCKET=unique_bucket(),
         VERSIONED_CACHE_DIR=str(tmp / "cache"),
+        VERSIONED_STATE_DIR=str(tmp / "state"),
         PYTHONIOENCODING="utf-8",
         PATH=f"{script_directory()}{os.pathsep}{os.environ.get('PATH', '')}",
     )

@@ -465,6 +465,7 @@ class RequestCounter:
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (method, url)
         self.operations: list[str] = []  # e.g. "s3.PutObject"
+        self.body_sizes: list[int] = []  # each request's Content-Length (0 when none)
         self.retries = 0  # sends that were botocore retries of an earlier attempt
 
     @classmethod
@@ -479,9 +480,11 @@ class RequestCounter:
         event_name = str(kwargs.get("event_name", ""))
         operation = ".".join(event_name.split(".")[1:3])
         retry = "attempt=1" not in str(request.headers.get("amz-sdk-request", "attempt=1"))
+        length = request.headers.get("Content-Length") or 0
         with self._lock:
             self.requests.append((request.method, request.url))
             self.operations.append(operation)
+            self.body_sizes.append(int(length.decode() if isinstance(length, bytes) else length))
             self.retries += retry
 
     @property
@@ -495,10 +498,20 @@ class RequestCounter:
         with self._lock:
             return len(self.requests) - self.retries
 
+    def sent_bytes(self, operation: str) -> int:
+        """The request bodies sent by ``operation`` (e.g. "s3.UploadPart"), in bytes."""
+        with self._lock:
+            return sum(
+                size
+                for op, size in zip(self.operations, self.body_sizes, strict=True)
+                if op == operation
+            )
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self.operations.clear()
+            self.body_sizes.clear()
             self.retries = 0
 
     def write_operations(self) -> list[str]:

@@ -5,6 +5,7 @@ raw clients."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +25,8 @@ from boto_session_manager import BotoSesManager
 # Only VERSIONED_TEST_* choose where requests go (see _testkit.ENDPOINT_VARIABLES).
 for _variable in AWS_ENDPOINT_VARIABLES:
     os.environ.pop(_variable, None)
+# Upload journals (put of a large file) go to a directory of this run, never the user's.
+os.environ["VERSIONED_STATE_DIR"] = tempfile.mkdtemp(prefix="versioned-test-state-")
 
 
 def pytest_report_header() -> str:

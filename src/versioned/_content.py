@@ -10,10 +10,13 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ._s3 import CHUNK
 from .exc import ValidationError
+
+if TYPE_CHECKING:
+    from ._journal import Spot
 
 
 def checksum(data: bytes | memoryview) -> str:
@@ -37,6 +40,8 @@ class Content:
         self._file: IO[bytes] | None = None
         self._start = 0
         self._spool: IO[bytes] | None = None
+        #: where a multipart upload of this file keeps its journal (None: it keeps none)
+        self.journal: Spot | None = None
         if isinstance(content, str):
             raise TypeError(
                 "content must be bytes, a path (os.PathLike) or a binary file; got str. "
@@ -122,6 +127,11 @@ class Content:
     @property
     def in_memory(self) -> bytes | None:
         return self._data
+
+    @property
+    def path(self) -> str | None:
+        """The file read part by part (a path above the multipart threshold), else None."""
+        return self._path
 
     def parts(self, part_size: int) -> Iterator[bytes]:
         """The content again, in parts of ``part_size`` bytes (the last may be shorter)."""

@@ -8,7 +8,7 @@ import concurrent.futures
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _actor, _content, _model, _pool, _s3, _transfer, constants, history
+from . import _actor, _content, _journal, _model, _pool, _s3, _transfer, constants, history
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -138,7 +138,11 @@ class Engine:
         metadata: object,
         tags: object,
         progress: _s3.Progress | None,
+        resume: object = False,
     ) -> VersionRecord:
+        """Write LATEST. A file above the multipart threshold is uploaded with a local
+        journal (``versioned._journal``); ``resume`` continues the upload an interrupted
+        put of the same file left, sending only the parts the server lacks."""
         request = PutRequest(
             name=_model.validate_artifact_name(name),
             # S3 stores its default without one: say it, so both layouts record it
@@ -146,7 +150,12 @@ class Engine:
             metadata=_model.check_user_metadata(metadata),
             tags=_model.check_tags(tags),
         )
+        _journal.check_resume(resume, content)
         prepared = _content.Content(content, self.transfer.multipart_threshold)
+        if prepared.path is not None:
+            prepared.journal = _journal.spot(
+                self.cache_identity(), request.name, prepared.path, resume is True
+            )
         try:
             return self.layout.write_latest(self.writing(bsm), request, prepared, progress)
         finally:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import hashlib
-import threading
+import logging
 import urllib.parse
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from ._content import Content, checksum
+from ._multipart import ObjectWrite, multipart_upload
 from ._retry import RetryPolicy
 from ._s3 import (
     MiB,
@@ -32,7 +32,9 @@ from ._s3 import (
     status_code,
     translate,
 )
-from .exc import IntegrityError, ValidationError
+from .exc import ValidationError
+
+logger = logging.getLogger(__name__)
 
 #: attempts of a request re-sent by the library (``copy``)
 OWN_ATTEMPTS = 8
@@ -125,111 +127,7 @@ def upload(
         if progress:
             progress(content.size, content.size)
         return ObjectWrite(str(response["ETag"]))
-    return _multipart_upload(s3, request, content, transfer, progress)
-
-
-@dataclasses.dataclass(frozen=True)
-class ObjectWrite:
-    etag: str
-
-
-def _multipart_upload(
-    s3: Any,
-    request: UploadRequest,
-    content: Content,
-    transfer: TransferSettings,
-    progress: Progress | None,
-) -> ObjectWrite:
-    bucket, key = request.bucket, request.key
-    with translate("CREATE multipart upload", bucket, key):
-        upload_id = s3.create_multipart_upload(
-            Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **request.extra()
-        )["UploadId"]
-    try:
-        parts = _send_parts(s3, request, upload_id, content, transfer, progress)
-        with translate("COMPLETE multipart upload", bucket, key, conditional=True):
-            response = s3.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                **request.condition(),
-            )
-        return ObjectWrite(str(response["ETag"]))
-    except BaseException:
-        with contextlib.suppress(Exception):
-            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        raise
-
-
-class _PartSender:
-    """Sends the parts of one multipart upload, at most ``max_workers`` in memory, and
-    reports progress once per finished part."""
-
-    def __init__(
-        self, s3: Any, request: UploadRequest, upload_id: str, total: int, workers: int
-    ) -> None:
-        self.s3, self.request, self.upload_id, self.total = s3, request, upload_id, total
-        self.progress: Progress | None = None
-        self.slots = threading.BoundedSemaphore(workers)
-        self._lock = threading.Lock()
-        self._done = 0
-
-    def send(self, number: int, data: bytes) -> dict[str, Any]:
-        """Upload one part (then free its slot); the entry CompleteMultipartUpload wants."""
-        try:
-            with translate("UPLOAD part", self.request.bucket, self.request.key):
-                response = self.s3.upload_part(
-                    Bucket=self.request.bucket,
-                    Key=self.request.key,
-                    UploadId=self.upload_id,
-                    PartNumber=number,
-                    Body=data,
-                    ChecksumSHA256=checksum(data),
-                )
-            if self.progress:
-                with self._lock:
-                    self._done += len(data)
-                    self.progress(self._done, self.total)
-            return {
-                "ETag": response["ETag"],
-                "PartNumber": number,
-                "ChecksumSHA256": response.get("ChecksumSHA256") or checksum(data),
-            }
-        finally:
-            self.slots.release()
-
-
-def _send_parts(
-    s3: Any,
-    request: UploadRequest,
-    upload_id: str,
-    content: Content,
-    transfer: TransferSettings,
-    progress: Progress | None,
-) -> list[dict[str, Any]]:
-    """Read the parts in order (hashing them again), send them on ``max_workers``
-    threads with at most that many in memory, and check the whole hash at the end."""
-    digest = hashlib.sha256()
-    sender = _PartSender(s3, request, upload_id, content.size, transfer.max_workers)
-    sender.progress = progress
-    futures: list[Future[dict[str, Any]]] = []
-    with ThreadPoolExecutor(max_workers=transfer.max_workers) as pool:
-        for number, data in enumerate(content.parts(transfer.part_size), start=1):
-            digest.update(data)
-            sender.slots.acquire()
-            if any(f.done() and f.exception() for f in futures):
-                sender.slots.release()
-                break
-            futures.append(pool.submit(sender.send, number, data))
-        parts = [future.result() for future in futures]
-    if digest.hexdigest() != content.sha256:
-        raise IntegrityError(
-            f"the content for s3://{request.bucket}/{request.key} changed while it was being "
-            "uploaded (it no longer hashes to the sha256 computed first); nothing was stored. "
-            "Put it again once it is stable."
-        )
-    return parts
+    return multipart_upload(s3, request, content, transfer, progress)
 
 
 @dataclasses.dataclass(frozen=True)

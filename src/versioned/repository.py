@@ -186,9 +186,12 @@ class Repository(Protocol):
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
         progress: Progress | None = None,
+        resume: bool = False,
         bsm: BotoSesManager,
     ) -> Artifact:
-        """Write ``content`` (bytes-like, a path or a binary file) as LATEST."""
+        """Write ``content`` (bytes-like, a path or a binary file) as LATEST.
+        ``resume=True`` (a path only) continues the multipart upload an interrupted put
+        of the same file left, sending only the parts the server lacks."""
 
     def get_artifact_version(
         self, *, name: str, version: int | str | None = None, bsm: BotoSesManager

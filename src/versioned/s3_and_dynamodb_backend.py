@@ -163,13 +163,19 @@ class Repository:
         bsm: BotoSesManager | None = None,
         *,
         progress: _s3.Progress | None = None,
+        resume: bool = False,
     ) -> Artifact:
         """Write ``content`` (bytes-like, a path or a binary file) as LATEST. Unchanged
         content writes nothing; new content takes LATEST's write turn, writes the bytes
         and commits the item. Requests: 1 when unchanged (the turn's condition); 3 when
-        new (the turn, PUT, the commit)."""
+        new (the turn, PUT, the commit).
+
+        A file above ``multipart_threshold`` keeps a local journal while it uploads;
+        ``resume=True`` continues the upload a crashed or interrupted put of the same
+        file left, sending only the parts the server lacks (docs/resumable-uploads.md).
+        ``resume=True`` with bytes or a stream raises ValidationError."""
         record = self._engine.put(
-            self._session(bsm), name, content, content_type, metadata, tags, progress
+            self._session(bsm), name, content, content_type, metadata, tags, progress, resume
         )
         return self._artifact(record)
 

@@ -137,11 +137,20 @@ class Repository:
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
         progress: _s3.Progress | None = None,
+        *,
+        resume: bool = False,
     ) -> Artifact:
         """Write ``content`` (bytes-like, a path or a binary file) as LATEST. Unchanged
         content (same sha256) writes nothing. Requests: 1 when unchanged (HEAD); 3 when
-        new (HEAD, PUT, HEAD; a multipart upload above ``multipart_threshold``)."""
-        record = self._engine.put(bsm, name, content, content_type, metadata, tags, progress)
+        new (HEAD, PUT, HEAD; a multipart upload above ``multipart_threshold``).
+
+        A file above ``multipart_threshold`` keeps a local journal while it uploads;
+        ``resume=True`` continues the upload a crashed or interrupted put of the same
+        file left, sending only the parts the server lacks (docs/resumable-uploads.md).
+        ``resume=True`` with bytes or a stream raises ValidationError."""
+        record = self._engine.put(
+            bsm, name, content, content_type, metadata, tags, progress, resume
+        )
         return self._artifact(record)
 
     def get_artifact_version(

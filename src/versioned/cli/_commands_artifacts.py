@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
@@ -34,6 +36,21 @@ def _reject_json_with_stdout(as_json: bool, output: str | None) -> None:
         raise click.UsageError("--json cannot be combined with -o - (stdout carries the bytes)")
 
 
+@contextlib.contextmanager
+def resume_hint() -> Iterator[None]:
+    """A put that failed but kept the parts it sent says how to send only the rest."""
+    try:
+        yield
+    except (Exception, KeyboardInterrupt) as error:
+        if any("resume=True" in note for note in getattr(error, "__notes__", ())):
+            click.echo(
+                "The parts sent are kept: run the same command with --resume to send "
+                "only the rest.",
+                err=True,
+            )
+        raise
+
+
 @click.command()
 @click.argument("name")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
@@ -54,6 +71,12 @@ def _reject_json_with_stdout(as_json: bool, output: str | None) -> None:
     callback=parse_pairs,
     help="S3 tag; repeatable.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the upload an interrupted put of this FILE left: only the missing "
+    "parts are sent.",
+)
 @json_option
 @repository_options
 @click.pass_context
@@ -64,17 +87,23 @@ def put(
     content_type: str | None,
     metadata: dict[str, str],
     tags: dict[str, str],
+    resume: bool,
     as_json: bool,
 ) -> None:
     """Upload FILE as the LATEST version of NAME.
 
     FILE "-" reads stdin. A large upload shows a progress bar on stderr.
 
-    Unchanged content (same sha256) writes nothing.
+    Unchanged content (same sha256) writes nothing. A large FILE's upload survives an
+    interruption (Ctrl-C, a crash, a lost network): run the same command with --resume
+    to send only the parts the server does not hold yet.
     """
+    if resume and file == "-":
+        raise usage_problem("--resume needs a FILE path: an upload from stdin cannot be resumed")
     conn = connect(ctx)
     content: BinaryIO | Path = sys.stdin.buffer if file == "-" else Path(file)
     with (
+        resume_hint(),
         own_prefix(),
         unchanged_put(conn, name) as before,
         out.transfer_progress(f"put {name}") as progress,
@@ -86,6 +115,7 @@ def put(
             metadata=metadata or None,
             tags=tags or None,
             progress=progress,
+            resume=resume,
             bsm=conn.bsm,
         )
     unchanged = before.same_as(artifact)
