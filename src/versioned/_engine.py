@@ -8,7 +8,7 @@ import concurrent.futures
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _actor, _content, _model, _pool, _s3, _transfer, history
+from . import _actor, _content, _history, _model, _pool, _s3, _transfer, history
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -243,13 +243,28 @@ class Engine:
         count = check_limit(limit)
         return self.layout.list_alias_history(self.reading(bsm), name, alias, count)
 
+    def alias_at(
+        self, bsm: BotoSesManager, name: str, alias: str, when: object
+    ) -> AliasChange | None:
+        return _history.alias_at(self, bsm, name, alias, when)
+
+    def rollback_alias(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        to_revision: object,
+        reason: object,
+        expected_revision: object,
+    ) -> AliasRecord:
+        options = (to_revision, reason, expected_revision)
+        return _history.rollback_alias(self, bsm, name, alias, options)
+
     def note(self, bsm: BotoSesManager, action: str, reason: object) -> ChangeNote:
         """What an alias write records besides its target; checked before any request."""
         if reason is not None and not isinstance(reason, str):
             raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
-        return ChangeNote(
-            action=action, actor=_actor.from_environment() or _actor.os_user(), reason=reason
-        )
+        return ChangeNote(action=action, actor=_actor.actor(self.session(bsm)), reason=reason)
 
     # ------------------------------------------------------------ consumers
     def poll_alias(
