@@ -4,6 +4,7 @@ the history's order is the order in which the states were shown."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -130,7 +131,7 @@ def test_lost_responses_record_each_change_once(
         ops.publish_contents(name, [V1, V2])
         ops.put_alias(name, "prod", version=1)
         rule = proxy.add("hold", skip=k - 1)
-        call = Background(lambda n=name: slow.put_alias(n, "prod", version=2), "put_alias")
+        call = Background(functools.partial(slow.put_alias, name, "prod", version=2), "put")
         held = rule.poll(5)
         if held is not None:
             held.release("drop")
@@ -173,9 +174,8 @@ def test_concurrent_writers_history_order_is_the_order_shown(
 
     def write(writer: int) -> None:
         for round_ in range(6):
-            outcome = attempt(
-                lambda: ops.put_alias(name, "prod", version=1 + (writer + round_) % 3)
-            )
+            version = 1 + (writer + round_) % 3
+            outcome = attempt(lambda v=version: ops.put_alias(name, "prod", version=v))
             with lock:
                 results.append(outcome)
 
