@@ -175,7 +175,7 @@ def test_concurrent_writers_history_order_is_the_order_shown(
     def write(writer: int) -> None:
         for round_ in range(6):
             version = 1 + (writer + round_) % 3
-            outcome = attempt(lambda v=version: ops.put_alias(name, "prod", version=v))
+            outcome = attempt(functools.partial(ops.put_alias, name, "prod", version=version))
             with lock:
                 results.append(outcome)
 
