@@ -13,7 +13,7 @@ from rich.table import Table
 from .. import exc
 from ..history import AliasChange
 from . import _output as out
-from ._connection import connect
+from ._connection import Connection, connect
 from ._lookup import explained, require_artifact
 
 if TYPE_CHECKING:
@@ -56,22 +56,28 @@ def describe_change(change: AliasChange) -> str:
     return f"{version} + {change.secondary_version_weight}% to {change.secondary_version}"
 
 
+#: revisions in the table are shortened to this many characters (``--json``: whole);
+#: ``alias rollback --to`` takes any unique prefix
+SHORT_REVISION = 12
+
+
 def history_table(title: str, changes: Sequence[AliasChange]) -> Table:
+    """One row per change, newest first; 80 columns wide (the revision shortened)."""
     table = out.compact_table(title)
-    table.add_column("changed", no_wrap=True)
+    table.add_column("changed (UTC)", no_wrap=True)
     table.add_column("action", no_wrap=True)
-    table.add_column("target")
+    table.add_column("target", no_wrap=True)
     table.add_column("actor", overflow="fold")
     table.add_column("reason", overflow="fold")
-    table.add_column("revision", overflow="fold")
+    table.add_column("revision", no_wrap=True)
     for change in changes:
         table.add_row(
-            out.format_time(change.changed_at),
+            change.changed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             change.action,
             describe_change(change),
             change.actor,
             change.reason or "",
-            change.revision,
+            change.revision[:SHORT_REVISION],
         )
     return table
 
@@ -141,7 +147,8 @@ def alias_history(
     "--to",
     "to_revision",
     metavar="REVISION",
-    help="Go back to the state recorded at REVISION (default: the one before the newest).",
+    help="Go back to the state recorded at REVISION, or a unique prefix of it (default: the "
+    "one before the newest).",
 )
 @click.option("--reason", metavar="TEXT", help="Why: recorded in the alias's history.")
 @click.option(
@@ -176,6 +183,8 @@ def alias_rollback(
             before: Alias | None = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
         except exc.AliasNotFoundError:
             before = None  # deleted: a rollback brings it back
+        if to_revision is not None:
+            to_revision = full_revision(conn, name, alias, to_revision)
         after = conn.repo.rollback_alias(
             name=name,
             alias=alias,
@@ -190,3 +199,13 @@ def alias_rollback(
     change = f"{out.describe_target(before)} -> {out.describe_target(after)}"
     out.done(f"rolled back alias {alias} of {name}: {change}")
     out.show(out.alias_table(after, f"{name}: alias {alias}"))
+
+
+def full_revision(conn: Connection, name: str, alias: str, given: str) -> str:
+    """The recorded revision ``given`` starts (it may be one shortened as the table
+    shows it); ``given`` itself when none or several do (the library then says)."""
+    changes = conn.repo.list_alias_history(name=name, alias=alias, bsm=conn.bsm)
+    matches = {c.revision for c in changes if c.revision.startswith(given)}
+    if given in matches or len(matches) != 1:
+        return given
+    return matches.pop()
