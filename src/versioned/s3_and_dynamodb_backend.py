@@ -269,7 +269,7 @@ class Repository:
         self, name: str, alias: str, limit: int | None = None, bsm: BotoSesManager | None = None
     ) -> list[AliasChange]:
         """Every change of ``alias`` (put, delete, rollback, rollout), newest first;
-        at most ``limit``."""
+        at most ``limit``. Requests: 1 (a Query per MB of entries)."""
         return self._engine.list_alias_history(self._session(bsm), name, alias, limit)
 
     def alias_at(

@@ -236,7 +236,9 @@ class Repository:
         self, bsm: BotoSesManager, name: str, alias: str, limit: int | None = None
     ) -> list[AliasChange]:
         """Every change of ``alias`` (put, delete, rollback, rollout), newest first;
-        at most ``limit``."""
+        at most ``limit``. Requests: 1 (the state; + a HEAD while the alias's newest write
+        is not recorded as landed, + a GET per page of 20 older entries needed: at most 3
+        for the newest 20)."""
         return self._engine.list_alias_history(bsm, name, alias, limit)
 
     def alias_at(
