@@ -453,24 +453,12 @@ class Aliases:
             expected = None if info is None else info.etag
         if loaded.etag is None and expected is None:
             return Done(False)
-        now = _model.utc_now()
-        entry = AliasEntry(
-            seq=state.next_seq(),
-            token=new_token(),
-            deleted=True,
-            update_at=now.isoformat(),
-            at=now.isoformat(),
-            action=note.action,
-            actor=note.actor,
-            reason=note.reason,
-            prior=history.carried(previous, state.history.get(alias, [])),
-        )
+        entry = _deletion(state, alias, note)
         state.register_alias(alias, entry)
         found = history.another_client(self, s3, name, alias, entry, info, None)
-
         replaced = seq(info.metadata) if info is not None and info.etag == expected else -1
-        if replaced == -1 and previous is not None and expected == previous.etag:
-            replaced = previous.seq
+        if replaced == -1:
+            replaced = history.replaced_by(previous, expected)
 
         def remove(written: Loaded) -> bool:
             over = (expected, replaced)
@@ -480,6 +468,23 @@ class Aliases:
             return True
 
         return Write(loaded, state, remove)
+
+
+def _deletion(state: ArtifactState, alias: str, note: ChangeNote) -> AliasEntry:
+    """The registration of a deletion of ``alias`` (it carries the previous registration
+    when that one's outcome is unknown)."""
+    now = _model.utc_now().isoformat()
+    return AliasEntry(
+        seq=state.next_seq(),
+        token=new_token(),
+        deleted=True,
+        update_at=now,
+        at=now,
+        action=note.action,
+        actor=note.actor,
+        reason=note.reason,
+        prior=history.carried(state.aliases.get(alias), state.history.get(alias, [])),
+    )
 
 
 def _missing(name: str, alias: str, version: VersionId) -> NoReturn:
