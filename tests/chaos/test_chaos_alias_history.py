@@ -189,7 +189,10 @@ def test_concurrent_writers_history_order_is_the_order_shown(
     changes = ops._call("list_alias_history", name=name, alias="prod")
     order = [c.revision for c in reversed(changes)]
     written = [o.value.revision for o in results if o.ok]
-    assert sorted(written) == sorted(order[1:]), "every returned write recorded once"
+    assert all(order.count(r) == 1 for r in written) or kind == "s3_only", order
+    assert sorted(set(written)) == sorted(set(written) & set(order)), "a write not recorded"
+    # a write that failed (the server's 500s under load) may still have been applied
+    assert len(written) <= len(order) - 1 <= len(results), (written, order)
     assert changes[0].revision == ops.get_alias(name, "prod").revision
     # S3-only revisions are ETags: two writes of one body (same version, same second)
     # share one, so the check is that what the reader saw is a subsequence of the history
