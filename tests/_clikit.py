@@ -101,12 +101,16 @@ class PtyRun:
 
 
 def run_with_stderr_on_a_terminal(
-    args: list[str], env: Mapping[str, str], stdout_path: Path, timeout: float = 60
+    args: list[str], env: Mapping[str, str], stdout_path: Path | None, timeout: float = 60
 ) -> PtyRun:
     """Run ``args`` with stdout redirected to a file and stderr on a pseudo-terminal (as
-    ``versioned put ... > log`` in a terminal); return what the terminal showed."""
+    ``versioned put ... > log`` in a terminal); return what the terminal showed. Without
+    ``stdout_path``, stdout is on the terminal too."""
     leader, follower = pty.openpty()
-    with stdout_path.open("wb") as stdout:
+    with contextlib.ExitStack() as stack:
+        stdout: Any = follower
+        if stdout_path is not None:
+            stdout = stack.enter_context(stdout_path.open("wb"))
         process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=follower, env=dict(env)
         )

@@ -8,7 +8,7 @@ import concurrent.futures
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _actor, _content, _history, _model, _pool, _s3, _transfer, history
+from . import _actor, _content, _history, _model, _pool, _s3, _transfer, constants, history
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -28,6 +28,7 @@ from .exc import (
     ArgumentTypeError,
     ArtifactNotFoundError,
     CorruptRecordError,
+    LatestDeletedError,
     LatestNotDeletableError,
     ValidationError,
     VersionInUseError,
@@ -140,7 +141,8 @@ class Engine:
     ) -> VersionRecord:
         request = PutRequest(
             name=_model.validate_artifact_name(name),
-            content_type=_model.check_content_type(content_type),
+            # S3 stores its default without one: say it, so both layouts record it
+            content_type=_model.check_content_type(content_type) or constants.DEFAULT_CONTENT_TYPE,
             metadata=_model.check_user_metadata(metadata),
             tags=_model.check_tags(tags),
         )
@@ -153,7 +155,10 @@ class Engine:
     def get_version(self, bsm: BotoSesManager, name: str, version: object) -> VersionRecord:
         _model.validate_artifact_name(name)
         parsed = _model.parse_version(version)
-        record = self.layout.get_version(self.reading(bsm), name, parsed)
+        session = self.reading(bsm)
+        record = self.layout.get_version(session, name, parsed)
+        if record is None and parsed == LATEST:
+            self.refuse_deleted_latest(session, name)
         if record is None:
             raise ArtifactNotFoundError(
                 f"artifact {name!r} has no version {_model.version_str(parsed)}"
@@ -170,7 +175,25 @@ class Engine:
 
     def publish(self, bsm: BotoSesManager, name: str) -> VersionRecord:
         _model.validate_artifact_name(name)
-        return self.layout.publish(self.writing(bsm), name)
+        session = self.writing(bsm)
+        try:
+            return self.layout.publish(session, name)
+        except ArtifactNotFoundError:
+            self.refuse_deleted_latest(session, name)
+            raise
+
+    def refuse_deleted_latest(self, session: Session, name: str) -> None:
+        """Raise LatestDeletedError when LATEST of ``name`` is marked deleted (a missing
+        LATEST is then explained: "was deleted at ...; put a new one")."""
+        deletion = self.layout.latest_deletion(session, name)
+        if deletion is None:
+            return
+        when = "" if deletion.at is None else f" at {deletion.at:%Y-%m-%d %H:%M:%S} UTC"
+        raise LatestDeletedError(
+            f"LATEST of {name!r} was deleted{when}; put a new one (its published versions "
+            "and aliases are kept)",
+            deleted_at=deletion.at,
+        )
 
     def delete_version(self, bsm: BotoSesManager, name: str, version: object) -> None:
         """Delete one version unless an alias routes to it (VersionInUseError)."""
@@ -205,7 +228,13 @@ class Engine:
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         revision = check_revision(expected_revision)
         note = self.note(bsm, action, reason)
-        return self.layout.write_alias(self.writing(bsm), name, alias, target, revision, note)
+        session = self.writing(bsm)
+        try:
+            return self.layout.write_alias(session, name, alias, target, revision, note)
+        except ArtifactNotFoundError:
+            if LATEST in target.versions:
+                self.refuse_deleted_latest(session, name)
+            raise
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> AliasRecord:
         _model.validate_artifact_name(name)
@@ -380,16 +409,18 @@ class Engine:
         """Objects another repository (another suffix) wrote are reported as the folder
         they share with it, once, instead of one orphan each."""
         kept = VerifyReport()
-        seen: set[Problem] = set()
+        seen: set[object] = set()
         for problem in report.problems:
             shape = marker.key_shape(self.layout.root, problem.location)
             identity = self.record.identity
             if problem.kind == "orphan_object" and shape and marker.is_foreign(identity, shape):
                 other_layout = shape.layout != identity.layout
                 problem = marker.shared_problem(self.layout.root, shape, other_layout=other_layout)
-            if problem.kind != "shared_prefix" or problem not in seen:
+            # a stray is found by the listing of names and by its artifact's inventory
+            key = problem if problem.kind != "orphan_object" else (problem.kind, problem.location)
+            if problem.kind not in ("shared_prefix", "orphan_object") or key not in seen:
                 kept.add(problem)
-                seen.add(problem)
+                seen.add(key)
         return kept
 
     def _verify_artifact(

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import io
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -111,9 +111,7 @@ def download_verified(
     response = _must_get(s3, bucket, key)
     total = int(response.get("ContentLength", 0))
     digest = hashlib.sha256()
-    handle, temp_path = tempfile.mkstemp(
-        prefix=".versioned-", suffix=".part", dir=os.path.dirname(target)
-    )
+    handle, temp_path = _create_beside(target)
     try:
         with os.fdopen(handle, "wb") as out, translate("GET", bucket, key):
             done = 0
@@ -132,6 +130,19 @@ def download_verified(
             os.unlink(temp_path)
         raise
     return os.fspath(path)
+
+
+def _create_beside(target: str) -> tuple[int, str]:
+    """A new temporary file beside ``target``, created with mode 0666 so that the umask
+    gives it the mode any new file of the user gets (mkstemp's 0600 would stay on the
+    renamed download)."""
+    directory = os.path.dirname(target) or "."
+    while True:
+        temp_path = os.path.join(directory, f".versioned-{uuid.uuid4().hex}.part")
+        try:
+            return os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp_path
+        except FileExistsError:
+            continue
 
 
 def object_chunks(s3: Any, bucket: str, key: str, start: int) -> Iterator[bytes]:

@@ -14,3 +14,5 @@ MAX_ARTIFACT_NAME_LENGTH: Final = 128
 MAX_ALIAS_NAME_LENGTH: Final = 64
 DEFAULT_KEEP_LAST_N: Final = 10
 DEFAULT_PURGE_OLDER_THAN_SECS: Final = 90 * 24 * 60 * 60
+#: the Content-Type a put without one records (S3's own default), the same on both layouts
+DEFAULT_CONTENT_TYPE: Final = "binary/octet-stream"

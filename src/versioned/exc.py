@@ -7,6 +7,8 @@ ArtifactS3BackendError for deleting LATEST), the error raised here is also of th
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class VersionedError(Exception):
     """Base class of every error raised by ``versioned``."""
@@ -22,6 +24,15 @@ class ArgumentTypeError(ValidationError, TypeError):
 
 class ArtifactNotFoundError(VersionedError, LookupError):
     """The artifact, or the requested version of it, does not exist (or is deleted)."""
+
+
+class LatestDeletedError(ArtifactNotFoundError):
+    """LATEST was deleted (the S3 + DynamoDB layout soft-deletes it): nothing to read,
+    publish or point an alias at until the next put. ``deleted_at`` is when, if known."""
+
+    def __init__(self, message: str, *, deleted_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.deleted_at = deleted_at
 
 
 class AliasNotFoundError(VersionedError, LookupError):
@@ -62,14 +73,22 @@ class ContentionError(ConflictError):
 class RepositoryConflictError(ConflictError):
     """The bucket prefix or the DynamoDB table already serves another repository. For a
     prefix, ``location`` is its S3 URI and ``found`` describes the repository there (its
-    layout, suffix, table, and the artifacts seen when it has no record)."""
+    layout, suffix, table, and the artifacts seen when it has no record). ``found_suffix``
+    is the suffix of the repository found when it differs from the one asked for only in
+    its suffix (the same repository, opened with the wrong suffix)."""
 
     def __init__(
-        self, message: str, *, location: str | None = None, found: str | None = None
+        self,
+        message: str,
+        *,
+        location: str | None = None,
+        found: str | None = None,
+        found_suffix: str | None = None,
     ) -> None:
         super().__init__(message)
         self.location = location
         self.found = found
+        self.found_suffix = found_suffix
 
 
 class VersionLimitError(VersionedError):

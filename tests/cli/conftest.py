@@ -44,6 +44,7 @@ def cli_env(cli_server_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         "VERSIONED_ENDPOINT_URL": cli_server_url,
         "VERSIONED_BUCKET": bucket,
         "COLUMNS": "200",  # wide Rich tables: no wrapped cells in assertions
+        "XDG_CONFIG_HOME": str(tmp_path / "user-config"),  # no user file of this machine
     }
     for key, value in settings.items():
         monkeypatch.setenv(key, value)

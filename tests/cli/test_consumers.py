@@ -82,7 +82,7 @@ def test_watch_runs_the_command_after_each_change(
     log = cli_env.workdir / "versions.txt"
     command = 'echo "$VERSIONED_VERSION $(cat "$VERSIONED_PATH")" >> versions.txt'
     watcher = subprocess.Popen(
-        [*versioned_command(), "watch", "app", "prod", "--exec", command, "--interval", "0.05",
+        [*versioned_command(), "watch", "app", "prod", "--exec", command, "--interval", "50ms",
          "--count", "2"],
         cwd=cli_env.workdir,
         env=process_env(),

@@ -169,9 +169,9 @@ def test_get_checks_the_destination_before_downloading(
     cli_repo: str, cli_run: Cli, cli_env: CliEnv
 ) -> None:
     cli_run("put", "model", "-", input=V1)
-    line = assert_one_error_line(cli_run("get", "model", "-o", str(cli_env.workdir), code=2).stderr)
-    assert f"-o {cli_env.workdir} is a directory" in line
     line = assert_one_error_line(cli_run("get", "model", "-o", "/missing/dir/x", code=2).stderr)
+    assert "directory /missing/dir does not exist" in line and "mkdir -p /missing/dir" in line
+    line = assert_one_error_line(cli_run("get", "model", "-o", "/missing/dir/", code=2).stderr)
     assert "directory /missing/dir does not exist" in line
     cli_run("get", "model", "-o", str(cli_env.workdir / "model.bin"))
     assert (cli_env.workdir / "model.bin").read_bytes() == V1

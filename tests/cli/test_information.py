@@ -266,10 +266,10 @@ def test_bad_output_paths_leave_no_part_files(cli_repo: str, cli_run: Cli, cli_e
     cli_run("put", "model", "-", input=V1)
     directory = cli_env.workdir / "out"
     directory.mkdir()
-    line = assert_one_error_line(cli_run("get", "model", "-o", str(directory), code=2).stderr)
-    assert "is a directory" in line
     missing = cli_env.workdir / "missing" / "dir" / "x"
     line = assert_one_error_line(cli_run("get", "model", "-o", str(missing), code=2).stderr)
+    assert "directory" in line and "does not exist" in line and ".part" not in line
+    line = assert_one_error_line(cli_run("get", "model", "-o", f"{missing}/", code=2).stderr)
     assert "directory" in line and "does not exist" in line and ".part" not in line
     assert list(directory.iterdir()) == [] and not missing.parent.exists()
     assert list(Path(cli_env.workdir).glob("**/*.part")) == []

@@ -139,10 +139,13 @@ def test_command_blocks_run_in_order(terminal: tuple[dict[str, str], Path]) -> N
     out = completed.stdout
     assert "alias prod of model: 1 -> 1 + 10% to 2" in out
     assert "alias prod of model: 1 + 10% to 2 -> 1" in out
-    assert "content type" in out  # `versioned show model 2`
+    assert (workdir / "model").read_text() == "weights v2\n"  # `versioned get model 2`
+    assert re.search(r"^model\t1\t", out, re.MULTILINE)  # `versions model --output text`
+    assert "content type" in out  # `versioned show model latest`
     assert "Would purge nothing of model" in out and "among the newest 5" in out
-    # tables fit the 80 columns of the terminal (one-line messages are never wrapped)
-    tables = [line for line in out.splitlines() if not line.startswith("✓ ")]
+    # tables fit the 80 columns of the terminal (one-line messages are never wrapped;
+    # text output is one line per record, however long)
+    tables = [line for line in out.splitlines() if not line.startswith("✓ ") and "\t" not in line]
     assert [line for line in tables if len(line) > 80] == []
 
 

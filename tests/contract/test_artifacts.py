@@ -283,3 +283,15 @@ def test_download_to_a_directory_or_a_missing_one_says_so(backend: Backend, tmp_
     with pytest.raises(exc.ValidationError, match="does not exist"):
         artifact.download(bsm=backend.bsm, path=tmp_path / "missing" / "file")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_put_without_content_type_records_s3s_default_on_both_layouts(backend: Backend) -> None:
+    """The same upload has the same content_type on both layouts: S3's own default
+    (the S3 + DynamoDB layout used to record none while the object said binary/...)."""
+    put = backend.put(NAME, b"no type given")
+    published = backend.publish(NAME)
+    got = backend.repo.get_artifact_version(bsm=backend.bsm, name=NAME, version=1)
+    listed = backend.repo.list_artifact_versions(bsm=backend.bsm, name=NAME)
+    types = {put.content_type, published.content_type, got.content_type}
+    types |= {artifact.content_type for artifact in listed}
+    assert types == {"binary/octet-stream"}

@@ -25,6 +25,13 @@ from . import marker
 
 
 @dataclasses.dataclass(frozen=True)
+class LatestDeletion:
+    """LATEST is marked deleted: ``at`` is when (None: the item does not say)."""
+
+    at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
 class VersionRecord:
     """One version as stored. ``update_at`` is the layout's one definition of its time."""
 
@@ -184,6 +191,11 @@ class Layout(Protocol):
     def list_versions(self, session: Session, name: str) -> list[VersionRecord]: ...
 
     def latest_published_number(self, session: Session, name: str) -> int: ...
+
+    def latest_deletion(self, session: Session, name: str) -> LatestDeletion | None:
+        """Whether LATEST was deleted (kept, marked deleted), and when if known; None when
+        it was not (absent, or never deletable). At most 1 request."""
+        ...
 
     def list_names(self, session: Session) -> list[str]: ...
 

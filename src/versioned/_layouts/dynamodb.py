@@ -38,6 +38,7 @@ from . import (
     ChangeNote,
     Chooser,
     Inventory,
+    LatestDeletion,
     PutRequest,
     RetireResult,
     VersionRecord,
@@ -143,6 +144,9 @@ class DynamoDBLayout:
 
     def latest_published_number(self, session: Session, name: str) -> int:
         return self.versions.latest_published_number(self._ready(session), name)
+
+    def latest_deletion(self, session: Session, name: str) -> LatestDeletion | None:
+        return self.versions.latest_deletion(self._ready(session), name)
 
     def list_names(self, session: Session) -> list[str]:
         return self.versions.names(self._ready(session))

@@ -7,7 +7,8 @@ its library ignores:
 
 - artifact (``pk=name``, ``sk="LATEST" | "000001"``): ``sha256``, ``is_deleted``,
   ``update_at``; plus ``content_length``, ``content_type``, ``metadata``. Versions carry
-  ``alias_epoch`` (bumped by every alias write that targets them) and ``deleted_by``.
+  ``alias_epoch`` (bumped by every alias write that targets them), ``deleted_by`` and
+  ``deleted_at`` (LATEST too, once deleted).
   LATEST also carries its bytes' ``etag``, ``unverified``, the publish counter
   (``latest_version``, ``published_sha256``, ``published_update_at``) and the write queue
   (``put_next``, ``put_done``, ``put_since``, one ``tk_{token}`` per waiting writer).
@@ -43,6 +44,8 @@ PK, SK = _dynamodb.PARTITION_KEY, _dynamodb.SORT_KEY
 SHA256, IS_DELETED, UPDATE_AT = "sha256", "is_deleted", "update_at"
 CONTENT_LENGTH, CONTENT_TYPE, METADATA = "content_length", "content_type", "metadata"
 ALIAS_EPOCH, DELETED_BY = "alias_epoch", "deleted_by"
+#: when ``delete_version`` marked the item deleted (items the seed deleted lack it)
+DELETED_AT = "deleted_at"
 ETAG, UNVERIFIED = "etag", "unverified"
 LATEST_VERSION, PUBLISHED_SHA256 = "latest_version", "published_sha256"
 PUBLISHED_UPDATE_AT = "published_update_at"
@@ -382,6 +385,19 @@ def recorded_sha256(stored: Stored | None) -> str | None:
     """The sha256 an item (as a refusal returned it) records, if any."""
     value = (stored or {}).get(SHA256)
     return value if isinstance(value, str) else None
+
+
+def is_deleted(stored: Stored) -> bool:
+    return stored.get(IS_DELETED) is True
+
+
+def deleted_at(stored: Stored) -> datetime | None:
+    """When the item was marked deleted; None when it does not say (or says nonsense:
+    it only ever informs a message)."""
+    try:
+        return _time(stored, DELETED_AT)
+    except ValueError:
+        return None
 
 
 def deleted_by(stored: Stored | None) -> str | None:

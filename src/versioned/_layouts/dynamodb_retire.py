@@ -15,6 +15,7 @@ from .dynamodb_aliases import Aliases
 from .dynamodb_history import history_pk
 from .dynamodb_items import (
     ALIAS_EPOCH,
+    DELETED_AT,
     DELETED_BY,
     IS_DELETED,
     NOT_DELETED,
@@ -27,6 +28,7 @@ from .dynamodb_items import (
     read_artifact,
     read_latest,
     sort_key_version,
+    stored_time,
 )
 from .dynamodb_keys import DynamoDBPlace
 from .dynamodb_publish import Publisher
@@ -142,7 +144,7 @@ class Retirer:
         change = _dynamodb.Update(
             pk=item.name,
             sk=item.sort_key,
-            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token",
+            expression=f"SET {IS_DELETED} = :t, {DELETED_BY} = :token, {DELETED_AT} = :at",
             condition=f"{NOT_DELETED} AND "
             + (
                 f"{ALIAS_EPOCH} = :e"
@@ -153,6 +155,7 @@ class Retirer:
                 "t": True,
                 "f": False,
                 "token": token,
+                "at": stored_time(session.clock.now()),
                 **({"e": epoch} if epoch is not None else {}),
             },
         )
@@ -181,7 +184,7 @@ class Retirer:
 
         Concurrency: every version item is marked deleted first (an alias transaction
         committing later fails its condition; one committed before is found by the alias
-        query that follows), then aliases, items and this layout's objects go. Never
+        query that follows), then aliases, this layout's objects and the items go. Never
         reads the items' contents, so damaged items are purged too. Raises
         ContentionError when BatchWriteItem leaves items unprocessed until the retry
         policy is spent (the rest remain: purge again), BackendError.
@@ -195,12 +198,15 @@ class Retirer:
         _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in aliases], self.retry)
         recorded = _dynamodb.query(dynamodb, table, history_pk(name))
         _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in recorded], self.retry)
-        items = _dynamodb.query(dynamodb, table, name)
-        _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in items], self.retry)
+        # objects before items: a version another client (the seed's library) records
+        # meanwhile loses its item too, or keeps bytes no item names (an orphan verify
+        # reports); never an item whose bytes are gone
         folder = self.place.artifact_folder(name)
         listing = _s3.list_objects(session.s3, self.place.bucket, folder)
         owned = [o.key for o in listing.objects if self.place.classify(o.key) is not None]
         _s3.delete_many(session.s3, self.place.bucket, owned)
+        items = _dynamodb.query(dynamodb, table, name)
+        _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in items], self.retry)
 
     def _mark_purged(self, session: Session, key: tuple[str, str], token: str) -> None:
         change = _dynamodb.Update(

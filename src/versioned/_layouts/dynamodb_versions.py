@@ -8,9 +8,11 @@ from .. import _dynamodb, _model, _s3
 from .._model import LATEST, VersionId
 from .._retry import RetryPolicy
 from .._session import Session
-from . import VersionRecord
+from . import LatestDeletion, VersionRecord
 from .dynamodb_items import (
     ArtifactItem,
+    deleted_at,
+    is_deleted,
     names_with_bytes,
     read_artifact,
     sort_key_version,
@@ -37,6 +39,16 @@ class Versions:
             return None
         item = read_artifact(name, stored, self.place.table)
         return self._describe(session, item) if item.visible else None
+
+    def latest_deletion(self, session: Session, name: str) -> LatestDeletion | None:
+        """LATEST's item marked deleted (by ``delete_version``): when, if it says (the
+        seed's library does not record it). 1 GetItem."""
+        stored = _dynamodb.get(
+            session.dynamodb, self.place.table, name, _model.zfill_version(LATEST)
+        )
+        if stored is None or not is_deleted(stored):
+            return None
+        return LatestDeletion(deleted_at(stored))
 
     def listing(self, session: Session, name: str) -> list[VersionRecord]:
         """Every version not deleted, newest first (LATEST first). CorruptRecordError

@@ -129,11 +129,12 @@ def shared_problem(root: str, shape: Shape, *, other_layout: bool) -> Problem:
         other = "the S3-only layout" if shape.layout == S3_ONLY else "the S3 + DynamoDB layout"
     else:
         other = f"suffix {shape.suffix!r}"
+    hint = "" if other_layout else f" (open that one with suffix {shape.suffix!r})"
     return Problem(
         "shared_prefix",
         shape.name,
         f"{root}{shape.name}/",
-        f"holds versions of another repository ({other}) on this prefix: each "
+        f"holds versions of another repository ({other}) on this prefix{hint}: each "
         "repository needs its own prefix",
     )
 
@@ -226,14 +227,25 @@ class RepositoryRecord:
 
     def _compare(self, recorded: Identity) -> None:
         if recorded != self.identity:
-            self._refuse(f"{recorded.describe()} (recorded in s3://{self.bucket}/{self.key})")
+            where = f"recorded in s3://{self.bucket}/{self.key}"
+            self._refuse(f"{recorded.describe()} ({where})", recorded)
 
-    def _refuse(self, found: str) -> NoReturn:
+    def _refuse(self, found: str, other: Identity) -> NoReturn:
+        ours = self.identity
+        same_but_suffix = other.layout == ours.layout and other.suffix != ours.suffix
+        if same_but_suffix and ours.table is not None and other.table is not None:
+            same_but_suffix = other.table == ours.table
+        step = (
+            f"Open it with suffix {other.suffix!r}, or choose another prefix for this one."
+            if same_but_suffix
+            else _NEXT_STEP
+        )
         raise RepositoryConflictError(
-            f"{self.where} already serves {found}, not {self.identity.describe()}; nothing "
-            f"was read or written. {_NEXT_STEP}",
+            f"{self.where} already serves {found}, not {ours.describe()}; nothing "
+            f"was read or written. {step}",
             location=self.where,
             found=found,
+            found_suffix=other.suffix if same_but_suffix else None,
         )
 
     def _survey(self, session: Session, write: bool) -> None:
@@ -246,7 +258,7 @@ class RepositoryRecord:
         if survey.foreign and not survey.mine:
             other, names = next(iter(survey.foreign.items()))
             shown = ", ".join(repr(name) for name in sorted(names)[:5])
-            self._refuse(f"{other.describe()} (artifacts {shown})")
+            self._refuse(f"{other.describe()} (artifacts {shown})", other)
         if write:
             self._create(session)
         elif survey.mine:

@@ -42,6 +42,7 @@ from . import (
     ChangeNote,
     Chooser,
     Inventory,
+    LatestDeletion,
     PutRequest,
     RetireResult,
     VersionRecord,
@@ -100,6 +101,10 @@ class S3OnlyLayout:
 
     def latest_published_number(self, session: Session, name: str) -> int:
         return self.versions.latest_published_number(session, name)
+
+    def latest_deletion(self, session: Session, name: str) -> LatestDeletion | None:
+        """Never: LATEST cannot be deleted here (only purged, with the artifact)."""
+        return None
 
     def list_names(self, session: Session) -> list[str]:
         return self.versions.names(session)

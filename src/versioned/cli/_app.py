@@ -20,7 +20,9 @@ from . import _commands_cache as consumers
 from . import _commands_lifecycle as lifecycle
 from . import _commands_local as local
 from . import _commands_repository as repository
+from . import _completion
 from ._commands_aliases import alias_group
+from ._contract import mode_options
 from ._errors import EXIT_CODES_HELP, ErrorHandlingGroup
 from ._options import parse_duration, repository_options, verbose_option
 from ._settings import ALLOW_PROJECT_ENDPOINT_ENV
@@ -39,26 +41,40 @@ Repository selection, highest precedence first:
      given before or after the command
   2. VERSIONED_BUCKET, VERSIONED_PREFIX, VERSIONED_SUFFIX, VERSIONED_REGION,
      VERSIONED_PROFILE, VERSIONED_ENDPOINT_URL, VERSIONED_TABLE
-  3. ./versioned.toml (top-level keys) or [tool.versioned] in ./pyproject.toml,
+  3. the project file: the nearest versioned.toml (top-level keys) or pyproject.toml
+     [tool.versioned], in this directory or one above it (up to your home directory),
      keys: bucket, prefix, suffix, region, profile, table (and endpoint_url, used
      only with {ALLOW_PROJECT_ENDPOINT_ENV}=1: a project file may not send your
      credentials elsewhere)
-  4. AWS_REGION / AWS_DEFAULT_REGION, AWS_PROFILE, AWS_ENDPOINT_URL
+  4. the user file's repository chosen by --repo NAME / VERSIONED_REPO (else its
+     default): [repositories.NAME] in ~/.config/versioned/config.toml
+  5. AWS_REGION / AWS_DEFAULT_REGION, AWS_PROFILE, AWS_ENDPOINT_URL
+`versioned config` shows each value and where it came from; shell completion:
+`versioned completion --help`.
 A table name selects the S3 + DynamoDB backend; without one, the S3-only backend.
 Give the two backends different prefixes (or buckets): never the same one.
 
-Read commands take --json for one JSON document on stdout (the library's field names).
-Errors are one line on stderr; --debug adds the traceback, -v the library's log.
+\b
+Output (before or after the command; docs/cli-output.md):
+  --output table|json|text  tables (default); one JSON document (--json for short; its
+                            schema in docs/schemas/); or tab-separated lines for scripts
+  -q, --quiet               errors only     --no-progress   no bar or spinner on stderr
+Durations take a unit: 30d, 12h, 90m, 45s. Errors are one line on stderr; --debug adds
+the traceback, -v the library's log.
 
 {EXIT_CODES_HELP}"""
 
 
 @click.group(
-    "versioned", cls=ErrorHandlingGroup, help=HELP, context_settings={"max_content_width": 100}
+    "versioned",
+    cls=ErrorHandlingGroup,
+    help=HELP,
+    context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="versioned")
 @verbose_option
 @repository_options
+@mode_options
 def cli() -> None:
     pass
 
@@ -84,5 +100,8 @@ for command in (
     consumers.cache_group,
     local.sandbox,
     local.demo,
+    _completion.completion,
 ):
     cli.add_command(command)
+
+_completion.attach(cli)

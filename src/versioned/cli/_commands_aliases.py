@@ -13,7 +13,7 @@ from ._commands_history import alias_history, alias_rollback
 from ._connection import Connection, connect
 from ._errors import ErrorHandlingGroup
 from ._lookup import explained, no_alias, require_artifact
-from ._options import json_option, repository_options
+from ._options import json_option, repository_options, version_value
 
 if TYPE_CHECKING:
     from ..repository import Alias
@@ -84,7 +84,7 @@ def replace_alias(
 @alias_group.command("set")
 @click.argument("name")
 @click.argument("alias")
-@click.argument("version", required=False)
+@click.argument("version", required=False, callback=version_value)
 @click.option("--canary", "canary", metavar="VERSION", help="Send --weight % of traffic here.")
 @click.option(
     "--weight", type=click.IntRange(0, 99), metavar="PERCENT", help="The canary's share, 0..99."

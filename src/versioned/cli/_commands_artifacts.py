@@ -3,28 +3,33 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 import click
 
-from .. import exc
+from .. import constants, exc
+from . import _download
 from . import _output as out
 from ._conflicts import own_prefix
-from ._connection import Connection, connect
-from ._errors import not_found, usage_problem
+from ._connection import Connection, connect, current_settings
+from ._contract import json_flag_only
+from ._errors import EXIT_ERROR, not_found, usage_problem
 from ._lookup import explained, require_artifact
-from ._options import json_option, parse_pairs, repository_options
+from ._options import json_option, parse_pairs, repository_options, version_value
+from ._records import complete, unchanged_put
+
+if TYPE_CHECKING:
+    from ..repository import Alias, Artifact
 
 __all__ = ["delete", "get", "publish", "put", "show_version", "versions"]
 
 CHUNK: Final = 1024 * 1024
 
 
-def _reject_json_with_stdout(as_json: bool, output: str) -> None:
+def _reject_json_with_stdout(as_json: bool, output: str | None) -> None:
     if as_json and output == "-":
         raise click.UsageError("--json cannot be combined with -o - (stdout carries the bytes)")
 
@@ -69,7 +74,11 @@ def put(
     """
     conn = connect(ctx)
     content: BinaryIO | Path = sys.stdin.buffer if file == "-" else Path(file)
-    with own_prefix(), out.transfer_progress(f"put {name}") as progress:
+    with (
+        own_prefix(),
+        unchanged_put(conn, name) as before,
+        out.transfer_progress(f"put {name}") as progress,
+    ):
         artifact = conn.repo.put_artifact(
             name=name,
             content=content,
@@ -79,10 +88,13 @@ def put(
             progress=progress,
             bsm=conn.bsm,
         )
+    unchanged = before.same_as(artifact)
     if as_json:
-        out.emit_json(artifact)
-    else:
-        out.show(out.artifact_table(artifact, f"{name}: LATEST"))
+        out.emit_json({**out.jsonable(artifact), "unchanged": unchanged})
+        return
+    if unchanged:
+        out.say(f"LATEST of {name} is unchanged (same sha256); no bytes were uploaded.")
+    out.show(out.artifact_table(artifact, f"{name}: LATEST"))
 
 
 def newest_published_number(conn: Connection, name: str) -> int:
@@ -134,7 +146,7 @@ def versions(ctx: click.Context, name: str, wide: bool, as_json: bool) -> None:
     if not artifacts:
         require_artifact(conn, name)
     if as_json:
-        out.emit_json(artifacts)
+        out.emit_json(complete(conn, artifacts))
         return
     if not artifacts:
         out.say(f"No versions of {name!r}.")
@@ -147,12 +159,12 @@ def versions(ctx: click.Context, name: str, wide: bool, as_json: bool) -> None:
 
 @click.command("show")
 @click.argument("name")
-@click.argument("version", required=False)
+@click.argument("version", required=False, callback=version_value)
 @json_option
 @repository_options
 @click.pass_context
 def show_version(ctx: click.Context, name: str, version: str | None, as_json: bool) -> None:
-    """Show one version of NAME (LATEST by default).
+    """Show VERSION of NAME (a number or latest, the default).
 
     Its size, content type, sha256, S3 URI, user metadata and the aliases routing to it.
     """
@@ -167,54 +179,71 @@ def show_version(ctx: click.Context, name: str, version: str | None, as_json: bo
     out.show(out.show_table(artifact, users, f"{name}: version {artifact.version}"))
 
 
-def check_output_path(output: str) -> None:
-    """Refuse, before any request, a destination that cannot be written."""
-    if output == "-":
-        return
-    path = Path(output)
-    if path.is_dir():
-        raise usage_problem(f"-o {output} is a directory; give a file path, e.g. {path / 'NAME'}")
-    parent = path.absolute().parent
-    if not parent.exists():
-        raise usage_problem(f"-o {output}: directory {parent} does not exist; create it first")
-    if not parent.is_dir():
-        raise usage_problem(f"-o {output}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK):
-        raise usage_problem(f"-o {output}: directory {parent} is not writable")
+def chosen_version(
+    version: str | None, version_option: str | None, alias: str | None
+) -> str | None:
+    """The one version ``get`` was given: VERSION, --version or --alias (usage error if
+    more than one)."""
+    if version is not None and version_option is not None and version != version_option:
+        raise click.UsageError(f"VERSION {version} and --version {version_option} differ")
+    version = version if version is not None else version_option
+    if version is not None and alias is not None:
+        raise click.UsageError("give VERSION (or --version) or --alias, not both")
+    return version
 
 
 @click.command()
 @click.argument("name")
-@click.option("--version", "version", metavar="VERSION", help="A version number or LATEST.")
+@click.argument("version", required=False, callback=version_value)
+@click.option(
+    "--version",
+    "version_option",
+    metavar="VERSION",
+    callback=version_value,
+    help="The same as the VERSION argument.",
+)
 @click.option("--alias", metavar="ALIAS", help="Download the version ALIAS points at.")
 @click.option(
     "-o",
     "--output",
-    required=True,
     metavar="PATH",
-    help='Destination file; "-" writes the bytes to stdout.',
+    help="A file, a directory (DIR/ or an existing one: DIR/NAME{suffix}), or - for "
+    "stdout [default: ./NAME{suffix}].",
 )
-@json_option
+@click.option(
+    "--force", is_flag=True, help="Replace a file holding other bytes; write to a terminal."
+)
+@json_flag_only
 @repository_options
 @click.pass_context
 def get(
     ctx: click.Context,
     name: str,
     version: str | None,
+    version_option: str | None,
     alias: str | None,
-    output: str,
+    output: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Download a version (LATEST by default).
+    """Download VERSION of NAME (LATEST by default), like `aws s3 cp`.
 
     With --alias, the version the alias points at (its primary version, not the canary).
-    The bytes are checked against the recorded sha256: a file is written only when they
-    match; on stdout a mismatch is reported after the bytes. Either way, exit code 5.
+    A file is written only when the bytes match the recorded sha256; one that holds them
+    already is left alone; one with other bytes is replaced only with --force. On stdout
+    a mismatch is reported after the bytes. Either way, exit code 5.
+
+    \b
+    Examples:
+      versioned get model 2                 # ./model{suffix}
+      versioned get model --alias prod -o models/
+      versioned get model -o - | sha256sum
     """
-    if version is not None and alias is not None:
-        raise click.UsageError("give --version or --alias, not both")
+    version = chosen_version(version, version_option, alias)
     _reject_json_with_stdout(as_json, output)
-    check_output_path(output)
+    target = _download.destination(output, name, current_settings(ctx).suffix)
+    if target is None:
+        _download.refuse_terminal(force)
     conn = connect(ctx)
     alias_object = None
     with explained(conn, name, alias):
@@ -222,34 +251,61 @@ def get(
             alias_object = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
             version = alias_object.version
         artifact = conn.repo.get_artifact_version(name=name, version=version, bsm=conn.bsm)
-    if output == "-":
-        stream = sys.stdout.buffer
-        with artifact.open(bsm=conn.bsm) as reader:
-            shutil.copyfileobj(reader, stream, CHUNK)
-        stream.flush()
+    if target is None:
+        _stream(conn, artifact)
         return
-    with out.transfer_progress(f"get {name} {artifact.version}") as progress:
-        artifact.download(bsm=conn.bsm, path=output, progress=progress)
-    size = os.path.getsize(output)
+    unchanged = _download.already_there(target, artifact.sha256, force)
+    if not unchanged:
+        with out.transfer_progress(f"get {name} {artifact.version}") as progress:
+            artifact.download(bsm=conn.bsm, path=target, progress=progress)
+    _report_download(artifact, alias_object, target, unchanged, as_json)
+
+
+def _stream(conn: Connection, artifact: Artifact) -> None:
+    """The bytes on stdout (a reader that goes away ends the command quietly)."""
+    stream = sys.stdout.buffer
+    with artifact.open(bsm=conn.bsm) as reader:
+        shutil.copyfileobj(reader, stream, CHUNK)
+    stream.flush()
+
+
+def _report_download(
+    artifact: Artifact, alias: Alias | None, target: Path, unchanged: bool, as_json: bool
+) -> None:
+    size = target.stat().st_size
     if as_json:
-        out.emit_json({"artifact": artifact, "alias": alias_object, "path": output, "size": size})
+        document = {
+            "artifact": artifact,
+            "alias": alias,
+            "path": str(target),
+            "size": size,
+            "unchanged": unchanged,
+        }
+        row = [str(target), artifact.version, artifact.sha256, size, unchanged]
+        out.emit_json(document, text=[row])
         return
-    via = f" (alias {alias})" if alias else ""
-    out.done(f"Wrote {size} bytes of {name} version {artifact.version}{via} to {output}")
+    via = f" (alias {alias.alias})" if alias else ""
+    what = f"{artifact.name} version {artifact.version}{via}"
+    if unchanged:
+        out.done(f"{target} already holds {what} ({size} bytes, same sha256); nothing downloaded")
+    else:
+        out.done(f"Wrote {size} bytes of {what} to {target}")
 
 
 @click.command()
 @click.argument("name")
-@click.argument("version")
+@click.argument("version", callback=version_value)
+@click.option("-y", "--yes", is_flag=True, help="Delete LATEST (S3 + DynamoDB) without asking.")
 @json_option
 @repository_options
 @click.pass_context
-def delete(ctx: click.Context, name: str, version: str, as_json: bool) -> None:
-    """Delete VERSION of NAME.
+def delete(ctx: click.Context, name: str, version: str, yes: bool, as_json: bool) -> None:
+    """Delete VERSION of NAME (a number, or latest).
 
     Refused (exit code 4) while an alias points at it; a version that does not exist is
-    exit code 3. The S3-only backend deletes the bytes and refuses LATEST; the S3 +
-    DynamoDB backend soft-deletes (bytes stay).
+    exit code 3. The S3-only backend deletes the bytes and refuses LATEST (`versioned
+    purge-artifact NAME` deletes the whole artifact); the S3 + DynamoDB backend
+    soft-deletes (bytes stay), and deletes LATEST only when confirmed (or with --yes).
     """
     conn = connect(ctx)
     try:
@@ -257,10 +313,39 @@ def delete(ctx: click.Context, name: str, version: str, as_json: bool) -> None:
     except exc.ArtifactNotFoundError:
         require_artifact(conn, name)
         raise not_found(f"version {version} of {name} does not exist; nothing deleted") from None
-    conn.repo.delete_artifact_version(name=name, version=version, bsm=conn.bsm)
+    latest = version == constants.LATEST_VERSION
+    if latest:
+        confirm_latest_deletion(conn, name, yes)
+    try:
+        conn.repo.delete_artifact_version(name=name, version=version, bsm=conn.bsm)
+    except exc.LatestNotDeletableError:
+        raise usage_problem(
+            f"the S3-only layout keeps LATEST of {name} until the artifact goes: "
+            f"`versioned purge-artifact {name}` deletes it whole (every version and alias); "
+            "to replace LATEST, `versioned put` a new one"
+        ) from None
     soft = conn.repo.soft_delete
     if as_json:
         out.emit_json({"name": name, "version": version, "deleted": True, "soft": soft})
         return
     how = "Soft-deleted" if soft else "Deleted"
     out.done(f"{how} version {version} of {name}")
+    if latest:
+        out.say(f"{name} has no LATEST until the next `versioned put {name} FILE`.")
+
+
+def confirm_latest_deletion(conn: Connection, name: str, yes: bool) -> None:
+    """Ask before deleting LATEST (S3 + DynamoDB): get, publish and alias set LATEST fail
+    until the next put. Without a terminal to ask on, --yes is required."""
+    if yes or not conn.repo.soft_delete:
+        return
+    consequence = (
+        f"Deleting LATEST of {name} leaves it without LATEST: get, publish and alias set "
+        f"{name} ... LATEST fail until the next `versioned put {name} FILE` (published "
+        "versions and aliases are kept)"
+    )
+    if not sys.stdin.isatty():
+        raise usage_problem(f"{consequence}. Pass --yes to delete it.")
+    if not click.confirm(f"{consequence}. Delete it?", default=False, err=True):
+        click.echo("Nothing deleted.", err=True)
+        raise click.exceptions.Exit(EXIT_ERROR)

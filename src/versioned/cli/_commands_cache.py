@@ -153,11 +153,16 @@ def fetch(
         click.echo(str(path))
 
 
+_SUB_SECOND: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
+
+
 def _interval(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return float(duration_option(ctx, param, value))
+    """Seconds in "0.5s", "250ms" or any duration ("30s", "5m"); a bare number is refused
+    with the hint, as everywhere."""
+    match = _SUB_SECOND.fullmatch(value.strip().lower())
+    if match is not None:
+        return float(match[1]) / (1000 if match[2] == "ms" else 1)
+    return float(duration_option(ctx, param, value))
 
 
 @click.command()
@@ -171,7 +176,7 @@ def _interval(ctx: click.Context, param: click.Parameter, value: str) -> float:
     show_default=True,
     metavar="DURATION",
     callback=_interval,
-    help="Time between polls (e.g. 30s, 5m, 0.5).",
+    help="Time between polls (e.g. 30s, 5m, 0.5s, 250ms).",
 )
 @click.option("--count", type=click.IntRange(1), help="Exit after running CMD this many times.")
 @cache_dir_option
@@ -310,9 +315,9 @@ def cache_ls(cache_dir: Path | None, as_json: bool) -> None:
     if not entries:
         out.say(f"The cache {LocalCache(cache_dir).root} is empty.")
         return
-    table = out.compact_table(f"Cache {LocalCache(cache_dir).root}")
+    table = out.compact_table(f"Cache {LocalCache(cache_dir).root}", drop=("checked", "sha256"))
     for column in ("repository", "name", "fetched", "version", "sha256", "size", "checked"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for entry in entries:
         table.add_row(
             entry.repository,

@@ -13,9 +13,10 @@ from .. import constants
 from ..lifecycle import PurgePlan
 from ..repository import Artifact
 from . import _output as out
-from ._connection import connect
+from ._connection import Connection, connect
 from ._lookup import require_artifact
 from ._options import duration_option, json_option, repository_options
+from ._records import complete
 
 __all__ = ["purge", "purge_all", "purge_artifact"]
 
@@ -31,13 +32,17 @@ def _newest_first(version: str) -> int:
     return -(constants.MAX_VERSION + 1) if version == constants.LATEST_VERSION else -int(version)
 
 
-def _plan_document(plan: PurgePlan[Artifact]) -> dict[str, Any]:
+def _plan_document(conn: Connection, plan: PurgePlan[Artifact]) -> dict[str, Any]:
+    """The plan's JSON document, each artifact complete (its metadata read where the
+    listing left it out)."""
+    whole = complete(conn, [*plan.delete, *(kept.artifact for kept in plan.keep)])
+    deleted, kept_artifacts = whole[: len(plan.delete)], whole[len(plan.delete) :]
     return {
         "purge_time": plan.purge_time,
-        "versions": plan.delete,
+        "versions": deleted,
         "kept": [
-            {"version": kept.artifact.version, "reason": kept.reason, "artifact": kept.artifact}
-            for kept in plan.keep
+            {"version": artifact.version, "reason": kept.reason, "artifact": artifact}
+            for kept, artifact in zip(plan.keep, kept_artifacts, strict=True)
         ],
     }
 
@@ -48,7 +53,7 @@ def _show_plan(name: str, plan: PurgePlan[Artifact]) -> None:
     else:
         title = f"Would purge nothing of {name}: every version is kept (dry run)"
     out.say(title)
-    table = out.compact_table()
+    table = out.compact_table(drop=("updated",))
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("action", no_wrap=True)
@@ -63,7 +68,7 @@ def _show_purged(name: str, purged: Sequence[Artifact]) -> None:
         out.say(f"Purged nothing: no version of {name} matches.")
         return
     out.say(f"Purged {len(purged)} version(s) of {name}")
-    table = out.compact_table()
+    table = out.compact_table(drop=("updated",))
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("sha256", no_wrap=True)
@@ -117,7 +122,8 @@ def purge(
         if not plan.delete and not plan.keep:
             require_artifact(conn, name)
         if as_json:
-            out.emit_json({**document, **_plan_document(plan)})
+            rows = [(a.version, action, reason) for a, action, reason in plan_rows(plan)]
+            out.emit_json({**document, **_plan_document(conn, plan)}, text=rows)
         else:
             _show_plan(name, plan)
         return
@@ -127,7 +133,8 @@ def purge(
     if not purged:
         require_artifact(conn, name)
     if as_json:
-        out.emit_json({**document, "purge_time": purge_time, "versions": purged})
+        rows = [(artifact.version, "deleted", "") for artifact in purged]
+        out.emit_json({**document, "purge_time": purge_time, "versions": purged}, text=rows)
     else:
         _show_purged(name, purged)
 

@@ -37,6 +37,22 @@ def sandbox_lines(endpoint_url: str, bucket: str) -> list[str]:
     ]
 
 
+def moved_note(port: int | None, endpoint_url: str) -> str | None:
+    """What to say when the preferred port was taken and the sandbox listens elsewhere
+    (a shell that exported the other sandbox's lines keeps talking to that one)."""
+    from ._sandbox import PREFERRED_PORT
+
+    if port is not None or endpoint_url.endswith(f":{PREFERRED_PORT}"):
+        return None
+    actual = endpoint_url.rsplit(":", 1)[-1]
+    return (
+        f"port {PREFERRED_PORT} is in use (another `versioned sandbox`?), so this one "
+        f"listens on port {actual}: a shell that exported the other's lines still talks to "
+        f"the other. Export the lines above where you want this one, or stop the other and "
+        f"run `versioned sandbox --port {PREFERRED_PORT}`."
+    )
+
+
 @click.command()
 @click.option(
     "--port",
@@ -67,6 +83,9 @@ def sandbox(port: int | None, bucket: str, verbose: bool) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         click.echo("\n".join(sandbox_lines(endpoint_url, bucket)))
+        moved = moved_note(port, endpoint_url)
+        if moved:
+            click.echo(click.style("Note: ", fg="yellow", bold=True) + moved, err=True)
         sys.stdout.flush()
         try:
             while True:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from rich.table import Table
 
 from . import _output as out
+from ._config import user_file
 from ._conflicts import own_prefix
 from ._connection import connect, current_settings
 from ._errors import EXIT_INTEGRITY
@@ -48,7 +51,17 @@ def bootstrap(ctx: click.Context, as_json: bool) -> None:
 def show_config(ctx: click.Context, as_json: bool) -> None:
     """Show the resolved repository settings.
 
-    Each value with where it came from; sends no AWS request.
+    Each value with where it came from (an option, a variable, a file, the default), and
+    the files read; sends no AWS request.
+
+    \b
+    Files, nearest first:
+      versioned.toml, or pyproject.toml [tool.versioned]: the nearest one in this
+        directory or above it (up to the home directory)
+      ~/.config/versioned/config.toml (the platform's user config directory): named
+        repositories, one [repositories.NAME] table each, chosen with --repo NAME or
+        VERSIONED_REPO, else by its top-level default = "NAME"
+    Keys: bucket, prefix, suffix, region, profile, endpoint_url, table.
     """
     settings = current_settings(ctx)
     if as_json:
@@ -57,12 +70,16 @@ def show_config(ctx: click.Context, as_json: bool) -> None:
     table = Table(title=f"Backend: {settings.backend}", title_justify="left")
     table.add_column("setting")
     table.add_column("value", overflow="fold")
-    table.add_column("from")
+    table.add_column("from", overflow="fold")
     for field, value in settings.as_dict().items():
-        if field in ("backend", "sources", "warnings"):
+        if field in ("backend", "sources", "warnings", "repo", "files"):
             continue
         table.add_row(field, "-" if value is None else repr(value), settings.sources.get(field, ""))
     out.show(table)
+    project = settings.files.get("project")
+    out.say(f"Project file: {project or 'none (versioned.toml or pyproject.toml, here or above)'}")
+    user = settings.files.get("user") or f"{user_file(os.environ)} (not read)"
+    out.say(f"User file: {user}" + (f", repository {settings.repo!r}" if settings.repo else ""))
 
 
 @click.command()
@@ -80,7 +97,7 @@ def names(ctx: click.Context, as_json: bool) -> None:
         out.say(f"No artifacts in s3://{conn.settings.bucket}/{conn.settings.prefix}.")
         return
     table = Table()
-    table.add_column("artifact")
+    table.add_column("artifact", no_wrap=True)
     for name in found:
         table.add_row(name)
     out.show(table)
@@ -103,13 +120,14 @@ def verify(ctx: click.Context, name: str | None, as_json: bool) -> None:
     if name is not None and report.ok:
         require_artifact(conn, name)
     if as_json:
-        out.emit_json({"ok": report.ok, "problems": report.problems})
+        rows = [(p.kind, p.name, p.location, p.detail) for p in report.problems]
+        out.emit_json({"ok": report.ok, "problems": report.problems}, text=rows)
     elif report.ok:
         out.done(f"No problems found{f' in {name}' if name else ''}.")
     else:
         table = Table(title=f"{len(report.problems)} problem(s)", title_justify="left")
         for column in ("kind", "name", "location", "detail"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, no_wrap=column != "detail")
         for problem in report.problems:
             table.add_row(problem.kind, problem.name, problem.location, problem.detail)
         out.show(table)

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from .. import exc
-from ._errors import EXIT_CONFLICT, CliError
+from ._errors import EXIT_CONFLICT, CliError, prefix_taken_message
 
 
 class PrefixTaken(CliError):
@@ -23,8 +23,4 @@ def own_prefix() -> Iterator[None]:
     except exc.RepositoryConflictError as error:
         if error.location is None:
             raise
-        raise PrefixTaken(
-            f"{error.location} already holds {error.found}; nothing was changed. Give this "
-            "repository its own prefix (--prefix or VERSIONED_PREFIX), or use the settings "
-            "of the repository that is there."
-        ) from error
+        raise PrefixTaken(prefix_taken_message(error, "nothing was changed")) from error

@@ -7,6 +7,7 @@ credentials, no bucket or table), what to do next in command-line terms.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import sys
 import traceback
@@ -105,6 +106,12 @@ def setup_hint(error: BaseException, settings: Settings | None = None) -> str | 
         )
     if isinstance(error, exc.EndpointUnreachableError):
         return unreachable_message(settings.endpoint_url if settings else None, str(error))
+    if (
+        isinstance(error, exc.BackendError)
+        and error.code is not None
+        and not_an_aws_code(error.code)
+    ):
+        return not_s3_message(error, settings)
     if isinstance(error, exc.BucketNotFoundError):
         bucket = repr((settings.bucket if settings else None) or "")
         return f"bucket {bucket} does not exist: run `versioned bootstrap` to create it"
@@ -117,6 +124,29 @@ def setup_hint(error: BaseException, settings: Settings | None = None) -> str | 
     return None
 
 
+def not_an_aws_code(code: str) -> bool:
+    """An error "code" botocore made up from an answer that held none: the HTTP status, or
+    nothing (an HTML page)."""
+    return code == "" or code.isdigit()
+
+
+def not_s3_message(error: exc.BackendError, settings: Settings | None) -> str:
+    """An answer with an HTTP status and no AWS error code: not an S3 (or DynamoDB) API."""
+    endpoint = settings.endpoint_url if settings else None
+    text = " ".join(str(error).split())
+    status = f"HTTP {error.code}" if error.code else "an answer"
+    if not endpoint:
+        return f"{text} ({status} without an AWS error code)"
+    source = settings.sources.get("endpoint_url", "") if settings else ""
+    service = "DynamoDB" if isinstance(error, exc.ArtifactDynamoDBBackendError) else "S3"
+    return (
+        f"{text} The endpoint {endpoint} ({source}) answered {status} without an "
+        f"AWS error code: it does not look like {service}. Check the URL (`versioned config` "
+        f"shows where it comes from; `curl -i {endpoint}/` should answer with S3's XML, e.g. "
+        "ListAllMyBucketsResult or an Error/Code element)."
+    )
+
+
 def unreachable_message(endpoint_url: str | None, detail: str) -> str:
     if endpoint_url:
         return (
@@ -127,14 +157,37 @@ def unreachable_message(endpoint_url: str | None, detail: str) -> str:
     return f"cannot reach AWS ({detail}): check the network, --region and AWS_DEFAULT_REGION"
 
 
+def prefix_taken_message(error: exc.RepositoryConflictError, outcome: str) -> str:
+    """A prefix serving another repository, with the way out in command-line terms: the
+    suffix to pass when only the suffix differs, else another prefix."""
+    if error.found_suffix is not None:
+        suffix = error.found_suffix
+        shown = suffix or "''"
+        return (
+            f"{error.location} holds {error.found}; {outcome}. It is the same kind of "
+            f"repository with suffix {suffix!r}: pass --suffix {shown} (or set "
+            f'VERSIONED_SUFFIX, or suffix = "{suffix}" in versioned.toml), or give this '
+            "repository its own prefix (--prefix or VERSIONED_PREFIX)."
+        )
+    return (
+        f"{error.location} already holds {error.found}; {outcome}. Give this repository "
+        "its own prefix (--prefix or VERSIONED_PREFIX), or use the settings of the "
+        "repository that is there."
+    )
+
+
 def describe(error: BaseException, settings: Settings | None = None) -> str:
     """One line saying what happened and, for common setup problems, what to do."""
     hint = setup_hint(error, settings)
     if hint is not None:
         return hint
+    if isinstance(error, exc.RepositoryConflictError) and error.location is not None:
+        return prefix_taken_message(error, "nothing was read or written")
     text = " ".join(str(error).split())
     if isinstance(error, exc.VersionedError):
         text = text.replace("run Repository.bootstrap() first", "run `versioned bootstrap` first")
+        if isinstance(error, exc.LatestDeletedError):
+            text = text.replace("; put a new one", "; put a new one (`versioned put NAME FILE`)")
         return text or type(error).__name__
     name = type(error).__name__
     line = f"{name}: {text}" if text else name
@@ -160,14 +213,115 @@ def one_line_usage_error(error: click.UsageError) -> click.ClickException:
     """Click prints a usage error as four lines (usage, hint, blank, error); keep one."""
     if isinstance(error, _HELP_ERRORS):
         return error
-    message = " ".join(error.format_message().split())
+    if isinstance(error, click.NoSuchOption) and error.ctx is not None:
+        message = (
+            f"No such option {error.option_name!r}.{option_hint(error.ctx, error.option_name)}"
+        )
+    else:
+        message = " ".join(error.format_message().split())
     if error.ctx is not None:
         message = f"{message} Try '{error.ctx.command_path} --help'."
     return usage_problem(message)
 
 
+def option_hint(ctx: click.Context, option: str) -> str:
+    """ " Did you mean '--json'?" for a close option of the command (by the option's name,
+    not its dashes: "--quiet" is not close to "--bucket"), or where the option belongs
+    (the group's, given after the command), or "" when nothing fits."""
+    own = [name for param in ctx.command.params for name in getattr(param, "opts", ())]
+    bare = {name.lstrip("-"): name for name in own if name.startswith("--")}
+    close = difflib.get_close_matches(option.lstrip("-"), list(bare), n=1, cutoff=0.7)
+    if close:
+        return f" Did you mean {bare[close[0]]!r}?"
+    wanted = OPTION_SYNONYMS.get(option, ())
+    for synonym in wanted:
+        if synonym in own:
+            return f" Did you mean {synonym!r}?"
+    parent = ctx.parent
+    if parent is not None:
+        above = [name for param in parent.command.params for name in getattr(param, "opts", ())]
+        if option in above:
+            return (
+                f" {option} is an option of `{parent.command_path}`: give it before the "
+                f"command ({parent.command_path} {option} {ctx.info_name} ...)."
+            )
+    return ""
+
+
+#: options users of other tools type, and this command line's spelling
+OPTION_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "--silent": ("--quiet",),
+    "-s": ("--quiet",),
+    "--quiet": ("--no-progress",),
+    "--yes": ("--force",),
+    "-y": ("--yes", "--force"),
+    "--force": ("--yes",),
+    "--out": ("--output",),
+    "--format": ("--output", "--json"),
+    "--version-id": ("--version",),
+}
+
+#: commands users of aws, gh, docker and huggingface-cli type, with what to run instead
+COMMAND_SYNONYMS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "versioned": {
+        "ls": ("names", "versions NAME", "alias list NAME"),
+        "list": ("names", "versions NAME", "alias list NAME"),
+        "rm": ("delete NAME VERSION", "purge-artifact NAME"),
+        "remove": ("delete NAME VERSION", "purge-artifact NAME"),
+        "del": ("delete NAME VERSION", "purge-artifact NAME"),
+        "cp": ("get NAME", "put NAME FILE"),
+        "download": ("get NAME",),
+        "pull": ("get NAME",),
+        "upload": ("put NAME FILE",),
+        "push": ("put NAME FILE",),
+        "release": ("publish NAME",),
+        "info": ("show NAME",),
+        "describe": ("show NAME",),
+        "init": ("bootstrap",),
+        "create": ("bootstrap",),
+        "configure": ("config",),
+        "check": ("verify",),
+        "aliases": ("alias list NAME",),
+    },
+    "alias": {
+        "ls": ("list NAME",),
+        "rm": ("delete NAME ALIAS",),
+        "remove": ("delete NAME ALIAS",),
+        "add": ("set NAME ALIAS VERSION",),
+        "create": ("set NAME ALIAS VERSION",),
+        "update": ("set NAME ALIAS VERSION",),
+        "show": ("get NAME ALIAS",),
+    },
+}
+
+
+def command_hint(group: click.Group, ctx: click.Context, word: str) -> str | None:
+    """The commands to run instead of ``word`` (a synonym from another tool), or None."""
+    known = COMMAND_SYNONYMS.get(group.name or "", {}).get(word.lower())
+    if not known:
+        return None
+    offered = [
+        f"`{ctx.command_path} {usage}`" for usage in known if usage.split()[0] in group.commands
+    ]
+    if not offered:
+        return None
+    choice = offered[0] if len(offered) == 1 else f"{', '.join(offered[:-1])} or {offered[-1]}"
+    return f"no command {word!r}: run {choice} (`{ctx.command_path} --help` lists every command)"
+
+
 class ErrorHandlingGroup(click.Group):
     """A click group whose commands fail with one ``Error: ...`` line and an exit code."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            hint = command_hint(self, ctx, args[0]) if args else None
+            if hint is None:
+                raise
+            raise usage_problem(hint) from None
 
     def make_context(
         self,
@@ -192,11 +346,12 @@ class ErrorHandlingGroup(click.Group):
             click.echo("\nInterrupted.", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
-            # The reader went away (``versioned get ... -o - | head``): stop quietly.
+            # The reader went away (``versioned get ... -o - | head``): it has what it
+            # wanted, so stop quietly and successfully, as ``cat`` does under ``head``.
             with contextlib.suppress(Exception):
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
-            raise click.exceptions.Exit(EXIT_ERROR) from None
+            raise click.exceptions.Exit(EXIT_OK) from None
         except Exception as error:
             if debug_enabled(ctx):
                 traceback.print_exception(error, file=sys.stderr)

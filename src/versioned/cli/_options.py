@@ -11,7 +11,9 @@ from typing import Any, Final, TypeVar
 import click
 
 from .. import constants
+from ._completion import complete_setting
 from ._connection import OPTIONS_KEY
+from ._contract import json_option
 from ._errors import DEBUG_KEY
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +79,12 @@ SETTING_OPTIONS: Final = [
         "VERSIONED_ENDPOINT_URL; AWS_ENDPOINT_URL",
     ),
     ("--table", "NAME", "DynamoDB table: selects the S3 + DynamoDB backend.", "VERSIONED_TABLE"),
+    (
+        "--repo",
+        "NAME",
+        "A named repository of the user file (`versioned config --help`).",
+        "VERSIONED_REPO",
+    ),
 ]
 
 
@@ -89,6 +97,7 @@ def repository_options(command: F) -> F:
             help=f"{text} [env: {env}]",
             expose_value=False,
             callback=_remember_setting,
+            shell_complete=complete_setting(flag),
         )(command)
     return click.option(
         "--debug",
@@ -99,9 +108,14 @@ def repository_options(command: F) -> F:
     )(command)
 
 
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables."
-)
+__all__ = ["json_option", "parse_duration", "repository_options", "version_value"]
+
+
+def version_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A VERSION argument or option: a number, or LATEST in any case (``latest``)."""
+    if value is not None and value.strip().upper() == constants.LATEST_VERSION:
+        return constants.LATEST_VERSION
+    return value
 
 
 def parse_pairs(
@@ -121,11 +135,17 @@ _UNIT_SECONDS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 6048
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in "90d", "12h", "30m", "45s", "1d12h" or a bare number of seconds."""
+    """Seconds in "90d", "12h", "30m", "45s", "1d12h" or "0"; a bare number other than 0
+    is refused (is "30" seconds or days?), with the hint of its spellings."""
     compact = text.strip().lower().replace(" ", "")
     parts = _DURATION_PART.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
         raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 45s")
+    if any(not unit for _, unit in parts) and compact.strip("0"):
+        number = parts[-1][0]
+        raise ValueError(
+            f"{text!r} has no unit: write {number}s, {number}m, {number}h or {number}d"
+        )
     return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 

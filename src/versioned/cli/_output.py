@@ -1,4 +1,7 @@
-"""Output: one JSON document on stdout, or Rich tables; progress on stderr.
+"""Output: one JSON document (or text lines) on stdout, or Rich tables; progress on stderr.
+
+How a command prints follows the output contract of :mod:`._contract` (``--output``,
+``--quiet``, ``--no-progress``); tables are fitted to the terminal by :mod:`._fit`.
 
 Every timestamp the command line prints goes through :func:`when` (tables) or
 :func:`iso_time` (JSON): UTC, to the second, whichever layout or call it came from.
@@ -23,13 +26,17 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
+
+from . import _fit
+from ._contract import current_mode, text_lines
 
 if TYPE_CHECKING:
     from ..repository import Alias, Artifact
@@ -62,6 +69,8 @@ def jsonable(value: Any) -> Any:
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         if "update_at" in fields:
             fields["update_at"] = stamp(fields["update_at"])
+        if "metadata" in fields and "sha256" in fields and fields["metadata"] is None:
+            fields["metadata"] = {}  # an artifact: its metadata is always an object
         return {name: jsonable(field) for name, field in fields.items()}
     if isinstance(value, datetime):
         return iso_time(value)
@@ -72,9 +81,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def emit_json(document: Any) -> None:
-    """Write exactly one JSON document to stdout."""
-    click.echo(json.dumps(jsonable(document), indent=2))
+def emit_json(document: Any, *, text: Iterable[Sequence[Any]] | None = None) -> None:
+    """Write exactly one JSON document to stdout, or with ``--output text`` its text
+    form: a line per record, tab-separated (``text``: the lines' fields instead, for a
+    document whose records are nested)."""
+    ready = jsonable(document)
+    if current_mode().format == "text":
+        lines = text_lines(ready, None if text is None else jsonable(list(text)))
+        click.echo("\n".join(lines))
+        return
+    click.echo(json.dumps(ready, indent=2))
 
 
 def stdout_console() -> Console:
@@ -87,12 +103,16 @@ def stderr_console() -> Console:
 
 
 def say(message: str) -> None:
-    """One line on stdout, never wrapped."""
+    """One line on stdout, never wrapped (nothing with --quiet)."""
+    if current_mode().quiet:
+        return
     stdout_console().print(message, soft_wrap=True)
 
 
 def done(message: str) -> None:
-    """One line on stdout after a green check mark."""
+    """One line on stdout after a green check mark (nothing with --quiet)."""
+    if current_mode().quiet:
+        return
     stdout_console().print(Text.assemble(("✓ ", "green"), message), soft_wrap=True)
 
 
@@ -130,7 +150,7 @@ def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
     """Two borderless columns, so that a sha256 fits on one line of 80 columns."""
     table = Table(title=title, show_header=False, title_justify="left", box=None)
     table.add_column("field", style="bold", no_wrap=True)
-    table.add_column("value", overflow="fold")
+    table.add_column("value", no_wrap=True)
     for key, value in rows:
         table.add_row(key, "-" if value is None else str(value))
     return table
@@ -212,9 +232,14 @@ def alias_users(aliases: Sequence[Alias]) -> dict[str, list[str]]:
     return users
 
 
-def compact_table(title: str | None = None) -> Table:
-    """A table without outer borders, so that five columns fit 80 terminal columns."""
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+def compact_table(title: str | None = None, *, drop: Sequence[str] = ()) -> _fit.RecordTable:
+    """A table without outer borders, so that five columns fit 80 terminal columns; the
+    ``drop`` columns (headers) go first, in order, on a narrow terminal (see _fit)."""
+    table = _fit.RecordTable(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
+    )
+    table.drop_order = tuple(drop)
+    return table
 
 
 def versions_table(
@@ -222,7 +247,7 @@ def versions_table(
 ) -> Table:
     """One row per version; 80 columns wide unless ``wide`` (full sha256 and S3 URI)."""
     users = alias_users(aliases)
-    table = compact_table(title)
+    table = compact_table(title, drop=("updated", "sha256"))
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
@@ -243,13 +268,13 @@ def versions_table(
 
 
 def aliases_table(title: str, aliases: Sequence[Alias]) -> Table:
-    table = compact_table(title)
-    table.add_column("alias")
+    table = compact_table(title, drop=("updated",))
+    table.add_column("alias", no_wrap=True)
     table.add_column("version", justify="right", no_wrap=True)
     table.add_column("canary", justify="right", no_wrap=True)
     table.add_column("weight", justify="right", no_wrap=True)
     table.add_column("updated", no_wrap=True)
-    table.add_column("revision", overflow="fold")
+    table.add_column("revision", no_wrap=True)
     for alias in aliases:
         canary = alias.secondary_version is not None
         table.add_row(
@@ -264,12 +289,15 @@ def aliases_table(title: str, aliases: Sequence[Alias]) -> Table:
 
 
 def show(renderable: Any, *, unbounded: bool = False) -> None:
-    """Print on stdout, fitted to the terminal unless ``unbounded`` (--wide output: each
-    row on one line, however long)."""
+    """Print on stdout, fitted to the terminal (_fit: identifiers whole, ``key: value``
+    lists when narrow) unless ``unbounded`` (--wide output: each row on one line, however
+    long). Nothing with --quiet."""
+    if current_mode().quiet:
+        return
     console = stdout_console()
     if unbounded:
         console = Console(highlight=False, markup=False, width=UNBOUNDED_WIDTH)
-    console.print(renderable)
+    _fit.print_fitted(console, renderable)
 
 
 UNBOUNDED_WIDTH = 1000
@@ -278,8 +306,19 @@ UNBOUNDED_WIDTH = 1000
 # ------------------------------------------------------------------ progress
 def progress_wanted() -> bool:
     """Progress is drawn on stderr, so it shows whenever stderr is a terminal (also with
-    stdout redirected: ``versioned put ... > log``)."""
-    return sys.stderr.isatty()
+    stdout redirected: ``versioned put ... > log``), unless --no-progress or --quiet."""
+    mode = current_mode()
+    return mode.progress and not mode.quiet and sys.stderr.isatty()
+
+
+class BinarySpeedColumn(ProgressColumn):
+    """The transfer speed in MiB/s, the unit every table uses (Rich's own says MB/s)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("?", style="progress.data.speed")
+        return Text(f"{human_size(int(speed))}/s", style="progress.data.speed")
 
 
 class TransferBar:
@@ -300,8 +339,8 @@ class TransferBar:
                 self._progress = Progress(
                     TextColumn("{task.description}"),
                     BarColumn(),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
+                    DownloadColumn(binary_units=True),
+                    BinarySpeedColumn(),
                     TimeRemainingColumn(),
                     console=stderr_console(),
                     redirect_stdout=False,

@@ -1,14 +1,16 @@
 """Which repository the command line talks to, and the session it uses.
 
 Every setting is resolved in one order: command-line option, ``VERSIONED_*`` variable,
-project file (``./versioned.toml``, else ``[tool.versioned]`` in ``./pyproject.toml``),
-generic ``AWS_*`` variable, built-in default. The generic AWS variables come last so that
-a project file can pin its bucket's region while the shell's ``AWS_DEFAULT_REGION`` serves
-other tools; ``VERSIONED_*`` variables override the file for one shell or one CI job.
+project file (the nearest ``versioned.toml`` or ``pyproject.toml [tool.versioned]`` up the
+directory tree), the user file's chosen repository (``--repo NAME`` / ``VERSIONED_REPO``,
+see ``_config``), generic ``AWS_*`` variable, built-in default. The generic AWS variables
+come late so that a file can pin its bucket's region while the shell's
+``AWS_DEFAULT_REGION`` serves other tools; ``VERSIONED_*`` variables override the files
+for one shell or one CI job.
 
 A project file is part of a repository someone else may have written, so it may not choose
 where signed requests go: its ``endpoint_url`` is ignored (with a warning) unless
-``VERSIONED_ALLOW_PROJECT_ENDPOINT=1`` is set.
+``VERSIONED_ALLOW_PROJECT_ENDPOINT=1`` is set. The user's own file may.
 """
 
 from __future__ import annotations
@@ -16,22 +18,26 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import click
-
 from .. import constants
 from .._s3 import boto_session
+from ._config import (
+    FIELDS,
+    REPO_ENV,
+    ConfigError,
+    Found,
+    find_project_file,
+    load_user_repository,
+)
 
 if TYPE_CHECKING:
     from boto_session_manager import BotoSesManager
 
     from ..repository import Repository
 
-FIELDS: Final = ("bucket", "prefix", "suffix", "region", "profile", "endpoint_url", "table")
 
 #: The dedicated variable of each setting.
 OWN_ENV: Final = {field: f"VERSIONED_{field.upper()}" for field in FIELDS}
@@ -44,9 +50,6 @@ AWS_ENV: Final = {
 }
 
 DEFAULTS: Final = {"prefix": constants.S3_PREFIX, "suffix": ""}
-
-CONFIG_FILE: Final = "versioned.toml"
-PYPROJECT_FILE: Final = "pyproject.toml"
 
 #: Set to 1 to let a project file choose the endpoint (off by default: a cloned repository
 #: must not redirect your signed requests and credentials to a host of its choosing).
@@ -64,12 +67,6 @@ CREDENTIAL_ENV: Final = (
 )
 
 
-class ConfigError(click.ClickException):
-    """A project file or a setting is unusable (exit code 2, like a usage error)."""
-
-    exit_code = 2
-
-
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The resolved settings and, for each, where its value came from."""
@@ -84,6 +81,9 @@ class Settings:
     sources: Mapping[str, str]
     #: things the user should know about how the settings were chosen (stderr lines)
     warnings: tuple[str, ...] = ()
+    #: the user file's named repository in use, and the files read
+    repo: str | None = None
+    files: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
 
     @property
     def backend(self) -> str:
@@ -97,79 +97,39 @@ class Settings:
             **values,
             "sources": dict(self.sources),
             "warnings": list(self.warnings),
+            "repo": self.repo,
+            "files": dict(self.files),
         }
 
 
-def load_project_file(directory: Path) -> tuple[dict[str, str], str | None]:
-    """The settings of ``versioned.toml`` (top-level keys) or, failing that, of
-    ``[tool.versioned]`` in ``pyproject.toml``, plus a label naming the file."""
-    own = directory / CONFIG_FILE
-    if own.is_file():
-        return _check_table(_read_toml(own), CONFIG_FILE), CONFIG_FILE
-    pyproject = directory / PYPROJECT_FILE
-    if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("versioned")
-        if table is not None:
-            label = f"{PYPROJECT_FILE} [tool.versioned]"
-            return _check_table(table, label), label
-    return {}, None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from error
-
-
-def _check_table(table: object, label: str) -> dict[str, str]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{label}: expected a table of settings")
-    settings: dict[str, str] = {}
-    for raw_key, value in table.items():
-        key = raw_key.replace("-", "_")
-        if key not in FIELDS:
-            raise ConfigError(f"{label}: unknown setting {raw_key!r}; known: {', '.join(FIELDS)}")
-        if not isinstance(value, str):
-            raise ConfigError(f"{label}: {raw_key} must be a string, got {value!r}")
-        settings[key] = value
-    return settings
-
-
 def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: Path) -> Settings:
-    """Merge options, environment, project file and defaults (in that order of precedence).
+    """Merge options, environment, files and defaults (in that order of precedence).
 
     Empty environment variables count as unset; an empty option (``--suffix ""``) is a value.
-    Raises ConfigError for an unreadable project file or an endpoint URL without a scheme.
+    Raises ConfigError for an unreadable file, an unknown key or repository name, or an
+    endpoint URL without a scheme.
     """
-    project, project_label = load_project_file(directory)
-    warnings: list[str] = []
-    if "endpoint_url" in project and not project_endpoint_allowed(environ):
-        ignored = project.pop("endpoint_url")
-        if options.get("endpoint_url") is None and not environ.get(OWN_ENV["endpoint_url"]):
-            warnings.append(
-                f"ignoring endpoint_url = {ignored!r} in {project_label}: a project file may "
-                f"not redirect your AWS credentials; export {ALLOW_PROJECT_ENDPOINT_ENV}=1 "
-                "to use it"
-            )
+    project = find_project_file(directory)
+    chosen = options.get("repo") or environ.get(REPO_ENV) or None
+    user = load_user_repository(environ, chosen)
+    warnings = _drop_project_endpoint(project, options, environ)
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     for field in FIELDS:
         candidates: list[tuple[str | None, str]] = [
             (options.get(field), f"option --{field.replace('_', '-')}"),
             (environ.get(OWN_ENV[field]) or None, f"env {OWN_ENV[field]}"),
-            (project.get(field), f"file {project_label}"),
+            (project.values.get(field), f"file {project.label}"),
+            (user.values.get(field), f"file {user.label}"),
             *((environ.get(name) or None, f"env {name}") for name in AWS_ENV.get(field, ())),
             (DEFAULTS.get(field), "default"),
         ]
-        for value, source in candidates:
-            if value is not None:
-                values[field] = value
-                sources[field] = source
-                break
-        else:
-            values[field] = None
+        values[field], sources[field] = next(
+            ((value, source) for value, source in candidates if value is not None),
+            (None, ""),
+        )
+        if values[field] is None:
+            del sources[field]
     if values["endpoint_url"] is not None:
         check_endpoint_url(values["endpoint_url"], sources["endpoint_url"])
     return Settings(
@@ -182,7 +142,29 @@ def resolve(options: Mapping[str, str], environ: Mapping[str, str], directory: P
         table=values["table"],
         sources=sources,
         warnings=tuple(warnings),
+        repo=user.name,
+        files={
+            "project": None if project.path is None else str(project.path),
+            "user": None if user.path is None else str(user.path),
+        },
     )
+
+
+def _drop_project_endpoint(
+    project: Found, options: Mapping[str, str], environ: Mapping[str, str]
+) -> list[str]:
+    """Remove the project file's endpoint_url unless allowed; the warning to show (none
+    when an option or VERSIONED_ENDPOINT_URL decides the endpoint anyway)."""
+    if "endpoint_url" not in project.values or project_endpoint_allowed(environ):
+        return []
+    ignored = project.values.pop("endpoint_url")
+    if options.get("endpoint_url") is not None or environ.get(OWN_ENV["endpoint_url"]):
+        return []
+    return [
+        f"ignoring endpoint_url = {ignored!r} in {project.label}: a project file may "
+        f"not redirect your AWS credentials; export {ALLOW_PROJECT_ENDPOINT_ENV}=1 "
+        "to use it"
+    ]
 
 
 def project_endpoint_allowed(environ: Mapping[str, str]) -> bool:
@@ -267,7 +249,7 @@ def make_repository(settings: Settings, region: str) -> Repository:
     if not settings.bucket:
         raise ConfigError(
             'no bucket: pass --bucket, set VERSIONED_BUCKET, or add bucket = "..." to '
-            "./versioned.toml"
+            "versioned.toml (or choose a repository with --repo NAME)"
         )
     if settings.table:
         from .. import s3_and_dynamodb_backend
@@ -295,6 +277,6 @@ def session_region(settings: Settings, session: BotoSesManager) -> str:
     if not region:
         raise ConfigError(
             "no AWS region: pass --region, set VERSIONED_REGION or AWS_DEFAULT_REGION, "
-            'or add region = "..." to ./versioned.toml'
+            'or add region = "..." to versioned.toml'
         )
     return str(region)
