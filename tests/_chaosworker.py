@@ -43,6 +43,9 @@ def run(command: dict[str, Any]) -> Any:
     if op == "put_alias":
         alias = ops.put_alias(args.pop("name"), args.pop("alias"), **args)
         return {"version": alias.version, "revision": alias.revision}
+    if op == "delete_alias":
+        ops.delete_alias(args.pop("name"), args.pop("alias"), **args)
+        return None
     if op == "delete_version":
         ops.delete_version(args["name"], args["version"])
         return None

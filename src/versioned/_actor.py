@@ -1,9 +1,20 @@
-"""Who makes a change, as alias history records it."""
+"""Who makes a change, as alias history records it: ``VERSIONED_ACTOR`` if set, else the
+caller's AWS identity (its ARN, from STS GetCallerIdentity through the session's own
+endpoint and credentials, looked up at most once per session), else the OS user."""
 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
+from typing import TYPE_CHECKING
+
+from . import _s3
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+logger = logging.getLogger(__name__)
 
 #: names the actor of every change, whatever the credentials
 ACTOR_ENV = "VERSIONED_ACTOR"
@@ -21,3 +32,28 @@ def from_environment() -> str | None:
     """``VERSIONED_ACTOR`` when it is set to something other than blanks."""
     value = os.environ.get(ACTOR_ENV, "").strip()
     return value or None
+
+
+def aws_identity(session: Session) -> str | None:
+    """The ARN the session's credentials belong to (one STS request on first use,
+    remembered on the session); None when it cannot be found, never an error."""
+    known = session.caller
+    if known is None:
+        known = (_look_up(session),)
+        session.caller = known  # one assignment: a race only looks it up twice
+    return known[0]
+
+
+def _look_up(session: Session) -> str | None:
+    try:
+        client = _s3.make_client(session.bsm, "sts", retries=False)
+        arn = client.get_caller_identity().get("Arn")
+    except Exception as error:  # any failure: the OS user is recorded instead
+        logger.debug("no AWS identity for alias history (%s: %s)", type(error).__name__, error)
+        return None
+    return arn if isinstance(arn, str) and arn else None
+
+
+def actor(session: Session) -> str:
+    """Who an alias change is recorded as made by."""
+    return from_environment() or aws_identity(session) or os_user()

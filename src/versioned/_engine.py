@@ -4,11 +4,22 @@ dataclasses; the layouts own storage and its concurrency protocol."""
 
 from __future__ import annotations
 
-import concurrent.futures
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _actor, _content, _journal, _model, _pool, _s3, _transfer, constants, history
+from . import (
+    _actor,
+    _content,
+    _history,
+    _journal,
+    _model,
+    _pool,
+    _s3,
+    _transfer,
+    _verifying,
+    constants,
+    history,
+)
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -17,7 +28,6 @@ from ._layouts import (
     Layout,
     PutRequest,
     VersionRecord,
-    check_bytes,
     marker,
     these,
 )
@@ -27,7 +37,6 @@ from .exc import (
     AliasNotFoundError,
     ArgumentTypeError,
     ArtifactNotFoundError,
-    CorruptRecordError,
     LatestDeletedError,
     LatestNotDeletableError,
     ValidationError,
@@ -35,7 +44,7 @@ from .exc import (
 )
 from .history import AliasChange
 from .lifecycle import KeptVersion, PurgePlan
-from .verify import Problem, VerifyReport
+from .verify import VerifyReport
 
 if TYPE_CHECKING:
     from boto_session_manager import BotoSesManager
@@ -288,13 +297,28 @@ class Engine:
         count = check_limit(limit)
         return self.layout.list_alias_history(self.reading(bsm), name, alias, count)
 
+    def alias_at(
+        self, bsm: BotoSesManager, name: str, alias: str, when: object
+    ) -> AliasChange | None:
+        return _history.alias_at(self, bsm, name, alias, when)
+
+    def rollback_alias(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        to_revision: object,
+        reason: object,
+        expected_revision: object,
+    ) -> AliasRecord:
+        options = (to_revision, reason, expected_revision)
+        return _history.rollback_alias(self, bsm, name, alias, options)
+
     def note(self, bsm: BotoSesManager, action: str, reason: object) -> ChangeNote:
         """What an alias write records besides its target; checked before any request."""
         if reason is not None and not isinstance(reason, str):
             raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
-        return ChangeNote(
-            action=action, actor=_actor.from_environment() or _actor.os_user(), reason=reason
-        )
+        return ChangeNote(action=action, actor=_actor.actor(self.session(bsm)), reason=reason)
 
     # ------------------------------------------------------------ consumers
     def poll_alias(
@@ -388,84 +412,7 @@ class Engine:
 
     # ------------------------------------------------------------ verification
     def verify(self, bsm: BotoSesManager, name: object, workers: int) -> VerifyReport:
-        """Report every inconsistency of the repository (or of one artifact). Keys of
-        another repository on the prefix are reported once per artifact (shared_prefix)."""
-        report = VerifyReport()
-        try:
-            session = self.reading(bsm)
-        except CorruptRecordError as error:  # which repository the prefix serves is unknown
-            report.add(Problem("corrupt_record", "", self.record.key, str(error)))
-            return report
-        if name is not None:
-            names = [_model.validate_artifact_name(name)]
-        else:
-            names, problems = self.layout.verify_names(session)
-            for problem in problems:
-                report.add(problem)
-        for artifact in names:
-            self._verify_artifact(session, artifact, report, workers)
-        return self._shared_once(report)
-
-    def _shared_once(self, report: VerifyReport) -> VerifyReport:
-        """Objects another repository (another suffix) wrote are reported as the folder
-        they share with it, once, instead of one orphan each."""
-        kept = VerifyReport()
-        seen: set[object] = set()
-        for problem in report.problems:
-            shape = marker.key_shape(self.layout.root, problem.location)
-            identity = self.record.identity
-            if problem.kind == "orphan_object" and shape and marker.is_foreign(identity, shape):
-                other_layout = shape.layout != identity.layout
-                problem = marker.shared_problem(self.layout.root, shape, other_layout=other_layout)
-            # a stray is found by the listing of names and by its artifact's inventory
-            key = problem if problem.kind != "orphan_object" else (problem.kind, problem.location)
-            if problem.kind not in ("shared_prefix", "orphan_object") or key not in seen:
-                kept.add(problem)
-                seen.add(key)
-        return kept
-
-    def _verify_artifact(
-        self, session: Session, name: str, report: VerifyReport, workers: int
-    ) -> None:
-        inventory = self.layout.inventory(session, name)
-        for problem in inventory.problems:
-            report.add(problem)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            checks = list(
-                pool.map(lambda r: check_bytes(session, self.layout.bucket, r), inventory.versions)
-            )
-        live = set(inventory.live)
-        for record, check in zip(inventory.versions, checks, strict=True):
-            label = f"version {_model.version_str(record.version)}"
-            if check is None:
-                live.discard(record.version)
-                report.add(
-                    Problem("item_without_object", name, record.key, f"{label}: bytes missing")
-                )
-            elif check.actual != record.sha256 or (
-                check.object_sha256 is not None and check.object_sha256 != check.actual
-            ):
-                report.add(
-                    Problem(
-                        "sha256_mismatch",
-                        name,
-                        record.key,
-                        f"{label} records {record.sha256[:12]}..., its bytes hash to "
-                        f"{check.actual[:12]}...",
-                    )
-                )
-        for alias in inventory.aliases:
-            for target in alias.targets:
-                if target not in live:
-                    report.add(
-                        Problem(
-                            "dangling_alias",
-                            name,
-                            inventory.alias_locations.get(alias.alias, alias.alias),
-                            f"alias {alias.alias!r} points at missing version "
-                            f"{_model.version_str(target)}",
-                        )
-                    )
+        return _verifying.verify(self, bsm, name, workers)
 
 
 def identity_of(layout: Layout) -> marker.Identity:

@@ -53,6 +53,9 @@ class Session:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self.clock = ServerClock()
+        #: who the credentials are, as alias history records it: looked up at most once
+        #: (a 1-tuple once looked up; its value None when the lookup failed)
+        self.caller: tuple[str | None] | None = None
 
     def client(self, service: str, *, retries: bool = True) -> Any:
         name = service if retries else f"{service} (one attempt)"

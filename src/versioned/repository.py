@@ -259,6 +259,26 @@ class Repository(Protocol):
     ) -> list[AliasChange]:
         """Every change of ``alias``, newest first; at most ``limit``."""
 
+    def alias_at(
+        self, *, name: str, alias: str, when: datetime, bsm: BotoSesManager
+    ) -> AliasChange | None:
+        """The change of ``alias`` in force at ``when`` (naive: UTC); None before its
+        first recorded change."""
+
+    def rollback_alias(
+        self,
+        *,
+        name: str,
+        alias: str,
+        to_revision: str | None = None,
+        reason: str | None = None,
+        expected_revision: str | None = None,
+        bsm: BotoSesManager,
+    ) -> Alias:
+        """Point ``alias`` back at the state before its newest change, or at the one
+        recorded at ``to_revision``; refuses, writing nothing, when a target version no
+        longer exists."""
+
     # ------------------------------------------------------------ lifecycle
     def plan_purge(
         self,

@@ -277,8 +277,36 @@ class Repository:
         self, name: str, alias: str, limit: int | None = None, bsm: BotoSesManager | None = None
     ) -> list[AliasChange]:
         """Every change of ``alias`` (put, delete, rollback, rollout), newest first;
-        at most ``limit``."""
+        at most ``limit``. Requests: 1 (a Query per MB of entries)."""
         return self._engine.list_alias_history(self._session(bsm), name, alias, limit)
+
+    def alias_at(
+        self, name: str, alias: str, when: datetime, bsm: BotoSesManager | None = None
+    ) -> AliasChange | None:
+        """What ``alias`` pointed to at ``when`` (a naive datetime is taken as UTC): the
+        change in force then (``version`` None: the alias was deleted then), or None
+        before its first recorded change."""
+        return self._engine.alias_at(self._session(bsm), name, alias, when)
+
+    def rollback_alias(
+        self,
+        name: str,
+        alias: str,
+        to_revision: str | None = None,
+        reason: str | None = None,
+        expected_revision: str | None = None,
+        bsm: BotoSesManager | None = None,
+    ) -> Alias:
+        """Point ``alias`` back at the state before its newest change, or at the state
+        recorded at ``to_revision``; recorded as a change of its own (``rollback``).
+        Refuses, writing nothing, when a version of that state no longer exists
+        (ArtifactNotFoundError) or there is no such state (ValidationError);
+        ConcurrentModificationError when ``expected_revision`` is given and the alias
+        changed since."""
+        record = self._engine.rollback_alias(
+            self._session(bsm), name, alias, to_revision, reason, expected_revision
+        )
+        return self._alias(record)
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

@@ -481,3 +481,51 @@ def test_seed_purges_restart_our_numbering(pair: Pair) -> None:
     assert publish(pair, "app", E).version == "1"
     assert versions_of(pair.our("list_artifact_versions", name="app")) == ["LATEST", "1"]
     assert_verified(pair)
+
+
+def test_seed_reads_every_alias_we_write_with_history(pair: Pair) -> None:
+    """Alias history lives beside the aliases: after puts, a split, a deletion and two
+    rollbacks (more than a history page of changes), the seed's library reads each alias
+    state we wrote, lists the aliases and purges everything; and we record the seed's own
+    alias write in our history as another client's."""
+    pair.bootstrap()
+    for content in (A, B, C):
+        publish(pair, "app", content)
+    for round_ in range(24):
+        pair.our("put_alias", name="app", alias="prod", version=1 + round_ % 3, reason="r")
+    split = pair.our(
+        "put_alias",
+        name="app",
+        alias="prod",
+        version=2,
+        secondary_version=3,
+        secondary_version_weight=20,
+    )
+    pair.our("delete_alias", name="app", alias="prod", reason="gone")
+    pair.our("put_alias", name="app", alias="prod", version=1)
+    pair.our("put_alias", name="app", alias="prod", version=3)
+    assert pair.our("rollback_alias", name="app", alias="prod").version == "1"
+    [prod] = (ok(r) for r in pair.seed(call("get_alias", name="app", alias="prod", read=True)))
+    assert prod["version"] == "1" and content_of(prod, "version_content_b64") == A
+    back = pair.our("rollback_alias", name="app", alias="prod", to_revision=split.revision)
+    assert (back.version, back.secondary_version, back.secondary_version_weight) == ("2", "3", 20)
+    pair.our("put_alias", name="app", alias="beta", version="LATEST")
+    seen = pair.seed(
+        call("get_alias", name="app", alias="prod", read=True),
+        call("list_aliases", name="app"),
+    )
+    prod, listed = (ok(r) for r in seen)
+    assert (prod["version"], prod["secondary_version"], prod["secondary_version_weight"]) == (
+        "2",
+        "3",
+        20,
+    )
+    assert content_of(prod, "version_content_b64") == B
+    assert sorted(a["alias"] for a in listed) == ["beta", "prod"]
+    assert_same_aliases(listed, pair.our("list_aliases", name="app"))
+    ok(pair.seed(call("put_alias", name="app", alias="beta", version=1))[0])
+    pair.our("put_alias", name="app", alias="beta", version=2)
+    beta = pair.our("list_alias_history", name="app", alias="beta")
+    assert [(c.version, c.actor) for c in beta][1] == (1, "unknown (another client)")
+    assert len(pair.our("list_alias_history", name="app", alias="prod")) == 30
+    assert_verified(pair)

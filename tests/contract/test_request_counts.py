@@ -115,6 +115,8 @@ CASES = [
          published(b"a", aliases=(("prod", 1), ("dev", 1))), dict(), units=2),
     Case("delete_alias", "", "delete alias", published(b"a", aliases=(("prod", 1),)),
          dict(alias="prod")),
+    Case("list_alias_history", "", "alias history (newest 20)",
+         published(b"a", b"b", aliases=(("prod", 1), ("prod", 2))), dict(alias="prod", limit=20)),
     Case("delete_artifact_version", "", "delete version", TWO, dict(version=1)),
     Case("delete_artifact_version", "", "delete version", TWO, dict(version=2), units=1,
          label="delete_artifact_version-newest"),

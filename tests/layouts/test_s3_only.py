@@ -602,8 +602,10 @@ def test_request_budget_of_common_calls(env: Env) -> None:
         ("publish new", publish, 6),
         ("get version", lambda: repo.get_artifact_version(bsm=bsm, name=NAME, version=1), 1),
         # the state, registering the write, the alias object, recording that it landed;
-        # + a HEAD for a target whose copy the state has not confirmed yet (it is then)
-        ("first alias write", lambda: alias(1), 4),
+        # + a HEAD for a target whose copy the state has not confirmed yet (it is then);
+        # the session's first alias write also asks STS who the caller is (alias history's
+        # actor), once per session
+        ("first alias write", lambda: alias(1), 5),
         ("alias write", lambda: alias(2), 5),
         ("alias write", lambda: alias(1), 4),
         ("alias write", lambda: alias(2), 4),

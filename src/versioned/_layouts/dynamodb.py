@@ -8,6 +8,7 @@ A thin composition of one module per protocol (docs/design.md, "S3 + DynamoDB la
 - :mod:`.dynamodb_queue`: LATEST's write queue (puts and publishes take turns).
 - :mod:`.dynamodb_latest`, :mod:`.dynamodb_publish`: put and publish, in a turn.
 - :mod:`.dynamodb_aliases`: alias transactions that bump their targets' ``alias_epoch``.
+- :mod:`.dynamodb_history`: alias history, one more Put in each alias transaction.
 - :mod:`.dynamodb_retire`: soft deletes conditional on that epoch; purges.
 - :mod:`.dynamodb_versions`, :mod:`.dynamodb_verify`: reads; what verify checks.
 
@@ -188,7 +189,9 @@ class DynamoDBLayout:
         expected_revision: str | None,
         note: ChangeNote,
     ) -> AliasRecord:
-        return self.aliases.write(self._ready(session), name, alias, target, expected_revision)
+        return self.aliases.write(
+            self._ready(session), name, alias, target, expected_revision, note
+        )
 
     def delete_alias(
         self,
@@ -198,12 +201,12 @@ class DynamoDBLayout:
         expected_revision: str | None,
         note: ChangeNote,
     ) -> bool:
-        return self.aliases.delete(self._ready(session), name, alias, expected_revision)
+        return self.aliases.delete(self._ready(session), name, alias, expected_revision, note)
 
     def list_alias_history(
         self, session: Session, name: str, alias: str, limit: int | None
     ) -> list[AliasChange]:
-        return []
+        return self.aliases.history(self._ready(session), name, alias, limit)
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.retirer.purge_artifact(self._ready(session), name)

@@ -14,6 +14,7 @@ its library ignores:
   (``put_next``, ``put_done``, ``put_since``, one ``tk_{token}`` per waiting writer).
 - alias (``pk="__{name}-alias"``, ``sk=alias``): ``version``, ``secondary_version``,
   ``secondary_version_weight``, ``update_at``; plus ``revision``.
+- alias history (``pk="__{name}-history"``): see :mod:`.dynamodb_history`.
 - the table's claim (``pk="__versioned__"``, ``sk="repository"``): ``bucket``, ``prefix``,
   ``suffix``.
 
@@ -73,9 +74,12 @@ def alias_pk(name: str) -> str:
 
 
 def artifact_of_pk(pk: str) -> str | None:
-    """The artifact an item's partition key belongs to (its own, or its aliases')."""
-    if pk.startswith("__") and pk.endswith("-alias"):
-        pk = pk[2 : -len("-alias")]
+    """The artifact an item's partition key belongs to (its own, its aliases' or its
+    alias history's)."""
+    for tail in ("-alias", "-history"):
+        if pk.startswith("__") and pk.endswith(tail):
+            pk = pk[2 : -len(tail)]
+            break
     return pk if _model.is_artifact_name(pk) else None
 
 

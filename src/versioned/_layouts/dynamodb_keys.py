@@ -48,9 +48,9 @@ class DynamoDBPlace:
         return None if kind is None else kind[0]
 
     def is_other_layout(self, key: str) -> bool:
-        """Keys of the S3-only layout (``{name}/versions/``, ``aliases/``, ``state.json``),
-        which may share this prefix and are never touched here."""
+        """Keys of the S3-only layout (``{name}/versions/``, ``aliases/``, ``history/``,
+        ``state.json``), which may share this prefix and are never touched here."""
         _, sep, tail = key[len(self.root) :].partition("/")
         return bool(sep) and (
-            tail.startswith(("versions/", "aliases/", "trash/")) or tail == "state.json"
+            tail.startswith(("versions/", "aliases/", "trash/", "history/")) or tail == "state.json"
         )

@@ -13,6 +13,7 @@ from .._retry import RetryPolicy
 from .._session import Session
 from . import Chooser, RetireResult, VersionRecord
 from .dynamodb_aliases import Aliases
+from .dynamodb_history import history_pk
 from .dynamodb_items import (
     ALIAS_EPOCH,
     DELETED_AT,
@@ -175,7 +176,7 @@ class Retirer:
 
     # ------------------------------------------------------------ purge
     def purge_artifact(self, session: Session, name: str) -> None:
-        """Delete every item, alias and object of ``name``.
+        """Delete every item, alias, alias history entry and object of ``name``.
 
         Concurrency: every version item is marked deleted first (an alias transaction
         committing later fails its condition; one committed before is found by the alias
@@ -183,7 +184,7 @@ class Retirer:
         reads the items' contents, so damaged items are purged too. Raises
         ContentionError when BatchWriteItem leaves items unprocessed until the retry
         policy is spent (the rest remain: purge again), BackendError.
-        Requests: 3 Queries, N updates (16 at a time), a BatchWriteItem per 25 items,
+        Requests: 4 Queries, N updates (16 at a time), a BatchWriteItem per 25 items,
         a LIST per 1000 objects and a DeleteObjects per 1000."""
         dynamodb, table = session.dynamodb, self.place.table
         token = uuid.uuid4().hex
@@ -191,6 +192,8 @@ class Retirer:
         _pool.fan_out(lambda key: self._mark_purged(session, key, token), keys)
         aliases = _dynamodb.query(dynamodb, table, alias_pk(name))
         _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in aliases], self.retry)
+        recorded = _dynamodb.query(dynamodb, table, history_pk(name))
+        _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in recorded], self.retry)
         # objects before items: a version another client (the seed's library) records
         # meanwhile loses its item too, or keeps bytes no item names (an orphan verify
         # reports); never an item whose bytes are gone

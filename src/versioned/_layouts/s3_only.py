@@ -147,7 +147,7 @@ class S3OnlyLayout:
         expected_revision: str | None,
         note: ChangeNote,
     ) -> AliasRecord:
-        return self.aliases.write(session, name, alias, target, expected_revision)
+        return self.aliases.write(session, name, alias, target, expected_revision, note)
 
     def delete_alias(
         self,
@@ -157,12 +157,16 @@ class S3OnlyLayout:
         expected_revision: str | None,
         note: ChangeNote,
     ) -> bool:
-        return self.aliases.delete(session, name, alias, expected_revision)
+        return self.aliases.delete(session, name, alias, expected_revision, note)
 
     def list_alias_history(
         self, session: Session, name: str, alias: str, limit: int | None
     ) -> list[AliasChange]:
-        return []
+        """Requests: the state (1 GET), a HEAD of the alias object while its latest
+        write's landing is not recorded, and a GET per page of 20 older entries needed
+        (none for the newest 10)."""
+        loaded = self.store.load(session.s3, name, rebuild=False)
+        return self.aliases.recorder.listing(session.s3, name, alias, loaded.state, limit)
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.purges.purge_artifact(session, name)

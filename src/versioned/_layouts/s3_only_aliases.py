@@ -24,7 +24,8 @@ from .._retry import RetryPolicy
 from .._s3 import Precondition, same_etag
 from .._session import Session
 from ..exc import ArtifactNotFoundError, ConcurrentModificationError, CorruptRecordError
-from . import AliasPoll, AliasRecord
+from . import AliasPoll, AliasRecord, ChangeNote
+from . import s3_only_history as history
 from .s3_only_keys import S3OnlyPlace
 from .s3_only_purge import Purges
 from .s3_only_state import (
@@ -74,9 +75,14 @@ def alias_time(written: object, modified: datetime) -> datetime:
     return _model.whole_seconds(modified)
 
 
-def object_metadata(entry: AliasEntry) -> dict[str, str]:
-    """The metadata an alias object written for ``entry`` carries."""
-    return {SEQ_METADATA: str(entry.seq), TOKEN_METADATA: entry.token}
+def object_metadata(entry: AliasEntry, replaced: int) -> dict[str, str]:
+    """The metadata an alias object written for ``entry`` carries (``replaced``: the
+    sequence number of the state the write replaces)."""
+    return {
+        SEQ_METADATA: str(entry.seq),
+        TOKEN_METADATA: entry.token,
+        history.REPLACED_METADATA: str(replaced),
+    }
 
 
 class Aliases:
@@ -89,6 +95,7 @@ class Aliases:
         self.store = store
         self.retry = retry
         self.purges = purges
+        self.recorder = history.Recorder(place)
 
     # ------------------------------------------------------------ documents
     def body(self, name: str, alias: str, entry: AliasEntry) -> bytes:
@@ -173,12 +180,15 @@ class Aliases:
         alias: str,
         target: AliasTarget,
         expected_revision: str | None,
+        note: ChangeNote,
     ) -> AliasRecord:
         operation = f"pointing alias {alias!r} of {name!r}"
         return self.store.update_state(
             session.s3,
             name,
-            lambda: self._register(session.s3, name, alias, target, expected_revision, operation),
+            lambda: self._register(
+                session.s3, name, alias, (target, note), expected_revision, operation
+            ),
             operation,
         )
 
@@ -187,7 +197,7 @@ class Aliases:
         s3: Any,
         name: str,
         alias: str,
-        target: AliasTarget,
+        change: tuple[AliasTarget, ChangeNote],
         expected_revision: str | None,
         operation: str,
     ) -> Write[AliasRecord] | Retry:
@@ -196,9 +206,11 @@ class Aliases:
         state = loaded.state
         if state.purging:
             return self.purges.settle(s3, name, loaded, operation)
+        target, note = change
         previous = state.aliases.get(alias)
         expected = self._expected_object(s3, name, alias, previous, expected_revision)
         self._require_targets(s3, name, alias, state, target)
+        now = _model.utc_now()
         entry = AliasEntry(
             seq=state.next_seq(),
             token=new_token(),
@@ -208,17 +220,26 @@ class Aliases:
                 None if target.secondary_version is None else str(target.secondary_version)
             ),
             secondary_version_weight=target.secondary_version_weight,
-            update_at=_model.whole_seconds(_model.utc_now()).isoformat(),
+            update_at=_model.whole_seconds(now).isoformat(),
+            at=now.isoformat(),
+            action=note.action,
+            actor=note.actor,
+            reason=note.reason,
+            prior=history.carried(previous, state.history.get(alias, [])),
         )
         body = self.body(name, alias, entry)
         entry.etag = predicted_etag(body)
         state.register_alias(alias, entry)
 
+        replaced = history.replaced_by(previous, expected)
+
         def land(written: Loaded) -> AliasRecord:
-            revision, created = self._materialize(s3, name, alias, entry, body, expected, operation)
-            self._landed(s3, name, alias, entry, written, created, operation)
+            landing = self._materialize(
+                s3, name, alias, entry, body, (expected, replaced), operation
+            )
+            self._landed(s3, name, alias, entry, written, landing, operation)
             update_at = _model.parse_time(entry.update_at)
-            return AliasRecord.of(name, alias, target, update_at, revision.strip('"'))
+            return AliasRecord.of(name, alias, target, update_at, landing.revision.strip('"'))
 
         return Write(loaded, state, land)
 
@@ -282,12 +303,16 @@ class Aliases:
         alias: str,
         entry: AliasEntry,
         body: bytes,
-        expected: str | None,
+        over: tuple[str | None, int],
         operation: str,
-    ) -> tuple[str, str | None]:
-        """Write the registered alias document over the one expected; returns the
-        revision that holds it (or the newer write that superseded it), and the ETag of
-        the object this call created (None when it replaced one, or wrote nothing)."""
+    ) -> history.Landing:
+        """Write the registered alias document over the one expected (``over``: its ETag,
+        None for none, and the sequence number of its state); returns the revision that
+        holds it (or the newer write that superseded it), the ETag of the object this
+        call created (None when it replaced one, or wrote nothing), and what history
+        records of it."""
+        expected, replaced = over
+        found: list[history.HistoryEntry] = []
         key = self.place.alias_key(name, alias)
         for attempt in self.retry.attempts(operation, key, max_attempts=OBJECT_ATTEMPTS):
             try:
@@ -298,22 +323,25 @@ class Aliases:
                     body,
                     if_match=expected,
                     if_none_match=expected is None,
-                    metadata=object_metadata(entry),
+                    metadata=object_metadata(entry, replaced),
                 )
             except Precondition:
                 current = _s3.head(s3, self.place.bucket, key)
                 if current is not None and current.metadata.get(TOKEN_METADATA) == entry.token:
                     # Ours landed: this very request, retried after its answer was lost
                     # (a create, when it was one: a later deletion must still take it back).
-                    return current.etag, current.etag if expected is None else None
+                    created = current.etag if expected is None else None
+                    return history.Landing(current.etag, created, True, replaced, found)
                 if current is not None and seq(current.metadata) >= entry.seq:
-                    return current.etag, None  # a later write superseded ours
+                    return history.Landing(current.etag, shown=False)  # a later write's
                 if current is None and self._superseded(s3, name, alias, entry):
-                    return str(entry.etag), None
+                    return history.Landing(str(entry.etag), shown=False)
+                found = history.another_client(self, s3, name, alias, entry, current, expected)
                 expected = None if current is None else current.etag
+                replaced = -1 if current is None else seq(current.metadata)
                 attempt.conflict("the alias object changed since it was read")
                 continue
-            return etag, etag if expected is None else None
+            return history.Landing(etag, etag if expected is None else None, True, replaced, found)
         raise AssertionError("unreachable")
 
     def _superseded(self, s3: Any, name: str, alias: str, entry: AliasEntry) -> bool:
@@ -334,20 +362,24 @@ class Aliases:
         alias: str,
         entry: AliasEntry,
         loaded: Loaded,
-        created: str | None,
+        landing: history.Landing,
         operation: str,
     ) -> None:
         """Record that the alias object shows ``entry`` (from then on the object decides,
-        whoever changes it). A create cannot be fenced by a deletion that ran first: one
-        that landed after the artifact was purged, or after a later deletion of the alias
-        registered, is taken back."""
+        whoever changes it), and what history records of the write (:meth:`Landing.entries`).
+        A create cannot be fenced by a deletion that ran first: one that landed after the
+        artifact was purged, or after a later deletion of the alias registered, is taken
+        back."""
         first = [loaded]
+        created = landing.created
 
         def change() -> Done[None] | Write[None]:
             current = first.pop() if first else self.store.load(s3, name, operation=operation)
             state = current.state
             latest = state.aliases.get(alias)
             purged = current.etag is None or bool(state.purging)
+            found = landing.entries(entry)
+            recorded = not purged and self.recorder.record(s3, name, alias, state, found)
             if purged or latest is None or latest.seq != entry.seq or latest.landed:
                 deleted_later = latest is not None and latest.deleted and latest.seq > entry.seq
                 if created is not None and (purged or deleted_later):
@@ -356,8 +388,10 @@ class Aliases:
                     raise ArtifactNotFoundError(
                         f"artifact {name!r} was purged; alias {alias!r} was not written"
                     )
-                return Done(None)
-            latest.landed = True
+                if not recorded:
+                    return Done(None)
+            else:
+                latest.landed = True
             state.record(new_token())
             return Write(current, state, lambda _: None)
 
@@ -375,18 +409,28 @@ class Aliases:
 
     # ------------------------------------------------------------ delete
     def delete(
-        self, session: Session, name: str, alias: str, expected_revision: str | None
+        self,
+        session: Session,
+        name: str,
+        alias: str,
+        expected_revision: str | None,
+        note: ChangeNote,
     ) -> bool:
         operation = f"deleting alias {alias!r} of {name!r}"
         return self.store.update_state(
             session.s3,
             name,
-            lambda: self._unregister(session.s3, name, alias, expected_revision, operation),
+            lambda: self._unregister(session.s3, name, alias, (expected_revision, note), operation),
             operation,
         )
 
     def _unregister(
-        self, s3: Any, name: str, alias: str, expected_revision: str | None, operation: str
+        self,
+        s3: Any,
+        name: str,
+        alias: str,
+        wanted: tuple[str | None, ChangeNote],
+        operation: str,
     ) -> Done[bool] | Write[bool] | Retry:
         """One pass of delete: False when there is nothing to delete, else the deletion
         to register, then the object to delete."""
@@ -397,6 +441,7 @@ class Aliases:
         state = loaded.state
         if state.purging:
             return self.purges.settle(s3, name, loaded, operation)
+        expected_revision, note = wanted
         previous = state.aliases.get(alias)
         if expected_revision is not None:
             expected: str | None = self._expected_object(
@@ -408,44 +453,38 @@ class Aliases:
             expected = None if info is None else info.etag
         if loaded.etag is None and expected is None:
             return Done(False)
-        entry = AliasEntry(
-            seq=state.next_seq(),
-            token=new_token(),
-            deleted=True,
-            update_at=_model.utc_now().isoformat(),
-        )
+        entry = _deletion(state, alias, note)
         state.register_alias(alias, entry)
+        found = history.another_client(self, s3, name, alias, entry, info, None)
+        replaced = seq(info.metadata) if info is not None and info.etag == expected else -1
+        if replaced == -1:
+            replaced = history.replaced_by(previous, expected)
 
         def remove(written: Loaded) -> bool:
-            self._remove_object(s3, name, alias, entry, expected, operation)
-            self._landed(s3, name, alias, entry, written, None, operation)
+            over = (expected, replaced)
+            landing = history.remove_object(self, s3, (name, alias), entry, over, operation)
+            landing.found = found if landing.replaced == -1 and expected is not None else []
+            self._landed(s3, name, alias, entry, written, landing, operation)
             return True
 
         return Write(loaded, state, remove)
 
-    def _remove_object(
-        self,
-        s3: Any,
-        name: str,
-        alias: str,
-        entry: AliasEntry,
-        expected: str | None,
-        operation: str,
-    ) -> None:
-        key = self.place.alias_key(name, alias)
-        if expected is None:
-            return
-        for attempt in self.retry.attempts(operation, key, max_attempts=OBJECT_ATTEMPTS):
-            try:
-                _s3.delete(s3, self.place.bucket, key, if_match=expected)
-                return
-            except Precondition:
-                current = _s3.head(s3, self.place.bucket, key)
-                if current is None or seq(current.metadata) > entry.seq:
-                    return  # gone already (a retry of ours), or rewritten by a later write
-                expected = current.etag
-                attempt.conflict("the alias object changed since it was read")
-        raise AssertionError("unreachable")
+
+def _deletion(state: ArtifactState, alias: str, note: ChangeNote) -> AliasEntry:
+    """The registration of a deletion of ``alias`` (it carries the previous registration
+    when that one's outcome is unknown)."""
+    now = _model.utc_now().isoformat()
+    return AliasEntry(
+        seq=state.next_seq(),
+        token=new_token(),
+        deleted=True,
+        update_at=now,
+        at=now,
+        action=note.action,
+        actor=note.actor,
+        reason=note.reason,
+        prior=history.carried(state.aliases.get(alias), state.history.get(alias, [])),
+    )
 
 
 def _missing(name: str, alias: str, version: VersionId) -> NoReturn:

@@ -4,6 +4,7 @@
     versions/000000_LATEST{suffix}     LATEST (mutable)
     versions/999999_000001{suffix}     version 1 (newest versions list first)
     aliases/{alias}.json               alias document (the seed's eight fields)
+    history/{alias}/{999999-n}-{t}.json  alias history page n (immutable; s3_only_history)
     state.json                         the artifact's state, changed only by CAS
 """
 
@@ -44,6 +45,10 @@ class S3OnlyPlace:
     def alias_key(self, name: str, alias: str) -> str:
         return f"{self.aliases_dir(name)}{alias}.json"
 
+    def history_key(self, name: str, alias: str, file: str) -> str:
+        """An alias history page (``file``: ``{999999 - n:06d}-{token}.json``)."""
+        return f"{self.artifact_dir(name)}history/{alias}/{file}"
+
     def state_key(self, name: str) -> str:
         return f"{self.artifact_dir(name)}{STATE_FILE}"
 
@@ -68,7 +73,8 @@ class S3OnlyPlace:
 
     def classify(self, key: str) -> tuple[str, str, str] | None:
         """(kind, artifact name, detail) of a key this layout owns: kind is "version",
-        "alias", "state" or "trash" (left by an older release); None otherwise."""
+        "alias", "history" (detail: alias/file), "state" or "trash" (left by an older
+        release); None otherwise."""
         if not key.startswith(self.root):
             return None
         name, sep, tail = key[len(self.root) :].partition("/")
@@ -90,6 +96,9 @@ class S3OnlyPlace:
             )
         if folder == "aliases" and file.endswith(".json") and _model.is_alias_name(file[:-5]):
             return ("alias", name, file[:-5])
+        alias, sep, page = file.partition("/")
+        if folder == "history" and sep and _model.is_alias_name(alias) and _is_page(page):
+            return ("history", name, file)
         return None
 
     def owner(self, key: str) -> str | None:
@@ -102,3 +111,9 @@ class S3OnlyPlace:
         which may share this prefix and are never touched here."""
         _, sep, tail = key[len(self.root) :].partition("/")
         return bool(sep) and "/" not in tail and (tail.startswith(LATEST) or tail[:6].isdigit())
+
+
+def _is_page(file: str) -> bool:
+    """``{999999 - n:06d}-{token}.json``, as history pages are named."""
+    number, sep, rest = file.partition("-")
+    return len(number) == 6 and number.isdigit() and bool(sep) and rest.endswith(".json")

@@ -18,6 +18,7 @@ from .._s3 import Precondition, same_etag
 from .._session import Session
 from ..exc import CorruptRecordError
 from . import Chooser, RetireResult, VersionRecord
+from . import s3_only_history as history
 from .s3_only_aliases import Aliases, object_metadata, seq
 from .s3_only_keys import S3OnlyPlace
 from .s3_only_purge import Purges
@@ -205,8 +206,9 @@ class Retirer:
             and not entry.deleted
             and same_etag(listed.etag, entry.etag)
         )
-        if entry is not None and shown:
+        if entry is not None and shown and not entry.landed:
             entry.landed = True
+            history.note_landed(state, alias, entry, listed.etag if listed else None, -1)
         if entry is not None and entry.landed:
             if shown or (entry.deleted and listed is None):
                 return entry.targets
@@ -221,6 +223,10 @@ class Retirer:
             try:
                 if found != entry.seq:
                     self._roll_forward(s3, name, alias, entry, document, operation)
+                replaced = -1 if document is None else seq(document.metadata)
+                if found == entry.seq and document is not None:
+                    replaced = history.number(document.metadata, history.REPLACED_METADATA)
+                history.note_landed(state, alias, entry, None, replaced)
                 entry.landed = True
                 return entry.targets
             except Precondition:
@@ -268,5 +274,5 @@ class Retirer:
             self.aliases.body(name, alias, entry),
             if_match=etag,
             if_none_match=etag is None,
-            metadata=object_metadata(entry),
+            metadata=object_metadata(entry, -1 if document is None else seq(document.metadata)),
         )

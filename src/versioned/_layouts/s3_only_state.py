@@ -36,6 +36,7 @@ from typing import Any
 
 from .. import _model, constants
 from ..exc import CorruptRecordError
+from .s3_only_history import HistoryEntry
 
 FORMAT = 1
 MAX_OPS = 64
@@ -137,6 +138,14 @@ class AliasEntry:
     etag: str | None = None
     #: the alias object showed this write (or its deletion) at some point
     landed: bool = False
+    #: what alias history records of it (:mod:`.s3_only_history`): the action, who, why
+    action: str = "put"
+    actor: str = "unknown"
+    reason: str | None = None
+    #: when it was registered, to the microsecond (``update_at`` is in whole seconds)
+    at: str | None = None
+    #: earlier registrations whose outcome was unknown when this one was registered
+    prior: list[AliasEntry] = dataclasses.field(default_factory=list)
 
     @property
     def targets(self) -> list[_model.VersionId]:
@@ -172,6 +181,11 @@ class AliasEntry:
             update_at=text(data.get("update_at", ""), "update_at"),
             etag=text(data.get("etag"), "etag", optional=True),
             landed=data.get("landed", False) is True,
+            action=text(data.get("action", "put"), "action"),
+            actor=text(data.get("actor", "unknown"), "actor"),
+            reason=text(data.get("reason"), "reason", optional=True),
+            at=moment(data.get("at"), "at"),
+            prior=[AliasEntry.from_json(e) for e in data.get("prior", [])],
         )
 
 
@@ -186,10 +200,14 @@ class ArtifactState:
     purging_owner: str | None = None
     purging_until: str | None = None
     purging_lease_secs: int | None = None
+    #: alias history (:mod:`.s3_only_history`): each alias's recent entries, and the file
+    #: name of its newest page object
+    history: dict[str, list[HistoryEntry]] = dataclasses.field(default_factory=dict)
+    history_pages: dict[str, str] = dataclasses.field(default_factory=dict)
 
     # ------------------------------------------------------------ encoding
     def to_bytes(self) -> bytes:
-        document = {
+        document: dict[str, Any] = {
             "format": FORMAT,
             "hwm": self.hwm,
             "seq": self.seq,
@@ -201,6 +219,11 @@ class ArtifactState:
             "aliases": {a: e.to_json() for a, e in sorted(self.aliases.items())},
             "ops": self.ops[-MAX_OPS:],
         }
+        if self.history or self.history_pages:
+            document["history"] = {
+                a: [e.to_json() for e in entries] for a, entries in sorted(self.history.items())
+            }
+            document["history_pages"] = dict(sorted(self.history_pages.items()))
         return json.dumps(document, separators=(",", ":")).encode()
 
     @classmethod
@@ -246,6 +269,13 @@ class ArtifactState:
             },
             aliases={a: AliasEntry.from_json(e) for a, e in data["aliases"].items()},
             ops=[text(t, "op token") for t in ops],
+            history={
+                a: [HistoryEntry.from_json(e) for e in entries]
+                for a, entries in data.get("history", {}).items()
+            },
+            history_pages={
+                a: text(p, "history page") for a, p in data.get("history_pages", {}).items()
+            },
         )
 
     # ------------------------------------------------------------ the purge mark

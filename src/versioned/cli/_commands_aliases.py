@@ -9,6 +9,7 @@ import click
 
 from .. import exc
 from . import _output as out
+from ._commands_history import alias_history, alias_rollback
 from ._connection import Connection, connect
 from ._errors import ErrorHandlingGroup
 from ._lookup import explained, no_alias, require_artifact
@@ -30,6 +31,8 @@ class AliasTarget:
     secondary_version: str | None
     secondary_version_weight: int | None
     expected_revision: str | None
+    #: why, recorded in the alias's history
+    reason: str | None = None
 
 
 @click.group("alias", cls=ErrorHandlingGroup)
@@ -67,6 +70,7 @@ def replace_alias(
                 secondary_version=target.secondary_version,
                 secondary_version_weight=target.secondary_version_weight,
                 expected_revision=revision,
+                reason=target.reason,
                 bsm=conn.bsm,
             )
             return before, after
@@ -90,6 +94,7 @@ def replace_alias(
     metavar="REVISION",
     help="Only write if the alias is still at this revision (else exit code 4).",
 )
+@click.option("--reason", metavar="TEXT", help="Why: recorded in the alias's history.")
 @json_option
 @repository_options
 @click.pass_context
@@ -101,6 +106,7 @@ def alias_set(
     canary: str | None,
     weight: int | None,
     expected_revision: str | None,
+    reason: str | None,
     as_json: bool,
 ) -> None:
     """Point ALIAS of NAME at VERSION (LATEST when omitted).
@@ -120,7 +126,7 @@ def alias_set(
             conn,
             name,
             alias,
-            AliasTarget(version, canary, weight, expected_revision),
+            AliasTarget(version, canary, weight, expected_revision, reason),
         )
     if as_json:
         out.emit_json({**out.jsonable(after), "previous": out.jsonable(before)})
@@ -174,11 +180,17 @@ def alias_list(ctx: click.Context, name: str, as_json: bool) -> None:
     metavar="REVISION",
     help="Only delete if the alias is still at this revision (else exit code 4).",
 )
+@click.option("--reason", metavar="TEXT", help="Why: recorded in the alias's history.")
 @json_option
 @repository_options
 @click.pass_context
 def alias_delete(
-    ctx: click.Context, name: str, alias: str, expected_revision: str | None, as_json: bool
+    ctx: click.Context,
+    name: str,
+    alias: str,
+    expected_revision: str | None,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
     """Delete ALIAS of NAME (its versions stay).
 
@@ -191,9 +203,17 @@ def alias_delete(
         require_artifact(conn, name)
         raise no_alias(conn, name, alias, "; nothing deleted") from None
     conn.repo.delete_alias(
-        name=name, alias=alias, expected_revision=expected_revision, bsm=conn.bsm
+        name=name,
+        alias=alias,
+        expected_revision=expected_revision,
+        reason=reason,
+        bsm=conn.bsm,
     )
     if as_json:
         out.emit_json({"name": name, "alias": alias, "deleted": True, "previous": before})
     else:
         out.done(f"Deleted alias {alias} of {name} (it pointed at {out.describe_target(before)})")
+
+
+alias_group.add_command(alias_history)
+alias_group.add_command(alias_rollback)
