@@ -8,7 +8,7 @@ import concurrent.futures
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _actor, _content, _model, _pool, _s3, _transfer, history
+from . import _actor, _content, _model, _pool, _retention_orphans, _s3, _transfer, history
 from ._layouts import (
     AliasPoll,
     AliasRecord,
@@ -22,6 +22,7 @@ from ._layouts import (
     these,
 )
 from ._model import LATEST, VersionId
+from ._retention_run import RetentionService
 from ._session import Session, Sessions
 from .exc import (
     AliasNotFoundError,
@@ -69,6 +70,7 @@ class Engine:
         self.transfer = transfer
         self._sessions = Sessions()
         self.record = marker.RepositoryRecord(layout.bucket, layout.root, identity_of(layout))
+        self.retention = RetentionService(self)
 
     def session(self, bsm: BotoSesManager) -> Session:
         return self._sessions.of(bsm)
@@ -180,7 +182,9 @@ class Engine:
             raise LatestNotDeletableError(
                 f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
             )
-        result = self.layout.retire(self.writing(bsm), name, these([parsed]), strict=True)
+        session = self.writing(bsm)
+        choose = self.retention.guarded(session, name, these([parsed]), strict=True)
+        result = self.layout.retire(session, name, choose, strict=True)
         if result.in_use:
             raise VersionInUseError(in_use_message(name, result.in_use))
 
@@ -199,13 +203,16 @@ class Engine:
         expected_revision: object,
         reason: object = None,
         action: str = history.PUT,
+        force: object = False,
     ) -> AliasRecord:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         revision = check_revision(expected_revision)
         note = self.note(bsm, action, reason)
-        return self.layout.write_alias(self.writing(bsm), name, alias, target, revision, note)
+        session = self.writing(bsm)
+        self.retention.guard_alias(session, name, alias, force)  # 0 requests with force
+        return self.layout.write_alias(session, name, alias, target, revision, note)
 
     def get_alias(self, bsm: BotoSesManager, name: str, alias: str) -> AliasRecord:
         _model.validate_artifact_name(name)
@@ -227,12 +234,15 @@ class Engine:
         alias: str,
         expected_revision: object,
         reason: object = None,
+        force: object = False,
     ) -> bool:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
         revision = check_revision(expected_revision)
         note = self.note(bsm, history.DELETE, reason)
-        return self.layout.delete_alias(self.writing(bsm), name, alias, revision, note)
+        session = self.writing(bsm)
+        self.retention.guard_alias(session, name, alias, force)  # 0 requests with force
+        return self.layout.delete_alias(session, name, alias, revision, note)
 
     def list_alias_history(
         self, bsm: BotoSesManager, name: str, alias: str, limit: object
@@ -330,7 +340,8 @@ class Engine:
             )
             return list(decision.remove)
 
-        result = self.layout.retire(session, name, choose, strict=False)
+        guarded = self.retention.guarded(session, name, choose, strict=False)
+        result = self.layout.retire(session, name, guarded, strict=False)
         retired = sorted(result.retired, key=lambda r: int(r.version), reverse=True)
         return (chosen_at[0] if chosen_at else session.clock.now()), retired
 
@@ -359,6 +370,9 @@ class Engine:
                 report.add(problem)
         for artifact in names:
             self._verify_artifact(session, artifact, report, workers)
+        root = self.layout.root if name is None else f"{self.layout.root}{name}/"
+        for problem in _retention_orphans.upload_problems(session, self.layout.bucket, root):
+            report.add(problem)
         return self._shared_once(report)
 
     def _shared_once(self, report: VerifyReport) -> VerifyReport:
@@ -376,6 +390,8 @@ class Engine:
                 kept.add(problem)
                 seen.add(problem)
         return kept
+
+    shared_once = _shared_once
 
     def _verify_artifact(
         self, session: Session, name: str, report: VerifyReport, workers: int

@@ -22,12 +22,14 @@ from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
 from ._objects import AliasFields, ArtifactFields
 from ._paths import S3Path
+from ._retention_orphans import DEFAULT_UPLOAD_AGE_SECS
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
 from .exc import ValidationError
 from .history import AliasChange
 from .lifecycle import PurgePlan
+from .retention import Hold, RetentionPlan, RetentionPolicy, RetentionReport
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -226,12 +228,15 @@ class Repository:
         *,
         expected_revision: str | None = None,
         reason: str | None = None,
+        force: bool = False,
     ) -> Alias:
         """Point ``alias`` at ``version`` (LATEST when None), optionally sending
         ``secondary_version_weight``% (0..99) to ``secondary_version``. One transaction
         checks that the targets exist (ArtifactNotFoundError) and, with
         ``expected_revision``, that the alias is unchanged (ConcurrentModificationError).
-        Requests: 1 (the transaction)."""
+        A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
+        Requests: 1 (the transaction), + 1 BatchGetItem (the retention documents)
+        unless ``force``."""
         record = self._engine.put_alias(
             self._session(bsm),
             name,
@@ -241,6 +246,7 @@ class Repository:
             secondary_version_weight,
             expected_revision,
             reason,
+            force=force,
         )
         return self._alias(record)
 
@@ -260,10 +266,14 @@ class Repository:
         *,
         expected_revision: str | None = None,
         reason: str | None = None,
+        force: bool = False,
     ) -> None:
-        """Delete an alias (a missing one is fine unless ``expected_revision`` is given).
-        Requests: 1."""
-        self._engine.delete_alias(self._session(bsm), name, alias, expected_revision, reason)
+        """Delete an alias (a missing one is fine unless ``expected_revision`` is given);
+        a protected alias needs ``force=True``. Requests: 1, + 1 BatchGetItem (the
+        retention documents) unless ``force``."""
+        self._engine.delete_alias(
+            self._session(bsm), name, alias, expected_revision, reason, force=force
+        )
 
     def list_alias_history(
         self, name: str, alias: str, limit: int | None = None, bsm: BotoSesManager | None = None
@@ -313,6 +323,57 @@ class Repository:
         """Delete every artifact of the repository (items, and objects of its layout).
         Irreversible."""
         self._engine.purge_all(self._session(bsm))
+
+    # ------------------------------------------------------------ retention
+    def set_retention(
+        self, name: str | None, policy: RetentionPolicy | None, bsm: BotoSesManager | None = None
+    ) -> None:
+        """Store the retention policy of ``name`` (None: the repository default); None
+        removes it. A nonsense policy raises ValidationError before any request."""
+        self._engine.retention.set_policy(self._session(bsm), name, policy)
+
+    def get_retention(
+        self, name: str | None, bsm: BotoSesManager | None = None
+    ) -> RetentionPolicy | None:
+        """The policy stored for ``name`` (None: the repository default). Requests: 1."""
+        return self._engine.retention.get_policy(self._session(bsm), name)
+
+    def hold_version(
+        self, name: str, version: int, reason: str, bsm: BotoSesManager | None = None
+    ) -> Hold:
+        """Hold a version: nothing deletes it until it is released."""
+        return self._engine.retention.hold(self._session(bsm), name, version, reason)
+
+    def release_version(self, name: str, version: int, bsm: BotoSesManager | None = None) -> bool:
+        """Release a hold; False when the version was not held."""
+        return self._engine.retention.release(self._session(bsm), name, version)
+
+    def list_holds(self, name: str, bsm: BotoSesManager | None = None) -> list[Hold]:
+        """The holds on versions of ``name``. Requests: 1."""
+        return self._engine.retention.holds(self._session(bsm), name)
+
+    def plan_retention(
+        self, name: str | None = None, bsm: BotoSesManager | None = None
+    ) -> list[RetentionPlan]:
+        """What :meth:`apply_retention` would delete, per artifact, and why the rest
+        stays. Changes nothing."""
+        return self._engine.retention.plan(self._session(bsm), name)
+
+    def apply_retention(
+        self,
+        name: str | None = None,
+        dry_run: bool = False,
+        bsm: BotoSesManager | None = None,
+        *,
+        delete_orphans: bool = False,
+        upload_age_secs: float = DEFAULT_UPLOAD_AGE_SECS,
+    ) -> list[RetentionReport]:
+        """Apply each artifact's retention policy (deletes are soft: ``bytes_freed`` is 0);
+        abort multipart uploads older than ``upload_age_secs``; report verify()'s orphan
+        objects (whole repository only; deleted with ``delete_orphans``)."""
+        return self._engine.retention.run(
+            self._session(bsm), name, dry_run, delete_orphans, upload_age_secs
+        )
 
     # ------------------------------------------------------------ verification
     def verify(self, name: str | None = None, bsm: BotoSesManager | None = None) -> VerifyReport:

@@ -28,11 +28,13 @@ from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
 from ._model import decode_filename, encode_filename, validate_alias_name
 from ._objects import AliasFields, ArtifactFields
+from ._retention_orphans import DEFAULT_UPLOAD_AGE_SECS
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
 from .history import AliasChange
 from .lifecycle import PurgePlan
+from .retention import Hold, RetentionPlan, RetentionPolicy, RetentionReport
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -189,13 +191,16 @@ class Repository:
         expected_revision: str | None = None,
         *,
         reason: str | None = None,
+        force: bool = False,
     ) -> Alias:
         """Point ``alias`` at ``version`` (LATEST when None), optionally sending
         ``secondary_version_weight``% (0..99) of traffic to ``secondary_version``. Both
         versions must exist (ArtifactNotFoundError). With ``expected_revision`` the write
         happens only if the alias is still at that revision (ConcurrentModificationError).
+        A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
         Requests: 4 (the state, the write registered, the alias object, the write
-        recorded), + 1 per target not yet confirmed (a HEAD)."""
+        recorded), + 1 per target not yet confirmed (a HEAD), + 2 GETs in parallel (the
+        retention documents) unless ``force``."""
         record = self._engine.put_alias(
             bsm,
             name,
@@ -205,6 +210,7 @@ class Repository:
             secondary_version_weight,
             expected_revision,
             reason,
+            force=force,
         )
         return self._alias(record)
 
@@ -225,12 +231,14 @@ class Repository:
         expected_revision: str | None = None,
         *,
         reason: str | None = None,
+        force: bool = False,
     ) -> None:
         """Delete an alias; a missing alias is fine unless ``expected_revision`` is given
-        (then any change since that revision raises ConcurrentModificationError).
-        Requests: 5 (the state and the alias together, the deletion registered, DELETE,
-        the deletion recorded)."""
-        self._engine.delete_alias(bsm, name, alias, expected_revision, reason)
+        (then any change since that revision raises ConcurrentModificationError). A
+        protected alias needs ``force=True``. Requests: 5 (the state and the alias
+        together, the deletion registered, DELETE, the deletion recorded), + 2 GETs in
+        parallel (the retention documents) unless ``force``."""
+        self._engine.delete_alias(bsm, name, alias, expected_revision, reason, force=force)
 
     def list_alias_history(
         self, bsm: BotoSesManager, name: str, alias: str, limit: int | None = None
@@ -281,6 +289,49 @@ class Repository:
     def purge_all(self, bsm: BotoSesManager) -> None:
         """Delete every artifact of the repository (only keys of its layout). Irreversible."""
         self._engine.purge_all(bsm)
+
+    # ------------------------------------------------------------ retention
+    def set_retention(
+        self, bsm: BotoSesManager, name: str | None, policy: RetentionPolicy | None
+    ) -> None:
+        """Store the retention policy of ``name`` (None: the repository default); None
+        removes it. A nonsense policy raises ValidationError before any request."""
+        self._engine.retention.set_policy(bsm, name, policy)
+
+    def get_retention(self, bsm: BotoSesManager, name: str | None) -> RetentionPolicy | None:
+        """The policy stored for ``name`` (None: the repository default). Requests: 1."""
+        return self._engine.retention.get_policy(bsm, name)
+
+    def hold_version(self, bsm: BotoSesManager, name: str, version: int, reason: str) -> Hold:
+        """Hold a version: nothing deletes it until it is released."""
+        return self._engine.retention.hold(bsm, name, version, reason)
+
+    def release_version(self, bsm: BotoSesManager, name: str, version: int) -> bool:
+        """Release a hold; False when the version was not held."""
+        return self._engine.retention.release(bsm, name, version)
+
+    def list_holds(self, bsm: BotoSesManager, name: str) -> list[Hold]:
+        """The holds on versions of ``name``. Requests: 1."""
+        return self._engine.retention.holds(bsm, name)
+
+    def plan_retention(self, bsm: BotoSesManager, name: str | None = None) -> list[RetentionPlan]:
+        """What :meth:`apply_retention` would delete, per artifact, and why the rest
+        stays. Changes nothing."""
+        return self._engine.retention.plan(bsm, name)
+
+    def apply_retention(
+        self,
+        bsm: BotoSesManager,
+        name: str | None = None,
+        dry_run: bool = False,
+        *,
+        delete_orphans: bool = False,
+        upload_age_secs: float = DEFAULT_UPLOAD_AGE_SECS,
+    ) -> list[RetentionReport]:
+        """Apply each artifact's retention policy (see docs/retention.md); abort multipart
+        uploads older than ``upload_age_secs``; report verify()'s orphan objects (whole
+        repository only; deleted with ``delete_orphans``)."""
+        return self._engine.retention.run(bsm, name, dry_run, delete_orphans, upload_age_secs)
 
     # ------------------------------------------------------------ verification
     def verify(self, bsm: BotoSesManager, name: str | None = None) -> VerifyReport:

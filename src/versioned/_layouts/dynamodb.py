@@ -39,6 +39,7 @@ from . import (
     Inventory,
     PutRequest,
     RetireResult,
+    StoredDocument,
     VersionRecord,
 )
 from .dynamodb_aliases import Aliases
@@ -47,6 +48,7 @@ from .dynamodb_keys import DynamoDBPlace
 from .dynamodb_latest import LatestWriter
 from .dynamodb_publish import Publisher
 from .dynamodb_queue import TurnQueue
+from .dynamodb_retention import RetentionDocuments
 from .dynamodb_retire import Retirer
 from .dynamodb_verify import Verifier
 from .dynamodb_versions import Versions
@@ -87,6 +89,7 @@ class DynamoDBLayout:
         self.publisher = Publisher(self.place, queue, transfer, retry)
         self.retirer = Retirer(self.place, self.publisher, self.aliases, retry)
         self.verifier = Verifier(self.place, self.retirer)
+        self.retention = RetentionDocuments(self.place, retry)
         self._claimed = False
         self._claim_lock = threading.Lock()
 
@@ -198,6 +201,16 @@ class DynamoDBLayout:
         self, session: Session, name: str, alias: str, limit: int | None
     ) -> list[AliasChange]:
         return []
+
+    def read_retention(
+        self, session: Session, names: list[str | None]
+    ) -> dict[str | None, StoredDocument | None]:
+        return self.retention.read(self._ready(session), names)
+
+    def write_retention(
+        self, session: Session, name: str | None, body: str, expected_revision: str | None
+    ) -> None:
+        self.retention.write(self._ready(session), name, body, expected_revision)
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.retirer.purge_artifact(self._ready(session), name)

@@ -5,6 +5,7 @@
     versions/999999_000001{suffix}     version 1 (newest versions list first)
     aliases/{alias}.json               alias document (the seed's eight fields)
     state.json                         the artifact's state, changed only by CAS
+    retention.json                     the artifact's retention policy and holds
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .. import _model
 from .._model import LATEST, VersionId
 
 STATE_FILE = "state.json"
+RETENTION_FILE = "retention.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,9 @@ class S3OnlyPlace:
     def state_key(self, name: str) -> str:
         return f"{self.artifact_dir(name)}{STATE_FILE}"
 
+    def retention_key(self, name: str) -> str:
+        return f"{self.artifact_dir(name)}{RETENTION_FILE}"
+
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
@@ -68,7 +73,7 @@ class S3OnlyPlace:
 
     def classify(self, key: str) -> tuple[str, str, str] | None:
         """(kind, artifact name, detail) of a key this layout owns: kind is "version",
-        "alias", "state" or "trash" (left by an older release); None otherwise."""
+        "alias", "state", "retention" or "trash" (left by an older release); None otherwise."""
         if not key.startswith(self.root):
             return None
         name, sep, tail = key[len(self.root) :].partition("/")
@@ -76,6 +81,8 @@ class S3OnlyPlace:
             return None
         if tail == STATE_FILE:
             return ("state", name, "")
+        if tail == RETENTION_FILE:
+            return ("retention", name, "")
         folder, sep, file = tail.partition("/")
         if not sep:
             return None
