@@ -47,6 +47,12 @@ def numbers(backend: Backend, name: str = NAME) -> list[str]:
     return [v for v in backend.versions(name) if v != "LATEST"]
 
 
+def engine_of(backend: Backend) -> Any:
+    """The engine behind a facade, to run a plan and its deletion apart."""
+    repo: Any = backend.repo
+    return repo._engine
+
+
 def set_policy(backend: Backend, name: str | None = NAME, **fields: Any) -> None:
     call(backend, "set_retention", name=name, policy=RetentionPolicy(**fields))
 
@@ -206,7 +212,7 @@ def test_dry_run_changes_nothing(backend: Backend) -> None:
 def test_a_version_aliased_between_plan_and_delete_is_kept(backend: Backend) -> None:
     publish_n(backend, 3)
     set_policy(backend, keep_last=1)
-    engine: Any = getattr(backend.repo, "_engine")
+    engine = engine_of(backend)
     session = engine.writing(backend.bsm)
     plan = engine.retention.plan_one(session, NAME, None)
     assert plan.delete == (2, 1)
@@ -220,7 +226,7 @@ def test_a_version_aliased_between_plan_and_delete_is_kept(backend: Backend) -> 
 def test_a_version_held_between_plan_and_delete_is_kept(backend: Backend) -> None:
     publish_n(backend, 3)
     set_policy(backend, keep_last=1)
-    engine: Any = getattr(backend.repo, "_engine")
+    engine = engine_of(backend)
     session = engine.writing(backend.bsm)
     plan = engine.retention.plan_one(session, NAME, None)
     call(backend, "hold_version", name=NAME, version=1, reason="legal")
