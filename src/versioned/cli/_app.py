@@ -6,6 +6,7 @@
 - ``_commands_lifecycle``: purge, purge-artifact, purge-all
 - ``_commands_local``: sandbox, demo
 - ``_commands_cache``: fetch, watch, url, cache ls / verify / prune (consumers)
+- ``_commands_retention``: retention show / set / plan / apply, hold, release
 
 Every command is a client of the public API only (``versioned.repository.Repository``).
 """
@@ -20,6 +21,7 @@ from . import _commands_cache as consumers
 from . import _commands_lifecycle as lifecycle
 from . import _commands_local as local
 from . import _commands_repository as repository
+from . import _commands_retention as retention
 from ._commands_aliases import alias_group
 from ._errors import EXIT_CODES_HELP, ErrorHandlingGroup
 from ._options import parse_duration, repository_options, verbose_option
@@ -84,5 +86,8 @@ for command in (
     consumers.cache_group,
     local.sandbox,
     local.demo,
+    retention.retention_group,
+    retention.hold,
+    retention.release,
 ):
     cli.add_command(command)

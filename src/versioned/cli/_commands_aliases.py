@@ -46,7 +46,7 @@ def current_alias(conn: Connection, name: str, alias: str) -> Alias | None:
 
 
 def replace_alias(
-    conn: Connection, name: str, alias: str, target: AliasTarget
+    conn: Connection, name: str, alias: str, target: AliasTarget, force: bool = False
 ) -> tuple[Alias | None, Alias]:
     """Write the alias and return (what it replaced, what it is now).
 
@@ -67,6 +67,7 @@ def replace_alias(
                 secondary_version=target.secondary_version,
                 secondary_version_weight=target.secondary_version_weight,
                 expected_revision=revision,
+                force=force,
                 bsm=conn.bsm,
             )
             return before, after
@@ -90,6 +91,7 @@ def replace_alias(
     metavar="REVISION",
     help="Only write if the alias is still at this revision (else exit code 4).",
 )
+@click.option("--force", is_flag=True, help="Move an alias the retention policy protects.")
 @json_option
 @repository_options
 @click.pass_context
@@ -101,6 +103,7 @@ def alias_set(
     canary: str | None,
     weight: int | None,
     expected_revision: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Point ALIAS of NAME at VERSION (LATEST when omitted).
@@ -121,6 +124,7 @@ def alias_set(
             name,
             alias,
             AliasTarget(version, canary, weight, expected_revision),
+            force,
         )
     if as_json:
         out.emit_json({**out.jsonable(after), "previous": out.jsonable(before)})
@@ -174,11 +178,17 @@ def alias_list(ctx: click.Context, name: str, as_json: bool) -> None:
     metavar="REVISION",
     help="Only delete if the alias is still at this revision (else exit code 4).",
 )
+@click.option("--force", is_flag=True, help="Delete an alias the retention policy protects.")
 @json_option
 @repository_options
 @click.pass_context
 def alias_delete(
-    ctx: click.Context, name: str, alias: str, expected_revision: str | None, as_json: bool
+    ctx: click.Context,
+    name: str,
+    alias: str,
+    expected_revision: str | None,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Delete ALIAS of NAME (its versions stay).
 
@@ -191,7 +201,7 @@ def alias_delete(
         require_artifact(conn, name)
         raise no_alias(conn, name, alias, "; nothing deleted") from None
     conn.repo.delete_alias(
-        name=name, alias=alias, expected_revision=expected_revision, bsm=conn.bsm
+        name=name, alias=alias, expected_revision=expected_revision, force=force, bsm=conn.bsm
     )
     if as_json:
         out.emit_json({"name": name, "alias": alias, "deleted": True, "previous": before})
