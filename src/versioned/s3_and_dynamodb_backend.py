@@ -207,8 +207,9 @@ class Repository:
     ) -> None:
         """Soft-delete one version (LATEST when ``version`` is None): it disappears from get
         and list, its bytes stay. Refused with VersionInUseError while an alias points at
-        it. A missing or already deleted version is fine. Requests: 3 (2 Queries, 1
-        update), + 1 per newest version (LATEST's item then records that it went)."""
+        it, VersionHeldError while it is held. A missing or already deleted version is
+        fine. Requests: 4 (2 Queries, the holds, 1 update; LATEST: no holds), + 1 per
+        newest version (LATEST's item then records that it went)."""
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
@@ -235,8 +236,8 @@ class Repository:
         checks that the targets exist (ArtifactNotFoundError) and, with
         ``expected_revision``, that the alias is unchanged (ConcurrentModificationError).
         A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
-        Requests: 1 (the transaction), + 1 BatchGetItem (the retention documents)
-        unless ``force``."""
+        Requests: 2 (a BatchGetItem of the retention documents, unless ``force``; the
+        transaction)."""
         record = self._engine.put_alias(
             self._session(bsm),
             name,
@@ -269,8 +270,8 @@ class Repository:
         force: bool = False,
     ) -> None:
         """Delete an alias (a missing one is fine unless ``expected_revision`` is given);
-        a protected alias needs ``force=True``. Requests: 1, + 1 BatchGetItem (the
-        retention documents) unless ``force``."""
+        a protected alias needs ``force=True``. Requests: 2 (a BatchGetItem of the
+        retention documents, unless ``force``; the delete)."""
         self._engine.delete_alias(
             self._session(bsm), name, alias, expected_revision, reason, force=force
         )
@@ -308,8 +309,9 @@ class Repository:
         ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Ages and
         the purge time are the server's clock (the Date of its answers). Returns
         (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 2 (Queries), + 1 per version deleted (16 at a time; 1 more when the
-        newest goes: LATEST's item records it)."""
+        Held versions stay. Requests: 3 (Queries, the holds when a version goes), + 1
+        per version deleted (16 at a time; 1 more when the newest goes: LATEST's item
+        records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )
@@ -335,7 +337,7 @@ class Repository:
     def get_retention(
         self, name: str | None, bsm: BotoSesManager | None = None
     ) -> RetentionPolicy | None:
-        """The policy stored for ``name`` (None: the repository default). Requests: 1."""
+        """The policy stored for ``name`` (None: the repository default); one read."""
         return self._engine.retention.get_policy(self._session(bsm), name)
 
     def hold_version(
@@ -349,7 +351,7 @@ class Repository:
         return self._engine.retention.release(self._session(bsm), name, version)
 
     def list_holds(self, name: str, bsm: BotoSesManager | None = None) -> list[Hold]:
-        """The holds on versions of ``name``. Requests: 1."""
+        """The holds on versions of ``name``; one read."""
         return self._engine.retention.holds(self._session(bsm), name)
 
     def plan_retention(

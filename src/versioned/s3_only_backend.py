@@ -171,7 +171,8 @@ class Repository:
     def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
         nor a version an alias points at (VersionInUseError). A missing version is fine.
-        Requests: 5 (3 reads together, the deletion marked, DELETE)."""
+        A held version raises VersionHeldError.
+        Requests: 6 (3 reads together, the holds, the deletion marked, DELETE)."""
         self._engine.delete_version(bsm, name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
@@ -198,9 +199,9 @@ class Repository:
         versions must exist (ArtifactNotFoundError). With ``expected_revision`` the write
         happens only if the alias is still at that revision (ConcurrentModificationError).
         A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
-        Requests: 4 (the state, the write registered, the alias object, the write
-        recorded), + 1 per target not yet confirmed (a HEAD), + 2 GETs in parallel (the
-        retention documents) unless ``force``."""
+        Requests: 6 (the retention documents together, unless ``force``: 2 fewer; the
+        state, the write registered, the alias object, the write recorded), + 1 per
+        target not yet confirmed (a HEAD)."""
         record = self._engine.put_alias(
             bsm,
             name,
@@ -235,9 +236,9 @@ class Repository:
     ) -> None:
         """Delete an alias; a missing alias is fine unless ``expected_revision`` is given
         (then any change since that revision raises ConcurrentModificationError). A
-        protected alias needs ``force=True``. Requests: 5 (the state and the alias
-        together, the deletion registered, DELETE, the deletion recorded), + 2 GETs in
-        parallel (the retention documents) unless ``force``."""
+        protected alias needs ``force=True``. Requests: 7 (the retention documents
+        together, unless ``force``: 2 fewer; the state and the alias together, the
+        deletion registered, DELETE, the deletion recorded)."""
         self._engine.delete_alias(bsm, name, alias, expected_revision, reason, force=force)
 
     def list_alias_history(
@@ -272,7 +273,8 @@ class Repository:
         older than ``purge_older_than_secs`` and are not an alias's target; LATEST stays.
         Ages and the purge time are the server's clock (the Date of its answers).
         Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 5 (3 reads together, the deletions marked, a batch DELETE per 1000)."""
+        Held versions stay. Requests: 6 (3 reads together, the holds when a version
+        goes, the deletions marked, a batch DELETE per 1000)."""
         purge_time, records = self._engine.purge_versions(
             bsm, name, keep_last_n, purge_older_than_secs, dry_run
         )
@@ -299,7 +301,7 @@ class Repository:
         self._engine.retention.set_policy(bsm, name, policy)
 
     def get_retention(self, bsm: BotoSesManager, name: str | None) -> RetentionPolicy | None:
-        """The policy stored for ``name`` (None: the repository default). Requests: 1."""
+        """The policy stored for ``name`` (None: the repository default); one read."""
         return self._engine.retention.get_policy(bsm, name)
 
     def hold_version(self, bsm: BotoSesManager, name: str, version: int, reason: str) -> Hold:
@@ -311,7 +313,7 @@ class Repository:
         return self._engine.retention.release(bsm, name, version)
 
     def list_holds(self, bsm: BotoSesManager, name: str) -> list[Hold]:
-        """The holds on versions of ``name``. Requests: 1."""
+        """The holds on versions of ``name``; one read."""
         return self._engine.retention.holds(bsm, name)
 
     def plan_retention(self, bsm: BotoSesManager, name: str | None = None) -> list[RetentionPlan]:
