@@ -481,3 +481,21 @@ def test_seed_purges_restart_our_numbering(pair: Pair) -> None:
     assert publish(pair, "app", E).version == "1"
     assert versions_of(pair.our("list_artifact_versions", name="app")) == ["LATEST", "1"]
     assert_verified(pair)
+
+
+def test_retention_documents_are_invisible_to_the_seed(pair: Pair) -> None:
+    """Policies (an artifact's and the default) and holds stored beside the artifact:
+    the seed's names, versions and aliases are exactly what they were."""
+    from versioned.retention import RetentionPolicy
+
+    pair.bootstrap()
+    publish(pair, "app", A)
+    publish(pair, "app", B)
+    pair.our("put_alias", name="app", alias="prod", version=1)
+    before = pair.seed(call("list_artifact_names"), *seed_reads("app", ["1", "2"], ["prod"]))
+    pair.our("set_retention", name="app", policy=RetentionPolicy(keep_last=1))
+    pair.our("set_retention", name=None, policy=RetentionPolicy(keep_last=5))
+    pair.our("hold_version", name="app", version=2, reason="audit")
+    after = pair.seed(call("list_artifact_names"), *seed_reads("app", ["1", "2"], ["prod"]))
+    assert [ok(result) for result in after] == [ok(result) for result in before]
+    assert_verified(pair)
