@@ -289,9 +289,10 @@ class Engine:
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
         session = self.reading(bsm)
-        versions, aliases = _pool.parallel(
+        versions, aliases, held = _pool.parallel(
             lambda: self.layout.list_versions(session, name),
             lambda: self.layout.list_aliases(session, name),
+            lambda: self.retention.held_reasons(session, name),
         )
         purge_time = session.clock.now()  # the server's: after the reads, from their Date
         published = {int(r.version): r for r in versions if r.version != LATEST}
@@ -302,12 +303,10 @@ class Engine:
             now=purge_time,
             alias_users=_model.alias_users((a.alias, a.targets) for a in aliases),
         )
+        kept = {**decision.keep, **{n: held[n] for n in decision.remove if n in held}}
         keep = [KeptVersion(r, "LATEST") for r in versions if r.version == LATEST]
-        keep += [
-            KeptVersion(published[n], reason)
-            for n, reason in sorted(decision.keep.items(), reverse=True)
-        ]
-        return PurgePlan(purge_time, [published[n] for n in decision.remove], keep)
+        keep += [KeptVersion(published[n], reason) for n, reason in sorted(kept.items())[::-1]]
+        return PurgePlan(purge_time, [published[n] for n in decision.remove if n not in held], keep)
 
     def purge_versions(
         self,

@@ -132,6 +132,11 @@ class RetentionService:
         self._update(session, checked, without)
         return released[0]
 
+    def held_reasons(self, session: Session, name: str) -> dict[int, str]:
+        """{held version: why it stays}, as a purge plan reports it. 1 request."""
+        holds = self.documents(session, [name])[name].holds
+        return {v: f"hold by {h.held_by}: {h.reason}" for v, h in holds.items()}
+
     # ------------------------------------------------------------ guards
     def guard_alias(self, session: Session, name: str, alias: str, force: object) -> None:
         """Refuse to move or delete a protected alias unless ``force``."""

@@ -297,6 +297,9 @@ def test_hold_blocks_delete_and_purge_until_released(backend: Backend, monkeypat
     assert [h.version for h in call(backend, "list_holds", name=NAME)] == [1]
     with pytest.raises(exc.VersionHeldError, match="bob"):
         call(backend, "delete_artifact_version", name=NAME, version=1)
+    plan = call(backend, "plan_purge", name=NAME, keep_last_n=0, purge_older_than_secs=0)
+    assert sorted(a.version for a in plan.delete) == ["2", "3"]
+    assert [k.reason for k in plan.keep if k.artifact.version == "1"] == ["hold by bob: audit"]
     _, deleted = call(
         backend, "purge_artifact_versions", name=NAME, keep_last_n=0, purge_older_than_secs=0
     )
