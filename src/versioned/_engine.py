@@ -346,7 +346,9 @@ class Engine:
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         _model.validate_artifact_name(name)
-        self.layout.purge_artifact(self.writing(bsm), name)
+        session = self.writing(bsm)
+        self.retention.refuse_held(session, name)  # a held version keeps its artifact
+        self.layout.purge_artifact(session, name)
 
     def purge_all(self, bsm: BotoSesManager) -> None:
         self.layout.purge_all(self.writing(bsm))

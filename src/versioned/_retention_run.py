@@ -137,6 +137,12 @@ class RetentionService:
         holds = self.documents(session, [name])[name].holds
         return {v: f"hold by {h.held_by}: {h.reason}" for v, h in holds.items()}
 
+    def refuse_held(self, session: Session, name: str) -> None:
+        """VersionHeldError when a version of ``name`` is held. 1 request."""
+        holds = self.documents(session, [name])[name].holds
+        if holds:
+            raise VersionHeldError(_held_message(name, [holds[v] for v in sorted(holds)]))
+
     # ------------------------------------------------------------ guards
     def guard_alias(self, session: Session, name: str, alias: str, force: object) -> None:
         """Refuse to move or delete a protected alias unless ``force``."""

@@ -318,7 +318,8 @@ class Repository:
         return purge_time, [self._artifact(r) for r in records]
 
     def purge_artifact(self, name: str, bsm: BotoSesManager | None = None) -> None:
-        """Delete every alias, item and object of ``name``. Irreversible."""
+        """Delete every alias, item and object of ``name``. Irreversible; refused
+        (VersionHeldError) while a version is held."""
         self._engine.purge_artifact(self._session(bsm), name)
 
     def purge_all(self, bsm: BotoSesManager | None = None) -> None:

@@ -281,7 +281,8 @@ class Repository:
         return purge_time, [self._artifact(r) for r in records]
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
-        """Delete every version, alias and the state of ``name``. Irreversible.
+        """Delete every version, alias and the state of ``name``. Irreversible; refused
+        (VersionHeldError) while a version is held.
 
         The artifact is marked first: until the purge ends, writes to it raise
         ArtifactNotFoundError. A purge that dies half-way is settled by the next write

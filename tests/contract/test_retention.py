@@ -305,6 +305,8 @@ def test_hold_blocks_delete_and_purge_until_released(backend: Backend, monkeypat
     )
     assert sorted(a.version for a in deleted) == ["2", "3"]
     assert numbers(backend) == ["1"]
+    with pytest.raises(exc.VersionHeldError):
+        call(backend, "purge_artifact", name=NAME)
     assert call(backend, "release_version", name=NAME, version=1) is True
     assert call(backend, "release_version", name=NAME, version=1) is False
     call(backend, "delete_artifact_version", name=NAME, version=1)
