@@ -22,14 +22,13 @@ from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
 from ._objects import AliasFields, ArtifactFields
 from ._paths import S3Path
-from ._retention_orphans import DEFAULT_UPLOAD_AGE_SECS
+from ._retention_facades import DynamoDBRetention
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
 from .exc import ValidationError
 from .history import AliasChange
 from .lifecycle import PurgePlan
-from .retention import Hold, RetentionPlan, RetentionPolicy, RetentionReport
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ class Alias(AliasFields[datetime]):
 
 
 @dataclasses.dataclass
-class Repository:
+class Repository(DynamoDBRetention):
     """An artifact repository: bytes under ``s3://{s3_bucket}/{s3_prefix}/``, metadata in
     the DynamoDB table ``dynamodb_table_name`` (which serves this repository only)."""
 
@@ -326,57 +325,6 @@ class Repository:
         """Delete every artifact of the repository (items, and objects of its layout).
         Irreversible."""
         self._engine.purge_all(self._session(bsm))
-
-    # ------------------------------------------------------------ retention
-    def set_retention(
-        self, name: str | None, policy: RetentionPolicy | None, bsm: BotoSesManager | None = None
-    ) -> None:
-        """Store the retention policy of ``name`` (None: the repository default); None
-        removes it. A nonsense policy raises ValidationError before any request."""
-        self._engine.retention.set_policy(self._session(bsm), name, policy)
-
-    def get_retention(
-        self, name: str | None, bsm: BotoSesManager | None = None
-    ) -> RetentionPolicy | None:
-        """The policy stored for ``name`` (None: the repository default); one read."""
-        return self._engine.retention.get_policy(self._session(bsm), name)
-
-    def hold_version(
-        self, name: str, version: int, reason: str, bsm: BotoSesManager | None = None
-    ) -> Hold:
-        """Hold a version: nothing deletes it until it is released."""
-        return self._engine.retention.hold(self._session(bsm), name, version, reason)
-
-    def release_version(self, name: str, version: int, bsm: BotoSesManager | None = None) -> bool:
-        """Release a hold; False when the version was not held."""
-        return self._engine.retention.release(self._session(bsm), name, version)
-
-    def list_holds(self, name: str, bsm: BotoSesManager | None = None) -> list[Hold]:
-        """The holds on versions of ``name``; one read."""
-        return self._engine.retention.holds(self._session(bsm), name)
-
-    def plan_retention(
-        self, name: str | None = None, bsm: BotoSesManager | None = None
-    ) -> list[RetentionPlan]:
-        """What :meth:`apply_retention` would delete, per artifact, and why the rest
-        stays. Changes nothing."""
-        return self._engine.retention.plan(self._session(bsm), name)
-
-    def apply_retention(
-        self,
-        name: str | None = None,
-        dry_run: bool = False,
-        bsm: BotoSesManager | None = None,
-        *,
-        delete_orphans: bool = False,
-        upload_age_secs: float = DEFAULT_UPLOAD_AGE_SECS,
-    ) -> list[RetentionReport]:
-        """Apply each artifact's retention policy (deletes are soft: ``bytes_freed`` is 0);
-        abort multipart uploads older than ``upload_age_secs``; report verify()'s orphan
-        objects (whole repository only; deleted with ``delete_orphans``)."""
-        return self._engine.retention.run(
-            self._session(bsm), name, dry_run, delete_orphans, upload_age_secs
-        )
 
     # ------------------------------------------------------------ verification
     def verify(self, name: str | None = None, bsm: BotoSesManager | None = None) -> VerifyReport:

@@ -28,13 +28,12 @@ from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
 from ._model import decode_filename, encode_filename, validate_alias_name
 from ._objects import AliasFields, ArtifactFields
-from ._retention_orphans import DEFAULT_UPLOAD_AGE_SECS
+from ._retention_facades import S3OnlyRetention
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
 from .history import AliasChange
 from .lifecycle import PurgePlan
-from .retention import Hold, RetentionPlan, RetentionPolicy, RetentionReport
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ class Alias(AliasFields[str]):
 
 
 @dataclasses.dataclass
-class Repository:
+class Repository(S3OnlyRetention):
     """An S3-only artifact repository rooted at ``s3://{s3_bucket}/{s3_prefix}/``.
 
     ``multipart_threshold``, ``part_size``, ``max_workers`` and ``single_copy_limit`` tune
@@ -292,49 +291,6 @@ class Repository:
     def purge_all(self, bsm: BotoSesManager) -> None:
         """Delete every artifact of the repository (only keys of its layout). Irreversible."""
         self._engine.purge_all(bsm)
-
-    # ------------------------------------------------------------ retention
-    def set_retention(
-        self, bsm: BotoSesManager, name: str | None, policy: RetentionPolicy | None
-    ) -> None:
-        """Store the retention policy of ``name`` (None: the repository default); None
-        removes it. A nonsense policy raises ValidationError before any request."""
-        self._engine.retention.set_policy(bsm, name, policy)
-
-    def get_retention(self, bsm: BotoSesManager, name: str | None) -> RetentionPolicy | None:
-        """The policy stored for ``name`` (None: the repository default); one read."""
-        return self._engine.retention.get_policy(bsm, name)
-
-    def hold_version(self, bsm: BotoSesManager, name: str, version: int, reason: str) -> Hold:
-        """Hold a version: nothing deletes it until it is released."""
-        return self._engine.retention.hold(bsm, name, version, reason)
-
-    def release_version(self, bsm: BotoSesManager, name: str, version: int) -> bool:
-        """Release a hold; False when the version was not held."""
-        return self._engine.retention.release(bsm, name, version)
-
-    def list_holds(self, bsm: BotoSesManager, name: str) -> list[Hold]:
-        """The holds on versions of ``name``; one read."""
-        return self._engine.retention.holds(bsm, name)
-
-    def plan_retention(self, bsm: BotoSesManager, name: str | None = None) -> list[RetentionPlan]:
-        """What :meth:`apply_retention` would delete, per artifact, and why the rest
-        stays. Changes nothing."""
-        return self._engine.retention.plan(bsm, name)
-
-    def apply_retention(
-        self,
-        bsm: BotoSesManager,
-        name: str | None = None,
-        dry_run: bool = False,
-        *,
-        delete_orphans: bool = False,
-        upload_age_secs: float = DEFAULT_UPLOAD_AGE_SECS,
-    ) -> list[RetentionReport]:
-        """Apply each artifact's retention policy (see docs/retention.md); abort multipart
-        uploads older than ``upload_age_secs``; report verify()'s orphan objects (whole
-        repository only; deleted with ``delete_orphans``)."""
-        return self._engine.retention.run(bsm, name, dry_run, delete_orphans, upload_age_secs)
 
     # ------------------------------------------------------------ verification
     def verify(self, bsm: BotoSesManager, name: str | None = None) -> VerifyReport:
