@@ -252,6 +252,14 @@ class Ops:
     def verify(self, name: str | None = None) -> Any:
         return self._call("verify", name=name)
 
+    def set_retention(self, name: str | None, **policy: Any) -> None:
+        from versioned.retention import RetentionPolicy
+
+        self._call("set_retention", name=name, policy=RetentionPolicy(**policy))
+
+    def apply_retention(self, name: str | None = None, **kwargs: Any) -> Any:
+        return self._call("apply_retention", name=name, **kwargs)
+
     def publish_contents(self, name: str, contents: list[bytes]) -> list[Any]:
         """Put and publish each content in turn; the published artifacts."""
         published = []

@@ -55,6 +55,11 @@ def run(command: dict[str, Any]) -> Any:
     if op == "purge_artifact":
         ops.purge_artifact(args["name"])
         return None
+    if op == "apply_retention":
+        reports = ops.apply_retention(**args)
+        return [
+            {"name": r.name, "deleted": list(r.deleted), "errors": list(r.errors)} for r in reports
+        ]
     if op == "purge_all":
         ops.purge_all()
         return None

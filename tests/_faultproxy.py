@@ -576,9 +576,7 @@ def s3_error(code: str = "AccessDenied", status: int = 403) -> Response:
     return status, [("Content-Type", "application/xml")], body
 
 
-def dynamodb_error(
-    code: str = "AccessDeniedException", status: int = 400
-) -> Response:
+def dynamodb_error(code: str = "AccessDeniedException", status: int = 400) -> Response:
     body = (
         f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}",'
         f'"message":"injected by the fault proxy"}}'

@@ -32,6 +32,7 @@ from ._layouts import (
     these,
 )
 from ._model import LATEST, VersionId
+from ._retention_run import RetentionService
 from ._session import Session, Sessions
 from .exc import (
     AliasNotFoundError,
@@ -79,6 +80,7 @@ class Engine:
         self.transfer = transfer
         self._sessions = Sessions()
         self.record = marker.RepositoryRecord(layout.bucket, layout.root, identity_of(layout))
+        self.retention = RetentionService(self)
 
     def session(self, bsm: BotoSesManager) -> Session:
         return self._sessions.of(bsm)
@@ -228,7 +230,9 @@ class Engine:
             raise LatestNotDeletableError(
                 f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
             )
-        result = self.layout.retire(self.writing(bsm), name, these([parsed]), strict=True)
+        session = self.writing(bsm)
+        choose = self.retention.guarded(session, name, these([parsed]), strict=True)
+        result = self.layout.retire(session, name, choose, strict=True)
         if result.in_use:
             raise VersionInUseError(in_use_message(name, result.in_use))
 
@@ -247,6 +251,7 @@ class Engine:
         expected_revision: object,
         reason: object = None,
         action: str = history.PUT,
+        force: object = False,
     ) -> AliasRecord:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
@@ -254,6 +259,7 @@ class Engine:
         revision = check_revision(expected_revision)
         note = self.note(bsm, action, reason)
         session = self.writing(bsm)
+        self.retention.guard_alias(session, name, alias, force)  # 0 requests with force
         try:
             return self.layout.write_alias(session, name, alias, target, revision, note)
         except ArtifactNotFoundError:
@@ -281,12 +287,15 @@ class Engine:
         alias: str,
         expected_revision: object,
         reason: object = None,
+        force: object = False,
     ) -> bool:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
         revision = check_revision(expected_revision)
         note = self.note(bsm, history.DELETE, reason)
-        return self.layout.delete_alias(self.writing(bsm), name, alias, revision, note)
+        session = self.writing(bsm)
+        self.retention.guard_alias(session, name, alias, force)  # 0 requests with force
+        return self.layout.delete_alias(session, name, alias, revision, note)
 
     def list_alias_history(
         self, bsm: BotoSesManager, name: str, alias: str, limit: object
@@ -348,9 +357,10 @@ class Engine:
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
         session = self.reading(bsm)
-        versions, aliases = _pool.parallel(
+        versions, aliases, held = _pool.parallel(
             lambda: self.layout.list_versions(session, name),
             lambda: self.layout.list_aliases(session, name),
+            lambda: self.retention.held_reasons(session, name),
         )
         purge_time = session.clock.now()  # the server's: after the reads, from their Date
         published = {int(r.version): r for r in versions if r.version != LATEST}
@@ -361,12 +371,10 @@ class Engine:
             now=purge_time,
             alias_users=_model.alias_users((a.alias, a.targets) for a in aliases),
         )
+        kept = {**decision.keep, **{n: held[n] for n in decision.remove if n in held}}
         keep = [KeptVersion(r, "LATEST") for r in versions if r.version == LATEST]
-        keep += [
-            KeptVersion(published[n], reason)
-            for n, reason in sorted(decision.keep.items(), reverse=True)
-        ]
-        return PurgePlan(purge_time, [published[n] for n in decision.remove], keep)
+        keep += [KeptVersion(published[n], reason) for n, reason in sorted(kept.items())[::-1]]
+        return PurgePlan(purge_time, [published[n] for n in decision.remove if n not in held], keep)
 
     def purge_versions(
         self,
@@ -399,13 +407,16 @@ class Engine:
             )
             return list(decision.remove)
 
-        result = self.layout.retire(session, name, choose, strict=False)
+        guarded = self.retention.guarded(session, name, choose, strict=False)
+        result = self.layout.retire(session, name, guarded, strict=False)
         retired = sorted(result.retired, key=lambda r: int(r.version), reverse=True)
         return (chosen_at[0] if chosen_at else session.clock.now()), retired
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
         _model.validate_artifact_name(name)
-        self.layout.purge_artifact(self.writing(bsm), name)
+        session = self.writing(bsm)
+        self.retention.refuse_held(session, name)  # a held version keeps its artifact
+        self.layout.purge_artifact(session, name)
 
     def purge_all(self, bsm: BotoSesManager) -> None:
         self.layout.purge_all(self.writing(bsm))
@@ -413,6 +424,9 @@ class Engine:
     # ------------------------------------------------------------ verification
     def verify(self, bsm: BotoSesManager, name: object, workers: int) -> VerifyReport:
         return _verifying.verify(self, bsm, name, workers)
+
+    def shared_once(self, report: VerifyReport) -> VerifyReport:
+        return _verifying.shared_once(self, report)
 
 
 def identity_of(layout: Layout) -> marker.Identity:

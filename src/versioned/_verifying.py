@@ -6,7 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 from typing import TYPE_CHECKING
 
-from . import _model
+from . import _model, _retention_orphans
 from ._layouts import check_bytes, marker
 from ._session import Session
 from .exc import CorruptRecordError
@@ -35,10 +35,13 @@ def verify(engine: Engine, bsm: BotoSesManager, name: object, workers: int) -> V
             report.add(problem)
     for artifact in names:
         _verify_artifact(engine, session, artifact, report, workers)
-    return _shared_once(engine, report)
+    root = engine.layout.root if name is None else f"{engine.layout.root}{name}/"
+    for problem in _retention_orphans.upload_problems(session, engine.layout.bucket, root):
+        report.add(problem)
+    return shared_once(engine, report)
 
 
-def _shared_once(engine: Engine, report: VerifyReport) -> VerifyReport:
+def shared_once(engine: Engine, report: VerifyReport) -> VerifyReport:
     """Objects another repository (another suffix) wrote are reported as the folder
     they share with it, once, instead of one orphan each."""
     kept = VerifyReport()

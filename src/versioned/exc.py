@@ -51,6 +51,16 @@ class VersionInUseError(ConflictError):
     """The version cannot be deleted because an alias points at it."""
 
 
+class VersionHeldError(VersionInUseError):
+    """The version cannot be deleted because it is held (``hold_version``); release it
+    first (``release_version``)."""
+
+
+class ProtectedAliasError(ConflictError):
+    """The alias is protected by the artifact's retention policy: moving or deleting it
+    needs ``force=True``."""
+
+
 class ContentionError(ConflictError):
     """Too many concurrent writers: the bounded retries were spent. Safe to retry later.
     ``operation``, ``record`` and ``attempts`` say which loop gave up, on what, after how

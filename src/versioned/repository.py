@@ -36,6 +36,7 @@ from ._retry import RetryPolicy
 from ._watch import Watcher
 from .history import AliasChange
 from .lifecycle import PurgePlan
+from .retention import Hold, RetentionPlan, RetentionPolicy, RetentionReport
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -232,6 +233,7 @@ class Repository(Protocol):
         secondary_version_weight: int | None = None,
         expected_revision: str | None = None,
         reason: str | None = None,
+        force: bool = False,
         bsm: BotoSesManager,
     ) -> Alias:
         """Point ``alias`` at ``version``; ConcurrentModificationError when
@@ -250,6 +252,7 @@ class Repository(Protocol):
         alias: str,
         expected_revision: str | None = None,
         reason: str | None = None,
+        force: bool = False,
         bsm: BotoSesManager,
     ) -> None:
         """Delete an alias (a missing one is fine unless ``expected_revision`` is given)."""
@@ -306,6 +309,40 @@ class Repository(Protocol):
 
     def purge_all(self, *, bsm: BotoSesManager) -> None:
         """Delete every artifact of the repository. Irreversible."""
+
+    # ------------------------------------------------------------ retention
+    def set_retention(
+        self, *, name: str | None, policy: RetentionPolicy | None, bsm: BotoSesManager
+    ) -> None:
+        """Store the retention policy of ``name`` (None: the repository default)."""
+
+    def get_retention(self, *, name: str | None, bsm: BotoSesManager) -> RetentionPolicy | None:
+        """The policy stored for ``name`` (None: the repository default)."""
+
+    def hold_version(self, *, name: str, version: int, reason: str, bsm: BotoSesManager) -> Hold:
+        """Hold a version: nothing deletes it until it is released."""
+
+    def release_version(self, *, name: str, version: int, bsm: BotoSesManager) -> bool:
+        """Release a hold; False when the version was not held."""
+
+    def list_holds(self, *, name: str, bsm: BotoSesManager) -> list[Hold]:
+        """The holds on versions of ``name``."""
+
+    def plan_retention(
+        self, *, name: str | None = None, bsm: BotoSesManager
+    ) -> list[RetentionPlan]:
+        """What ``apply_retention`` would delete, per artifact, and why the rest stays."""
+
+    def apply_retention(
+        self,
+        *,
+        name: str | None = None,
+        dry_run: bool = False,
+        delete_orphans: bool = False,
+        upload_age_secs: float = ...,
+        bsm: BotoSesManager,
+    ) -> list[RetentionReport]:
+        """Apply each artifact's retention policy; abort abandoned uploads; report orphans."""
 
     # ------------------------------------------------------------ verification
     def verify(self, *, name: str | None = None, bsm: BotoSesManager) -> VerifyReport:

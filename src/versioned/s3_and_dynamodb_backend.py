@@ -22,6 +22,7 @@ from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.dynamodb import DynamoDBLayout
 from ._objects import AliasFields, ArtifactFields
 from ._paths import S3Path
+from ._retention_facades import DynamoDBRetention
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
@@ -57,7 +58,7 @@ class Alias(AliasFields[datetime]):
 
 
 @dataclasses.dataclass
-class Repository:
+class Repository(DynamoDBRetention):
     """An artifact repository: bytes under ``s3://{s3_bucket}/{s3_prefix}/``, metadata in
     the DynamoDB table ``dynamodb_table_name`` (which serves this repository only)."""
 
@@ -213,8 +214,9 @@ class Repository:
     ) -> None:
         """Soft-delete one version (LATEST when ``version`` is None): it disappears from get
         and list, its bytes stay. Refused with VersionInUseError while an alias points at
-        it. A missing or already deleted version is fine. Requests: 3 (2 Queries, 1
-        update), + 1 per newest version (LATEST's item then records that it went)."""
+        it, VersionHeldError while it is held. A missing or already deleted version is
+        fine. Requests: 4 (2 Queries, the holds, 1 update; LATEST: no holds), + 1 per
+        newest version (LATEST's item then records that it went)."""
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
@@ -234,12 +236,15 @@ class Repository:
         *,
         expected_revision: str | None = None,
         reason: str | None = None,
+        force: bool = False,
     ) -> Alias:
         """Point ``alias`` at ``version`` (LATEST when None), optionally sending
         ``secondary_version_weight``% (0..99) to ``secondary_version``. One transaction
         checks that the targets exist (ArtifactNotFoundError) and, with
         ``expected_revision``, that the alias is unchanged (ConcurrentModificationError).
-        Requests: 1 (the transaction)."""
+        A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
+        Requests: 2 (a BatchGetItem of the retention documents, unless ``force``; the
+        transaction)."""
         record = self._engine.put_alias(
             self._session(bsm),
             name,
@@ -249,6 +254,7 @@ class Repository:
             secondary_version_weight,
             expected_revision,
             reason,
+            force=force,
         )
         return self._alias(record)
 
@@ -268,10 +274,14 @@ class Repository:
         *,
         expected_revision: str | None = None,
         reason: str | None = None,
+        force: bool = False,
     ) -> None:
-        """Delete an alias (a missing one is fine unless ``expected_revision`` is given).
-        Requests: 1."""
-        self._engine.delete_alias(self._session(bsm), name, alias, expected_revision, reason)
+        """Delete an alias (a missing one is fine unless ``expected_revision`` is given);
+        a protected alias needs ``force=True``. Requests: 2 (a BatchGetItem of the
+        retention documents, unless ``force``; the delete)."""
+        self._engine.delete_alias(
+            self._session(bsm), name, alias, expected_revision, reason, force=force
+        )
 
     def list_alias_history(
         self, name: str, alias: str, limit: int | None = None, bsm: BotoSesManager | None = None
@@ -334,15 +344,17 @@ class Repository:
         ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Ages and
         the purge time are the server's clock (the Date of its answers). Returns
         (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 2 (Queries), + 1 per version deleted (160 at a time: 1000 versions in 7
-        round trips; 1 more when the newest goes: LATEST's item records it)."""
+        Held versions stay. Requests: 3 (Queries, the holds when a version goes), + 1
+        per version deleted (160 at a time: 1000 versions in 7 round trips; 1 more when
+        the newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )
         return purge_time, [self._artifact(r) for r in records]
 
     def purge_artifact(self, name: str, bsm: BotoSesManager | None = None) -> None:
-        """Delete every alias, item and object of ``name``. Irreversible."""
+        """Delete every alias, item and object of ``name``. Irreversible; refused
+        (VersionHeldError) while a version is held."""
         self._engine.purge_artifact(self._session(bsm), name)
 
     def purge_all(self, bsm: BotoSesManager | None = None) -> None:

@@ -28,6 +28,7 @@ from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
 from ._layouts.s3_only import S3OnlyLayout
 from ._model import decode_filename, encode_filename, validate_alias_name
 from ._objects import AliasFields, ArtifactFields
+from ._retention_facades import S3OnlyRetention
 from ._retry import DEFAULT as DEFAULT_RETRY
 from ._retry import RetryPolicy
 from ._watch import Watcher
@@ -71,7 +72,7 @@ class Alias(AliasFields[str]):
 
 
 @dataclasses.dataclass
-class Repository:
+class Repository(S3OnlyRetention):
     """An S3-only artifact repository rooted at ``s3://{s3_bucket}/{s3_prefix}/``.
 
     ``multipart_threshold``, ``part_size``, ``max_workers`` and ``single_copy_limit`` tune
@@ -182,7 +183,8 @@ class Repository:
     def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
         nor a version an alias points at (VersionInUseError). A missing version is fine.
-        Requests: 5 (3 reads together, the deletion marked, DELETE)."""
+        A held version raises VersionHeldError.
+        Requests: 6 (3 reads together, the holds, the deletion marked, DELETE)."""
         self._engine.delete_version(bsm, name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
@@ -202,13 +204,16 @@ class Repository:
         expected_revision: str | None = None,
         *,
         reason: str | None = None,
+        force: bool = False,
     ) -> Alias:
         """Point ``alias`` at ``version`` (LATEST when None), optionally sending
         ``secondary_version_weight``% (0..99) of traffic to ``secondary_version``. Both
         versions must exist (ArtifactNotFoundError). With ``expected_revision`` the write
         happens only if the alias is still at that revision (ConcurrentModificationError).
-        Requests: 4 (the state, the write registered, the alias object, the write
-        recorded), + 1 per target not yet confirmed (a HEAD)."""
+        A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
+        Requests: 6 (the retention documents together, unless ``force``: 2 fewer; the
+        state, the write registered, the alias object, the write recorded), + 1 per
+        target not yet confirmed (a HEAD)."""
         record = self._engine.put_alias(
             bsm,
             name,
@@ -218,6 +223,7 @@ class Repository:
             secondary_version_weight,
             expected_revision,
             reason,
+            force=force,
         )
         return self._alias(record)
 
@@ -238,12 +244,14 @@ class Repository:
         expected_revision: str | None = None,
         *,
         reason: str | None = None,
+        force: bool = False,
     ) -> None:
         """Delete an alias; a missing alias is fine unless ``expected_revision`` is given
-        (then any change since that revision raises ConcurrentModificationError).
-        Requests: 5 (the state and the alias together, the deletion registered, DELETE,
-        the deletion recorded)."""
-        self._engine.delete_alias(bsm, name, alias, expected_revision, reason)
+        (then any change since that revision raises ConcurrentModificationError). A
+        protected alias needs ``force=True``. Requests: 7 (the retention documents
+        together, unless ``force``: 2 fewer; the state and the alias together, the
+        deletion registered, DELETE, the deletion recorded)."""
+        self._engine.delete_alias(bsm, name, alias, expected_revision, reason, force=force)
 
     def list_alias_history(
         self, bsm: BotoSesManager, name: str, alias: str, limit: int | None = None
@@ -307,14 +315,16 @@ class Repository:
         older than ``purge_older_than_secs`` and are not an alias's target; LATEST stays.
         Ages and the purge time are the server's clock (the Date of its answers).
         Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 5 (3 reads together, the deletions marked, a batch DELETE per 1000)."""
+        Held versions stay. Requests: 6 (3 reads together, the holds when a version
+        goes, the deletions marked, a batch DELETE per 1000)."""
         purge_time, records = self._engine.purge_versions(
             bsm, name, keep_last_n, purge_older_than_secs, dry_run
         )
         return purge_time, [self._artifact(r) for r in records]
 
     def purge_artifact(self, bsm: BotoSesManager, name: str) -> None:
-        """Delete every version, alias and the state of ``name``. Irreversible.
+        """Delete every version, alias and the state of ``name``. Irreversible; refused
+        (VersionHeldError) while a version is held.
 
         The artifact is marked first: until the purge ends, writes to it raise
         ArtifactNotFoundError. A purge that dies half-way is settled by the next write

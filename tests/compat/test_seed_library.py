@@ -529,3 +529,21 @@ def test_seed_reads_every_alias_we_write_with_history(pair: Pair) -> None:
     assert [(c.version, c.actor) for c in beta][1] == (1, "unknown (another client)")
     assert len(pair.our("list_alias_history", name="app", alias="prod")) == 30
     assert_verified(pair)
+
+
+def test_retention_documents_are_invisible_to_the_seed(pair: Pair) -> None:
+    """Policies (an artifact's and the default) and holds stored beside the artifact:
+    the seed's names, versions and aliases are exactly what they were."""
+    from versioned.retention import RetentionPolicy
+
+    pair.bootstrap()
+    publish(pair, "app", A)
+    publish(pair, "app", B)
+    pair.our("put_alias", name="app", alias="prod", version=1)
+    before = pair.seed(call("list_artifact_names"), *seed_reads("app", ["1", "2"], ["prod"]))
+    pair.our("set_retention", name="app", policy=RetentionPolicy(keep_last=1))
+    pair.our("set_retention", name=None, policy=RetentionPolicy(keep_last=5))
+    pair.our("hold_version", name="app", version=2, reason="audit")
+    after = pair.seed(call("list_artifact_names"), *seed_reads("app", ["1", "2"], ["prod"]))
+    assert [ok(result) for result in after] == [ok(result) for result in before]
+    assert_verified(pair)

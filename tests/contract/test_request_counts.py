@@ -165,4 +165,3 @@ def test_stated_count_is_what_the_call_sends(module_backend: Backend, case: Case
         f"{backend.counter.calls} requests, its docstring says {stated.expected(case.units)}: "
         f"{backend.counter.operations}"
     )
-

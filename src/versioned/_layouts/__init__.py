@@ -157,6 +157,26 @@ class ByteCheck:
     object_sha256: str | None
 
 
+#: the S3 key (under the repository's root) of the repository's default retention
+#: document in the S3-only layout: a file beside the repository record, never a folder
+RETENTION_DEFAULT_FILE = ".versioned-retention.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredDocument:
+    """A retention document as stored: its text, the token a conditional write names
+    (an ETag, a revision), and where it is (for messages)."""
+
+    body: str
+    revision: str
+    location: str
+
+
+class DocumentConflict(Exception):
+    """A conditional write of a retention document found another one there (written
+    since it was read, or created meanwhile)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class BootstrapOptions:
     """What ``bootstrap`` may be asked for: the region of a bucket it creates, and the
@@ -253,6 +273,22 @@ class Layout(Protocol):
         """The alias's changes, newest first (at most ``limit``)."""
         ...
 
+    # retention documents (the policy and holds of an artifact; name None: the
+    # repository default), stored where the seed's library never lists them
+    def read_retention(
+        self, session: Session, names: list[str | None]
+    ) -> dict[str | None, StoredDocument | None]:
+        """The documents of ``names`` (None when absent), read together: S3-only, one GET
+        each in parallel (one round trip); S3 + DynamoDB, one BatchGetItem."""
+        ...
+
+    def write_retention(
+        self, session: Session, name: str | None, body: str, expected_revision: str | None
+    ) -> None:
+        """Write a document only if it is still at ``expected_revision`` (None: only if
+        there is none); DocumentConflict otherwise. 1 request."""
+        ...
+
     def purge_artifact(self, session: Session, name: str) -> None: ...
 
     def purge_all(self, session: Session) -> None: ...
@@ -288,7 +324,7 @@ def owners(
             shape = marker.key_shape(root, key)
             if shape is not None:
                 shared.add(marker.shared_problem(root, shape, other_layout=True))
-        elif key != marker.marker_key(root):
+        elif key not in (marker.marker_key(root), f"{root}{RETENTION_DEFAULT_FILE}"):
             problems.append(stray(root, key))
     problems.extend(sorted(shared, key=lambda problem: problem.location))
     return names

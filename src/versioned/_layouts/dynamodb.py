@@ -41,6 +41,7 @@ from . import (
     LatestDeletion,
     PutRequest,
     RetireResult,
+    StoredDocument,
     VersionRecord,
 )
 from .dynamodb_aliases import Aliases
@@ -49,6 +50,7 @@ from .dynamodb_keys import DynamoDBPlace
 from .dynamodb_latest import LatestWriter
 from .dynamodb_publish import Publisher
 from .dynamodb_queue import TurnQueue
+from .dynamodb_retention import RetentionDocuments
 from .dynamodb_retire import Retirer
 from .dynamodb_verify import Verifier
 from .dynamodb_versions import Versions
@@ -89,6 +91,7 @@ class DynamoDBLayout:
         self.publisher = Publisher(self.place, queue, transfer, retry)
         self.retirer = Retirer(self.place, self.publisher, self.aliases, retry)
         self.verifier = Verifier(self.place, self.retirer)
+        self.retention = RetentionDocuments(self.place, retry)
         self._claimed = False
         self._claim_lock = threading.Lock()
 
@@ -207,6 +210,16 @@ class DynamoDBLayout:
         self, session: Session, name: str, alias: str, limit: int | None
     ) -> list[AliasChange]:
         return self.aliases.history(self._ready(session), name, alias, limit)
+
+    def read_retention(
+        self, session: Session, names: list[str | None]
+    ) -> dict[str | None, StoredDocument | None]:
+        return self.retention.read(self._ready(session), names)
+
+    def write_retention(
+        self, session: Session, name: str | None, body: str, expected_revision: str | None
+    ) -> None:
+        self.retention.write(self._ready(session), name, body, expected_revision)
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.retirer.purge_artifact(self._ready(session), name)

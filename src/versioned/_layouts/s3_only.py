@@ -45,12 +45,14 @@ from . import (
     LatestDeletion,
     PutRequest,
     RetireResult,
+    StoredDocument,
     VersionRecord,
 )
 from .s3_only_aliases import Aliases
 from .s3_only_keys import S3OnlyPlace
 from .s3_only_publish import Publisher
 from .s3_only_purge import Purges
+from .s3_only_retention import RetentionDocuments
 from .s3_only_retire import Retirer
 from .s3_only_store import StateStore
 from .s3_only_verify import Verifier
@@ -84,6 +86,7 @@ class S3OnlyLayout:
         self.publisher = Publisher(self.place, self.store, transfer, retry, self.purges)
         self.retirer = Retirer(self.place, self.store, self.versions, self.aliases, self.purges)
         self.verifier = Verifier(self.place, self.aliases)
+        self.retention = RetentionDocuments(self.place)
 
     def bootstrap(self, session: Session, options: BootstrapOptions) -> None:
         """Create the bucket unless it exists. Idempotent."""
@@ -167,6 +170,16 @@ class S3OnlyLayout:
         (none for the newest 10)."""
         loaded = self.store.load(session.s3, name, rebuild=False)
         return self.aliases.recorder.listing(session.s3, name, alias, loaded.state, limit)
+
+    def read_retention(
+        self, session: Session, names: list[str | None]
+    ) -> dict[str | None, StoredDocument | None]:
+        return self.retention.read(session, names)
+
+    def write_retention(
+        self, session: Session, name: str | None, body: str, expected_revision: str | None
+    ) -> None:
+        self.retention.write(session, name, body, expected_revision)
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.purges.purge_artifact(session, name)

@@ -6,6 +6,7 @@
     aliases/{alias}.json               alias document (the seed's eight fields)
     history/{alias}/{999999-n}-{t}.json  alias history page n (immutable; s3_only_history)
     state.json                         the artifact's state, changed only by CAS
+    retention.json                     the artifact's retention policy and holds
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .. import _model
 from .._model import LATEST, VersionId
 
 STATE_FILE = "state.json"
+RETENTION_FILE = "retention.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,9 @@ class S3OnlyPlace:
     def state_key(self, name: str) -> str:
         return f"{self.artifact_dir(name)}{STATE_FILE}"
 
+    def retention_key(self, name: str) -> str:
+        return f"{self.artifact_dir(name)}{RETENTION_FILE}"
+
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
@@ -73,8 +78,8 @@ class S3OnlyPlace:
 
     def classify(self, key: str) -> tuple[str, str, str] | None:
         """(kind, artifact name, detail) of a key this layout owns: kind is "version",
-        "alias", "history" (detail: alias/file), "state" or "trash" (left by an older
-        release); None otherwise."""
+        "alias", "history" (detail: alias/file), "state", "retention" or "trash" (left by
+        an older release); None otherwise."""
         if not key.startswith(self.root):
             return None
         name, sep, tail = key[len(self.root) :].partition("/")
@@ -82,6 +87,8 @@ class S3OnlyPlace:
             return None
         if tail == STATE_FILE:
             return ("state", name, "")
+        if tail == RETENTION_FILE:
+            return ("retention", name, "")
         folder, sep, file = tail.partition("/")
         if not sep:
             return None

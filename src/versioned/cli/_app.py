@@ -6,6 +6,7 @@
 - ``_commands_lifecycle``: purge, purge-artifact, purge-all
 - ``_commands_local``: sandbox, demo
 - ``_commands_cache``: fetch, watch, url, cache ls / verify / prune (consumers)
+- ``_commands_retention``: retention show / set / plan / apply, hold, release
 
 Every command is a client of the public API only (``versioned.repository.Repository``).
 """
@@ -20,6 +21,7 @@ from . import _commands_cache as consumers
 from . import _commands_lifecycle as lifecycle
 from . import _commands_local as local
 from . import _commands_repository as repository
+from . import _commands_retention as retention
 from . import _completion
 from ._commands_aliases import alias_group
 from ._contract import mode_options
@@ -101,6 +103,9 @@ for command in (
     local.sandbox,
     local.demo,
     _completion.completion,
+    retention.retention_group,
+    retention.hold,
+    retention.release,
 ):
     cli.add_command(command)
 

@@ -49,7 +49,7 @@ def current_alias(conn: Connection, name: str, alias: str) -> Alias | None:
 
 
 def replace_alias(
-    conn: Connection, name: str, alias: str, target: AliasTarget
+    conn: Connection, name: str, alias: str, target: AliasTarget, force: bool = False
 ) -> tuple[Alias | None, Alias]:
     """Write the alias and return (what it replaced, what it is now).
 
@@ -71,6 +71,7 @@ def replace_alias(
                 secondary_version_weight=target.secondary_version_weight,
                 expected_revision=revision,
                 reason=target.reason,
+                force=force,
                 bsm=conn.bsm,
             )
             return before, after
@@ -95,6 +96,7 @@ def replace_alias(
     help="Only write if the alias is still at this revision (else exit code 4).",
 )
 @click.option("--reason", metavar="TEXT", help="Why: recorded in the alias's history.")
+@click.option("--force", is_flag=True, help="Move an alias the retention policy protects.")
 @json_option
 @repository_options
 @click.pass_context
@@ -107,6 +109,7 @@ def alias_set(
     weight: int | None,
     expected_revision: str | None,
     reason: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Point ALIAS of NAME at VERSION (LATEST when omitted).
@@ -127,6 +130,7 @@ def alias_set(
             name,
             alias,
             AliasTarget(version, canary, weight, expected_revision, reason),
+            force,
         )
     if as_json:
         out.emit_json({**out.jsonable(after), "previous": out.jsonable(before)})
@@ -181,6 +185,7 @@ def alias_list(ctx: click.Context, name: str, as_json: bool) -> None:
     help="Only delete if the alias is still at this revision (else exit code 4).",
 )
 @click.option("--reason", metavar="TEXT", help="Why: recorded in the alias's history.")
+@click.option("--force", is_flag=True, help="Delete an alias the retention policy protects.")
 @json_option
 @repository_options
 @click.pass_context
@@ -190,6 +195,7 @@ def alias_delete(
     alias: str,
     expected_revision: str | None,
     reason: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Delete ALIAS of NAME (its versions stay).
@@ -207,6 +213,7 @@ def alias_delete(
         alias=alias,
         expected_revision=expected_revision,
         reason=reason,
+        force=force,
         bsm=conn.bsm,
     )
     if as_json:
