@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from _testkit import Backend
 from hypothesis import given
 from hypothesis import strategies as st
@@ -170,7 +169,6 @@ def test_keep_wins_whatever_the_policy(
 
 
 # ------------------------------------------------------------------ on both layouts
-@pytest.mark.xfail(reason="needs alias history storage", strict=False)
 def test_rollback_targets_of_a_real_history_are_kept(backend: Backend) -> None:
     repo: Any = backend.repo
     for i in range(1, 7):

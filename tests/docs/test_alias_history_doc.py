@@ -23,6 +23,7 @@ def test_the_readme_links_the_page() -> None:
 
 def test_every_block_runs_in_order(endpoints: Endpoints, tmp_path: Path) -> None:
     env = terminal_env(endpoints, tmp_path)
+    env["COLUMNS"] = "160"  # the history as one table (narrower: a key: value list each)
     workdir = tmp_path / "work"
     workdir.mkdir()
     history, at, rollback, library = run_page(PAGE, env, workdir)
