@@ -349,9 +349,11 @@ def decide_retention(
     purge_older_than_secs: float,
     now: datetime,
     alias_users: Mapping[int, list[str]],
+    rollout_users: Mapping[int, list[str]] | None = None,
 ) -> RetentionDecision:
     """A version goes only if it is not among the newest ``keep_last_n``, is older than
-    ``purge_older_than_secs`` and no alias points at it. LATEST is never a candidate."""
+    ``purge_older_than_secs`` and no alias points at it nor running rollout names it.
+    LATEST is never a candidate."""
     ordered = sorted(versions, key=lambda pair: pair[0], reverse=True)
     try:
         threshold = now - timedelta(seconds=purge_older_than_secs)
@@ -361,8 +363,11 @@ def decide_retention(
     keep: dict[int, str] = {}
     for index, (number, updated) in enumerate(ordered):
         users = alias_users.get(number)
+        rollouts = (rollout_users or {}).get(number)
         if users:
             keep[number] = "alias " + ", ".join(sorted(users))
+        elif rollouts:  # "rollout prod": a running rollout's start or target
+            keep[number] = ", ".join(sorted(set(rollouts)))
         elif index < keep_last_n:
             keep[number] = f"among the newest {keep_last_n}"
         elif updated >= threshold:

@@ -48,6 +48,7 @@ from .dynamodb_latest import LatestWriter
 from .dynamodb_publish import Publisher
 from .dynamodb_queue import TurnQueue
 from .dynamodb_retire import Retirer
+from .dynamodb_rollouts import DynamoDBRollouts
 from .dynamodb_verify import Verifier
 from .dynamodb_versions import Versions
 
@@ -87,6 +88,7 @@ class DynamoDBLayout:
         self.publisher = Publisher(self.place, queue, transfer, retry)
         self.retirer = Retirer(self.place, self.publisher, self.aliases, retry)
         self.verifier = Verifier(self.place, self.retirer)
+        self.rollouts = DynamoDBRollouts(self.place)
         self._claimed = False
         self._claim_lock = threading.Lock()
 
@@ -201,6 +203,7 @@ class DynamoDBLayout:
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.retirer.purge_artifact(self._ready(session), name)
+        self.rollouts.purge(session, name, self.retry)
 
     def purge_all(self, session: Session) -> None:
         self.retirer.purge_all(self._ready(session))

@@ -5,6 +5,7 @@
     versions/999999_000001{suffix}     version 1 (newest versions list first)
     aliases/{alias}.json               alias document (the seed's eight fields)
     state.json                         the artifact's state, changed only by CAS
+    rollouts/{alias}.json              a running rollout of the alias (s3_only_rollouts)
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class S3OnlyPlace:
     def alias_key(self, name: str, alias: str) -> str:
         return f"{self.aliases_dir(name)}{alias}.json"
 
+    def rollouts_dir(self, name: str) -> str:
+        return f"{self.artifact_dir(name)}rollouts/"
+
+    def rollout_key(self, name: str, alias: str) -> str:
+        return f"{self.rollouts_dir(name)}{alias}.json"
+
     def state_key(self, name: str) -> str:
         return f"{self.artifact_dir(name)}{STATE_FILE}"
 
@@ -68,7 +75,7 @@ class S3OnlyPlace:
 
     def classify(self, key: str) -> tuple[str, str, str] | None:
         """(kind, artifact name, detail) of a key this layout owns: kind is "version",
-        "alias", "state" or "trash" (left by an older release); None otherwise."""
+        "alias", "state", "rollout" or "trash" (left by an older release); None otherwise."""
         if not key.startswith(self.root):
             return None
         name, sep, tail = key[len(self.root) :].partition("/")
@@ -90,6 +97,8 @@ class S3OnlyPlace:
             )
         if folder == "aliases" and file.endswith(".json") and _model.is_alias_name(file[:-5]):
             return ("alias", name, file[:-5])
+        if folder == "rollouts" and file.endswith(".json") and _model.is_alias_name(file[:-5]):
+            return ("rollout", name, file[:-5])
         return None
 
     def owner(self, key: str) -> str | None:
