@@ -210,7 +210,13 @@ class Rollouts:
 
     # ------------------------------------------------------------ another process
     def _claim(
-        self, bsm: BotoSesManager, name: str, alias: str, force: bool, verb: str
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        force: bool,
+        verb: str,
+        **changes: Any,
     ) -> tuple[Session, RolloutDoc]:
         """Take over a rollout whose owner's lease ran out (any with ``force``)."""
         _model.validate_artifact_name(name)
@@ -227,7 +233,8 @@ class Rollouts:
                 "(force=True to do it anyway)",
                 status,
             )
-        body = dict(doc.body, owner=owner_name(), updated=now.isoformat(), token=uuid.uuid4().hex)
+        body = dict(doc.body, **changes)
+        body.update(owner=owner_name(), updated=now.isoformat(), token=uuid.uuid4().hex)
         try:
             return session, self.store.replace(session, name, alias, body, doc.tag)
         except ConcurrentModificationError:
@@ -245,13 +252,15 @@ class Rollouts:
         *,
         check: Check | None = None,
         force: bool = False,
+        bake_secs: object = None,
         on_progress: Observer | None = None,
     ) -> AliasRecord:
         """Continue a rollout whose process died, from its recorded step (baking again
-        after it), with this process's health check."""
+        after it), with this process's health check (and ``bake_secs``, when given)."""
         if check is not None and not callable(check):
             raise ArgumentTypeError("check must be a callable returning bool, or None")
-        session, doc = self._claim(bsm, name, alias, force, "resumed")
+        changes = {} if bake_secs is None else {"bake_secs": check_secs(bake_secs, "bake_secs")}
+        session, doc = self._claim(bsm, name, alias, force, "resumed", **changes)
         run = Run(self, bsm, session, doc, check, on_progress)
         run.reconcile()
         return run.go()

@@ -36,6 +36,7 @@ from ._retry import RetryPolicy
 from ._watch import Watcher
 from .history import AliasChange
 from .lifecycle import PurgePlan
+from .rollout import RolloutProgress, RolloutStatus
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -252,6 +253,51 @@ class Repository(Protocol):
         self, *, name: str, alias: str, limit: int | None = None, bsm: BotoSesManager
     ) -> list[AliasChange]:
         """Every change of ``alias``, newest first; at most ``limit``."""
+
+    # ------------------------------------------------------------ rollouts
+    def rollout(
+        self,
+        *,
+        name: str,
+        alias: str,
+        to_version: int | str,
+        steps: Sequence[int] = (10, 50, 100),
+        bake_secs: float = 300,
+        check: Callable[[], bool] | None = None,
+        reason: str | None = None,
+        lease_secs: float = 60.0,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+        bsm: BotoSesManager,
+    ) -> Alias:
+        """Move ``alias`` to ``to_version`` in steps, baking and checking between them;
+        RolloutAbortedError (alias restored) when the check fails."""
+
+    def rollout_status(self, *, name: str, alias: str, bsm: BotoSesManager) -> RolloutStatus | None:
+        """The alias's running rollout, or None."""
+
+    def resume_rollout(
+        self,
+        *,
+        name: str,
+        alias: str,
+        check: Callable[[], bool] | None = None,
+        force: bool = False,
+        bake_secs: float | None = None,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+        bsm: BotoSesManager,
+    ) -> Alias:
+        """Continue a rollout whose process died, from its recorded step."""
+
+    def abort_rollout(
+        self,
+        *,
+        name: str,
+        alias: str,
+        reason: str | None = None,
+        force: bool = False,
+        bsm: BotoSesManager,
+    ) -> Alias:
+        """Restore the alias's state from before the rollout and end it."""
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

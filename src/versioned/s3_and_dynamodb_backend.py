@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _dynamodb, _fetch, _model, _s3, _transfer, constants
+from . import _dynamodb, _fetch, _model, _rollout, _s3, _transfer, constants
 from ._engine import Engine, check_root
 from ._fetch import SignedURL
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
@@ -28,6 +28,7 @@ from ._watch import Watcher
 from .exc import ValidationError
 from .history import AliasChange
 from .lifecycle import PurgePlan
+from .rollout import RolloutProgress, RolloutStatus
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -271,6 +272,82 @@ class Repository:
         """Every change of ``alias`` (put, delete, rollback, rollout), newest first;
         at most ``limit``."""
         return self._engine.list_alias_history(self._session(bsm), name, alias, limit)
+
+    # ------------------------------------------------------------ rollouts
+    def rollout(
+        self,
+        name: str,
+        alias: str,
+        to_version: int | str,
+        steps: Sequence[int] = (10, 50, 100),
+        bake_secs: float = 300,
+        check: Callable[[], bool] | None = None,
+        reason: str | None = None,
+        bsm: BotoSesManager | None = None,
+        *,
+        lease_secs: float = _rollout.DEFAULT_LEASE_SECS,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+    ) -> Alias:
+        """Move ``alias`` from its current version to ``to_version`` in steps: each step
+        sends its share (percent) of traffic to ``to_version``, the last (100) makes it
+        the primary. Between steps it bakes ``bake_secs``, calling ``check`` 5 times;
+        a check returning False or raising puts the alias back as it was and raises
+        RolloutAbortedError. A record in the table (partition ``__{name}-rollout``)
+        shows the rollout to every process (``rollout_status``), refuses a second one
+        (RolloutInProgressError) and lets another process ``resume_rollout`` or
+        ``abort_rollout`` once this one stops renewing it for ``lease_secs``."""
+        record = self._engine.rollouts.start(
+            self._session(bsm), name, alias, to_version, steps=steps, bake_secs=bake_secs,
+            check=check, reason=reason, lease_secs=lease_secs, on_progress=on_progress,
+        )  # fmt: skip
+        return self._alias(record)
+
+    def rollout_status(
+        self, name: str, alias: str, bsm: BotoSesManager | None = None
+    ) -> RolloutStatus | None:
+        """The alias's running rollout (plan, step, owner, times), or None."""
+        return self._engine.rollouts.status(self._session(bsm), name, alias)
+
+    def resume_rollout(
+        self,
+        name: str,
+        alias: str,
+        check: Callable[[], bool] | None = None,
+        bsm: BotoSesManager | None = None,
+        *,
+        force: bool = False,
+        bake_secs: float | None = None,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+    ) -> Alias:
+        """Continue a rollout whose process died (its lease ran out; any with ``force``)
+        from its recorded step, baking again (``bake_secs``, the recorded bake when
+        None) before the next one."""
+        record = self._engine.rollouts.resume(
+            self._session(bsm),
+            name,
+            alias,
+            check=check,
+            force=force,
+            bake_secs=bake_secs,
+            on_progress=on_progress,
+        )
+        return self._alias(record)
+
+    def abort_rollout(
+        self,
+        name: str,
+        alias: str,
+        reason: str | None = None,
+        bsm: BotoSesManager | None = None,
+        *,
+        force: bool = False,
+    ) -> Alias:
+        """Put the alias back as the rollout found it and end the rollout (one whose
+        process died; any with ``force``: its owner then stops at its next write)."""
+        record = self._engine.rollouts.abort(
+            self._session(bsm), name, alias, reason=reason, force=force
+        )
+        return self._alias(record)
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

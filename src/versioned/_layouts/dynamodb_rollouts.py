@@ -14,7 +14,8 @@ from ..exc import ConcurrentModificationError
 from .dynamodb_keys import DynamoDBPlace
 from .rollout_record import TOKEN, RolloutDoc, decode, encode
 
-DOCUMENT = "document"
+#: attribute names (``token`` is a DynamoDB reserved word)
+DOCUMENT, TAG = "rollout_document", "rollout_token"
 
 
 def rollout_pk(name: str) -> str:
@@ -31,14 +32,14 @@ class DynamoDBRollouts:
         where = f"item pk={rollout_pk(name)!r} sk={stored.get(_dynamodb.SORT_KEY)!r}"
         raw = stored.get(DOCUMENT)
         body = decode(raw if isinstance(raw, str) else "", where)
-        return RolloutDoc(body, str(stored.get(TOKEN, "")))
+        return RolloutDoc(body, str(stored.get(TAG, "")))
 
     def _item(self, name: str, alias: str, body: dict[str, Any]) -> dict[str, Any]:
         return {
             _dynamodb.PARTITION_KEY: rollout_pk(name),
             _dynamodb.SORT_KEY: alias,
             DOCUMENT: encode(body).decode("utf-8"),
-            TOKEN: str(body[TOKEN]),
+            TAG: str(body[TOKEN]),
         }
 
     def read(self, session: Session, name: str, alias: str) -> RolloutDoc | None:
@@ -70,8 +71,8 @@ class DynamoDBRollouts:
         change = _dynamodb.Update(
             pk=rollout_pk(name),
             sk=alias,
-            expression=f"SET {DOCUMENT} = :d, {TOKEN} = :new",
-            condition=f"{TOKEN} = :old",
+            expression=f"SET {DOCUMENT} = :d, {TAG} = :new",
+            condition=f"{TAG} = :old",
             values={"d": encode(body).decode("utf-8"), "new": str(body[TOKEN]), "old": tag},
         )
         try:
@@ -92,7 +93,7 @@ class DynamoDBRollouts:
             pk=rollout_pk(name),
             sk=alias,
             expression="",
-            condition=f"{TOKEN} = :old",
+            condition=f"{TAG} = :old",
             values={"old": tag},
         )
         try:
