@@ -45,9 +45,9 @@ def raw_record(backend: Backend, raw_s3: Any, raw_dynamodb: Any) -> dict[str, An
         key = {"pk": {"S": f"__{NAME}-rollout"}, "sk": {"S": "prod"}}
         item = raw_dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         return None if item is None else dict(json.loads(item["rollout_document"]["S"]))
-    key = f"artifacts/{NAME}/rollouts/prod.json"
+    s3_key = f"artifacts/{NAME}/rollouts/prod.json"
     try:
-        body = raw_s3.get_object(Bucket=backend.bucket, Key=key)["Body"].read()
+        body = raw_s3.get_object(Bucket=backend.bucket, Key=s3_key)["Body"].read()
     except raw_s3.exceptions.NoSuchKey:
         return None
     return dict(json.loads(body))
