@@ -206,8 +206,10 @@ class Repository:
     ) -> None:
         """Soft-delete one version (LATEST when ``version`` is None): it disappears from get
         and list, its bytes stay. Refused with VersionInUseError while an alias points at
-        it. A missing or already deleted version is fine. Requests: 3 (2 Queries, 1
-        update), + 1 per newest version (LATEST's item then records that it went)."""
+        it. A missing or already deleted version is fine; a version a running rollout
+        names is kept (VersionInUseError). Requests: 4 (3 Queries: the running
+        rollouts, then 2; 1 update), + 1 per newest version (LATEST's item then records
+        that it went)."""
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
@@ -372,11 +374,11 @@ class Repository:
         dry_run: bool = False,
     ) -> tuple[datetime, list[Artifact]]:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
-        ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Ages and
-        the purge time are the server's clock (the Date of its answers). Returns
+        ``purge_older_than_secs`` and not an alias's target nor named by a running rollout;
+        LATEST always stays. Ages and the purge time are the server's clock (the Date of its answers). Returns
         (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 2 (Queries), + 1 per version deleted (16 at a time; 1 more when the
-        newest goes: LATEST's item records it)."""
+        Requests: 3 (Queries: the running rollouts, then 2), + 1 per version deleted
+        (16 at a time; 1 more when the newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )

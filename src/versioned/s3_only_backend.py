@@ -170,7 +170,8 @@ class Repository:
     def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
         nor a version an alias points at (VersionInUseError). A missing version is fine.
-        Requests: 5 (3 reads together, the deletion marked, DELETE)."""
+        A version a running rollout names is kept (VersionInUseError). Requests: 6 (the
+        running rollouts' LIST, 3 reads together, the deletion marked, DELETE)."""
         self._engine.delete_version(bsm, name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
@@ -328,10 +329,11 @@ class Repository:
         dry_run: bool = False,
     ) -> tuple[datetime, list[Artifact]]:
         """Delete published versions that are not among the newest ``keep_last_n``, are
-        older than ``purge_older_than_secs`` and are not an alias's target; LATEST stays.
-        Ages and the purge time are the server's clock (the Date of its answers).
+        older than ``purge_older_than_secs`` and are not an alias's target nor named by a
+        running rollout; LATEST stays. Ages and the purge time are the server's clock (the Date of its answers).
         Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Requests: 5 (3 reads together, the deletions marked, a batch DELETE per 1000)."""
+        Requests: 6 (the running rollouts' LIST, 3 reads together, the deletions marked,
+        a batch DELETE per 1000)."""
         purge_time, records = self._engine.purge_versions(
             bsm, name, keep_last_n, purge_older_than_secs, dry_run
         )
