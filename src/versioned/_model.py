@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -276,15 +277,25 @@ def choose_weighted(
 
 
 def route_by_key(
-    primary: VersionId, secondary: int | None, weight: int | None, key: str
+    primary: VersionId,
+    secondary: int | None,
+    weight: int | None,
+    key: str,
+    *,
+    name: str,
+    alias: str,
 ) -> VersionId:
-    """The routing rule for a ``key`` (sticky routing): the key's sha256, read as a
-    number, modulo 100, is its slot; slots below ``weight`` get ``secondary``. The same
-    key always lands on the same version for a given weight, and raising the weight only
-    moves keys from primary to secondary, never back."""
+    """The routing rule for a ``key`` (sticky routing). The sha256 of the artifact, the
+    alias, the secondary version and the key (never ``hash()``: the same in every
+    process, machine and Python version), read as a number modulo 100, is the key's
+    slot; slots below ``weight`` get ``secondary``. Raising the weight only moves keys
+    from primary to secondary (5 -> 25 -> 50 moves none back); another secondary version
+    (a new canary) draws a fresh sample of keys."""
     if secondary is None or not weight:
         return primary
-    slot = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % 100
+    material = json.dumps([name, alias, int(secondary), key], ensure_ascii=False)
+    digest = hashlib.sha256(material.encode("utf-8")).digest()
+    slot = int.from_bytes(digest[:8], "big") % 100
     return secondary if slot < weight else primary
 
 

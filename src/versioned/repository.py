@@ -139,7 +139,8 @@ class Alias(Protocol):
         """The S3 URI to serve for one request, drawn by the weight."""
 
     def route(self, key: str | None = None) -> str:
-        """The version ``key`` is routed to, sticky (the primary when ``key`` is None)."""
+        """The version ``key`` is routed to, sticky (a sha256 of artifact, alias, canary
+        and key); ``None`` draws at random by the weight."""
 
 
 class Repository(Protocol):

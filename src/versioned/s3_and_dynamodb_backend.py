@@ -375,8 +375,9 @@ class Repository:
     ) -> tuple[datetime, list[Artifact]]:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
         ``purge_older_than_secs`` and not an alias's target nor named by a running rollout;
-        LATEST always stays. Ages and the purge time are the server's clock (the Date of its answers). Returns
-        (purge time, deleted versions); with ``dry_run``, what would be deleted.
+        LATEST always stays. Ages and the purge time are the server's clock (the Date of
+        its answers). Returns (purge time, deleted versions); with ``dry_run``, what
+        would be deleted.
         Requests: 3 (Queries: the running rollouts, then 2), + 1 per version deleted
         (16 at a time; 1 more when the newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(

@@ -330,7 +330,8 @@ class Repository:
     ) -> tuple[datetime, list[Artifact]]:
         """Delete published versions that are not among the newest ``keep_last_n``, are
         older than ``purge_older_than_secs`` and are not an alias's target nor named by a
-        running rollout; LATEST stays. Ages and the purge time are the server's clock (the Date of its answers).
+        running rollout; LATEST stays. Ages and the purge time are the server's clock
+        (the Date of its answers).
         Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
         Requests: 6 (the running rollouts' LIST, 3 reads together, the deletions marked,
         a batch DELETE per 1000)."""
