@@ -184,6 +184,8 @@ def test_abort_from_another_repository_object(backend: Backend) -> None:
         if not outcomes:
             with pytest.raises(exc.RolloutInProgressError, match="owner is alive"):
                 other.abort_rollout(bsm=backend.bsm, name=NAME, alias="prod")
+            with pytest.raises(exc.RolloutInProgressError, match="owner is alive"):
+                other.resume_rollout(bsm=backend.bsm, name=NAME, alias="prod")
             outcomes.append(
                 other.abort_rollout(bsm=backend.bsm, name=NAME, alias="prod", force=True)
             )
