@@ -6,6 +6,7 @@
 - ``_commands_lifecycle``: purge, purge-artifact, purge-all
 - ``_commands_local``: sandbox, demo
 - ``_commands_cache``: fetch, watch, url, cache ls / verify / prune (consumers)
+- ``_commands_rollout``: rollout NAME ALIAS TO_VERSION, rollout status / resume / abort
 
 Every command is a client of the public API only (``versioned.repository.Repository``).
 """
@@ -21,6 +22,7 @@ from . import _commands_lifecycle as lifecycle
 from . import _commands_local as local
 from . import _commands_repository as repository
 from ._commands_aliases import alias_group
+from ._commands_rollout import rollout_group
 from ._errors import EXIT_CODES_HELP, ErrorHandlingGroup
 from ._options import parse_duration, repository_options, verbose_option
 from ._settings import ALLOW_PROJECT_ENDPOINT_ENV
@@ -65,6 +67,7 @@ def cli() -> None:
 
 for command in (
     alias_group,
+    rollout_group,
     repository.bootstrap,
     repository.show_config,
     artifacts.put,

@@ -188,6 +188,11 @@ def check_output_path(output: str) -> None:
 @click.option("--version", "version", metavar="VERSION", help="A version number or LATEST.")
 @click.option("--alias", metavar="ALIAS", help="Download the version ALIAS points at.")
 @click.option(
+    "--key",
+    metavar="KEY",
+    help="With --alias: the version KEY (a user, a host) is routed to, canary or not.",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -202,17 +207,22 @@ def get(
     name: str,
     version: str | None,
     alias: str | None,
+    key: str | None,
     output: str,
     as_json: bool,
 ) -> None:
     """Download a version (LATEST by default).
 
-    With --alias, the version the alias points at (its primary version, not the canary).
+    With --alias, the version the alias points at (its primary version, not the canary);
+    with --alias and --key, the version that key is routed to (sticky: the same key
+    gets the same version for as long as the alias's canary and weight stay).
     The bytes are checked against the recorded sha256: a file is written only when they
     match; on stdout a mismatch is reported after the bytes. Either way, exit code 5.
     """
     if version is not None and alias is not None:
         raise click.UsageError("give --version or --alias, not both")
+    if key is not None and alias is None:
+        raise click.UsageError("--key routes through an alias: give --alias too")
     _reject_json_with_stdout(as_json, output)
     check_output_path(output)
     conn = connect(ctx)
@@ -220,7 +230,7 @@ def get(
     with explained(conn, name, alias):
         if alias is not None:
             alias_object = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
-            version = alias_object.version
+            version = alias_object.route(key) if key is not None else alias_object.version
         artifact = conn.repo.get_artifact_version(name=name, version=version, bsm=conn.bsm)
     if output == "-":
         stream = sys.stdout.buffer
