@@ -7,7 +7,14 @@ import subprocess
 from pathlib import Path
 
 from _chaoskit import wait_until
-from _clikit import Cli, CliEnv, assert_one_error_line, process_env, versioned_command
+from _clikit import (
+    Cli,
+    CliEnv,
+    assert_one_error_line,
+    process_env,
+    run_with_stderr_on_a_terminal,
+    versioned_command,
+)
 
 from versioned import _model
 
@@ -119,3 +126,13 @@ def test_get_with_a_key_downloads_the_version_the_key_is_routed_to(
         assert f"version {expected} (alias prod)" in again
     usage = cli_run("get", "app", "--key", "user-1", "-o", str(cli_env.workdir / "x"), code=2)
     assert "--alias" in assert_one_error_line(usage.stderr)
+
+
+def test_the_live_view_on_a_terminal(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
+    publish_two(cli_run, cli_env.workdir)
+    log = cli_env.workdir / "stdout.txt"
+    args = ["rollout", "app", "prod", "2", "--steps", "50,100", "--bake", "2"]
+    run = run_with_stderr_on_a_terminal([*versioned_command(), *args], process_env(), log)
+    assert run.returncode == 0, run.terminal
+    assert "step 1/2: 50% to version 2" in run.terminal and "left" in run.terminal, run.terminal
+    assert log.read_text().strip() == "✓ alias prod of app -> 2"  # no step lines: on the view
