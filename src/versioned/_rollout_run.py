@@ -16,7 +16,7 @@ from ._layouts import AliasRecord
 from ._layouts.rollout_record import RolloutDoc
 from ._model import VersionId
 from ._session import Session
-from .exc import ConcurrentModificationError, RolloutAbortedError
+from .exc import ArtifactNotFoundError, ConcurrentModificationError, RolloutAbortedError
 from .rollout import RolloutProgress, RolloutStatus
 
 if TYPE_CHECKING:
@@ -157,6 +157,9 @@ class Run:
                 why,
                 history.ROLLOUT,
             )
+        except ArtifactNotFoundError:  # the target was deleted before the first step
+            self.drop()
+            raise
         except ConcurrentModificationError:
             self.drop()
             raise RolloutAbortedError(

@@ -3,6 +3,7 @@ process) and ``versioned get --alias A --key K`` (sticky routing), on both backe
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from _clikit import (
     Cli,
     CliEnv,
     assert_one_error_line,
+    default_sigint,
     process_env,
     run_with_stderr_on_a_terminal,
     versioned_command,
@@ -136,3 +138,25 @@ def test_the_live_view_on_a_terminal(cli_repo: str, cli_run: Cli, cli_env: CliEn
     assert run.returncode == 0, run.terminal
     assert "step 1/2: 50% to version 2" in run.terminal and "left" in run.terminal, run.terminal
     assert log.read_text().strip() == "✓ alias prod of app -> 2"  # no step lines: on the view
+
+
+def test_ctrl_c_puts_the_alias_back(cli_repo: str, cli_run: Cli, cli_env: CliEnv) -> None:
+    publish_two(cli_run, cli_env.workdir)
+    owner = subprocess.Popen(
+        [*versioned_command(), "rollout", "app", "prod", "2", "--bake", "10m"],
+        env=process_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: prod(cli_run) == ("1", "2", 10), timeout=60, step=0.2), (
+            owner.stderr
+        )
+        owner.send_signal(signal.SIGINT)
+        _, stderr = owner.communicate(timeout=60)
+    finally:
+        owner.kill()
+        owner.wait(10)
+    assert owner.returncode == 130, stderr
+    assert "Interrupted" in stderr
+    assert prod(cli_run) == ("1", None, None)
+    assert cli_run.json("rollout", "status", "app", "prod") is None

@@ -134,11 +134,18 @@ def rollout_start(
     """Move ALIAS of NAME to TO_VERSION in steps (see ``versioned rollout --help``)."""
     conn = connect(ctx)
     label = f"rollout of {alias} of {name}"
-    with explained(conn, name, alias), live_view(label) as view:
-        final = conn.repo.rollout(
-            name=name, alias=alias, to_version=to_version, steps=steps, bake_secs=bake,
-            check=health_check(command), reason=reason, on_progress=view, bsm=conn.bsm,
-        )  # fmt: skip
+    try:
+        with explained(conn, name, alias), live_view(label) as view:
+            final = conn.repo.rollout(
+                name=name, alias=alias, to_version=to_version, steps=steps, bake_secs=bake,
+                check=health_check(command), reason=reason, on_progress=view, bsm=conn.bsm,
+            )  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C: put the alias back rather than leave a step
+        if conn.repo.rollout_status(name=name, alias=alias, bsm=conn.bsm) is not None:
+            conn.repo.abort_rollout(
+                name=name, alias=alias, reason="interrupted (Ctrl-C)", force=True, bsm=conn.bsm
+            )
+        raise
     out.done(f"alias {alias} of {name} -> {out.describe_target(final)}")
 
 
