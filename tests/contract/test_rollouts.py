@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from _testkit import Backend
 
-from versioned import exc, history
+from versioned import _rollout, exc, history
 from versioned.rollout import RolloutProgress, RolloutStatus
 
 NAME = "my_app"
@@ -301,3 +301,49 @@ def test_bad_arguments_are_refused_before_any_request(
     with pytest.raises(exc.ValidationError):
         offline_backend.repo.rollout(bsm=offline_backend.bsm, name=NAME, alias="prod", **arguments)
     assert offline_backend.counter.calls == 0
+
+
+class FakeTime:
+    """A monotonic clock that moves only when the rollout sleeps (``_rollout.Timing``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_long_bake_renews_the_lease_and_checks_five_times(
+    backend: Backend, raw_s3: Any, raw_dynamodb: Any
+) -> None:
+    """Five-minute bakes on an injected clock: 5 checks per bake, a fifth of the bake
+    apart, and the record rewritten (its lease renewed) between every two checks."""
+    publish(backend, 2)
+    point(backend, 1)
+    fake = FakeTime()
+    engine: Any = backend.repo._engine  # type: ignore[attr-defined]
+    engine.rollouts.timing = _rollout.Timing(sleep=fake.sleep, monotonic=fake.monotonic)
+    at: list[float] = []
+    tokens: list[str] = []
+
+    def check() -> bool:
+        at.append(fake.now)
+        record = raw_record(backend, raw_s3, raw_dynamodb)
+        assert record is not None
+        tokens.append(record["token"])
+        return True
+
+    backend.repo.rollout(
+        bsm=backend.bsm, name=NAME, alias="prod", to_version=2, steps=(50, 100),
+        bake_secs=300, lease_secs=30, check=check,
+    )  # fmt: skip
+    assert [round(t - at[0]) for t in at] == [0, 60, 120, 180, 240]
+    assert round(at[0] - 1000) == 60 and round(sum(fake.slept)) == 300
+    assert max(fake.slept) <= 1.0  # the live view's tick
+    assert len(set(tokens)) == 5  # renewed (every 10 s) between every two checks
+    assert alias_state(backend) == ("2", None, None)
