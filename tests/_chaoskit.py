@@ -260,6 +260,18 @@ class Ops:
     def apply_retention(self, name: str | None = None, **kwargs: Any) -> Any:
         return self._call("apply_retention", name=name, **kwargs)
 
+    def rollout(self, name: str, alias: str, to_version: Any, **kwargs: Any) -> Any:
+        return self._call("rollout", name=name, alias=alias, to_version=to_version, **kwargs)
+
+    def rollout_status(self, name: str, alias: str) -> Any:
+        return self._call("rollout_status", name=name, alias=alias)
+
+    def resume_rollout(self, name: str, alias: str, **kwargs: Any) -> Any:
+        return self._call("resume_rollout", name=name, alias=alias, **kwargs)
+
+    def abort_rollout(self, name: str, alias: str, **kwargs: Any) -> Any:
+        return self._call("abort_rollout", name=name, alias=alias, **kwargs)
+
     def publish_contents(self, name: str, contents: list[bytes]) -> list[Any]:
         """Put and publish each content in turn; the published artifacts."""
         published = []

@@ -67,6 +67,15 @@ def run(command: dict[str, Any]) -> Any:
         from versioned import _model
 
         return _model.utc_now().isoformat()
+    if op == "rollout":  # announces {"step": n} once each step is recorded
+        alias = ops.rollout(
+            args.pop("name"),
+            args.pop("alias"),
+            args.pop("to_version"),
+            on_progress=lambda p: _emit({"step": p.status.step, "left": p.remaining_bake_secs}),
+            **args,
+        )
+        return {"version": alias.version, "secondary_version": alias.secondary_version}
     if op == "stress":
         return stress(ops, **args)
     if op == "fetch":

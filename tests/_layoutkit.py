@@ -820,6 +820,48 @@ class LayoutTests(ABC):
         )
         assert self.raw_alias(NAME, "prod") is None
 
+    # ================================================================ rollout records
+    def rollout_body(self, step: int) -> dict[str, Any]:
+        return {"name": NAME, "alias": "prod", "step": step, "token": f"t{step}-{time.time()}"}
+
+    def test_a_rollout_record_is_created_once_and_changed_only_on_its_tag(self) -> None:
+        store, session = self.layout.rollouts, self.session
+        before = self.raw_snapshot()
+        created = store.create(session, NAME, "prod", self.rollout_body(0))
+        assert created is not None
+        assert self.raw_snapshot() != before  # stored beside the alias
+        assert store.create(session, NAME, "prod", self.rollout_body(9)) is None  # refused
+        stored = self.raw_snapshot()
+        with pytest.raises(ConcurrentModificationError):
+            store.replace(session, NAME, "prod", self.rollout_body(1), "not-the-tag")
+        assert self.raw_snapshot() == stored
+        replaced = store.replace(session, NAME, "prod", self.rollout_body(1), created.tag)
+        read = store.read(session, NAME, "prod")
+        assert read is not None and read.body["step"] == 1 and read.tag == replaced.tag
+        assert [doc.body["step"] for doc in store.listing(session, NAME)] == [1]
+        with pytest.raises(ConcurrentModificationError):
+            store.remove(session, NAME, "prod", created.tag)
+        store.remove(session, NAME, "prod", replaced.tag)
+        assert self.raw_snapshot() == before
+        store.remove(session, NAME, "prod", replaced.tag)  # gone already: a lost answer
+        assert store.read(session, NAME, "prod") is None
+
+    def test_a_rollout_record_is_neither_an_alias_nor_a_problem_and_goes_with_a_purge(
+        self,
+    ) -> None:
+        self.put_and_publish(b"one")
+        self.point("prod", 1)
+        before = self.raw_snapshot()
+        assert self.layout.rollouts.create(self.session, NAME, "prod", self.rollout_body(0))
+        assert [a.alias for a in self.layout.list_aliases(self.session, NAME)] == ["prod"]
+        assert self.layout.list_names(self.session) == [NAME]
+        assert self.layout.inventory(self.session, NAME).problems == []
+        assert self.layout.verify_names(self.session) == ([NAME], [])
+        assert self.raw_snapshot() != before
+        self.layout.purge_artifact(self.session, NAME)
+        assert self.layout.rollouts.read(self.session, NAME, "prod") is None
+        assert not any("rollout" in str(key) for key in [*self.raw_objects(), *self.raw_items()])
+
     # ================================================================ names
     def test_list_names_lists_only_this_layouts_artifacts(self) -> None:
         assert self.layout.list_names(self.session) == []

@@ -14,6 +14,7 @@ from . import (
     _journal,
     _model,
     _pool,
+    _rollout,
     _s3,
     _transfer,
     _verifying,
@@ -72,6 +73,15 @@ def in_use_message(name: str, users: dict[VersionId, list[str]]) -> str:
     return "; ".join(parts) + ". Point the alias elsewhere (or delete it) first."
 
 
+def rollout_message(name: str, version: int, rollouts: list[str]) -> str:
+    """The message for a deletion refused because running rollouts name the version."""
+    return (
+        f"version {version} of {name!r} is named by a running "
+        + ", ".join(sorted(rollouts))
+        + ". Let it finish (or abort it) first."
+    )
+
+
 class Engine:
     """The repository's behaviour over one storage layout."""
 
@@ -81,6 +91,7 @@ class Engine:
         self._sessions = Sessions()
         self.record = marker.RepositoryRecord(layout.bucket, layout.root, identity_of(layout))
         self.retention = RetentionService(self)
+        self.rollouts = _rollout.Rollouts(self)  # rollout, status, resume, abort
 
     def session(self, bsm: BotoSesManager) -> Session:
         return self._sessions.of(bsm)
@@ -231,6 +242,9 @@ class Engine:
                 f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
             )
         session = self.writing(bsm)
+        named = {} if parsed == LATEST else self.rollouts.users(session, name)
+        if parsed != LATEST and int(parsed) in named:
+            raise VersionInUseError(rollout_message(name, int(parsed), named[int(parsed)]))
         choose = self.retention.guarded(session, name, these([parsed]), strict=True)
         result = self.layout.retire(session, name, choose, strict=True)
         if result.in_use:
@@ -357,10 +371,11 @@ class Engine:
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
         session = self.reading(bsm)
-        versions, aliases, held = _pool.parallel(
+        versions, aliases, held, named = _pool.parallel(
             lambda: self.layout.list_versions(session, name),
             lambda: self.layout.list_aliases(session, name),
             lambda: self.retention.held_reasons(session, name),
+            lambda: self.rollouts.users(session, name),
         )
         purge_time = session.clock.now()  # the server's: after the reads, from their Date
         published = {int(r.version): r for r in versions if r.version != LATEST}
@@ -370,6 +385,7 @@ class Engine:
             purge_older_than_secs=purge_older_than_secs,
             now=purge_time,
             alias_users=_model.alias_users((a.alias, a.targets) for a in aliases),
+            rollout_users=named,
         )
         kept = {**decision.keep, **{n: held[n] for n in decision.remove if n in held}}
         keep = [KeptVersion(r, "LATEST") for r in versions if r.version == LATEST]
@@ -394,6 +410,7 @@ class Engine:
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
         session = self.writing(bsm)
+        named = self.rollouts.users(session, name)  # read first: a rollout's versions stay
         chosen_at: list[datetime] = []
 
         def choose(records: list[VersionRecord], users: dict[int, list[str]]) -> list[VersionId]:
@@ -404,6 +421,7 @@ class Engine:
                 purge_older_than_secs=purge_older_than_secs,
                 now=chosen_at[0],
                 alias_users=users,
+                rollout_users=named,
             )
             return list(decision.remove)
 

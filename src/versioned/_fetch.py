@@ -99,12 +99,20 @@ def check_max_stale(max_stale_secs: object) -> float | None:
     return float(max_stale_secs)
 
 
-def route(ref: Ref, key: str | None) -> Target:
-    """The target ``key`` is routed to (:func:`versioned._model.route_by_key`); the
-    primary when there is no key or no secondary."""
-    if key is None or ref.secondary is None:
+def route(ref: Ref, wanted: Wanted) -> Target:
+    """The target ``wanted.key`` is routed to (:func:`versioned._model.route_by_key`);
+    the primary when there is no key or no secondary."""
+    key = wanted.key
+    if key is None or ref.secondary is None or wanted.alias is None:
         return ref.primary
-    chosen = _model.route_by_key(ref.primary.version, int(ref.secondary.version), ref.weight, key)
+    chosen = _model.route_by_key(
+        ref.primary.version,
+        int(ref.secondary.version),
+        ref.weight,
+        key,
+        name=wanted.name,
+        alias=wanted.alias,
+    )
     return ref.secondary if str(chosen) == ref.secondary.version else ref.primary
 
 
@@ -178,7 +186,7 @@ class Consumer:
         download (its bytes then hash to another sha256): resolved again, once."""
         for attempt in range(2):
             ref = self._resolve(bsm, wanted, known)
-            target = route(ref, wanted.key)
+            target = route(ref, wanted)
             try:
                 path = cache.blobs.ensure(
                     target, self._chunks(bsm, target), self._where(target), options.progress
@@ -210,7 +218,7 @@ class Consumer:
                 f"{OFFLINE_VARIABLE} forbids asking storage: fetch it once online, or point "
                 f"{_cache.CACHE_DIR_VARIABLE} at a cache that holds it"
             )
-        path = cache.blobs.present(route(known, wanted.key))
+        path = cache.blobs.present(route(known, wanted))
         if path is None:
             raise OfflineError(
                 f"{wanted.describe()} resolved to bytes the local cache {cache.root} no "
@@ -237,7 +245,7 @@ class Consumer:
                 f"was last confirmed {_model.describe_seconds(int(age))} ago, more than "
                 f"max_stale_secs={options.max_stale_secs:g} allows"
             ) from error
-        target = route(known, wanted.key)
+        target = route(known, wanted)
         path = cache.blobs.present(target)
         if path is None:
             raise error
@@ -356,6 +364,8 @@ class Consumer:
                     alias.secondary_version,
                     alias.secondary_version_weight,
                     wanted.key,
+                    name=wanted.name,
+                    alias=wanted.alias,
                 )
         record = self.engine.get_version(bsm, wanted.name, version)
         session = self.engine.session(bsm)

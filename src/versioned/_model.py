@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -276,15 +277,25 @@ def choose_weighted(
 
 
 def route_by_key(
-    primary: VersionId, secondary: int | None, weight: int | None, key: str
+    primary: VersionId,
+    secondary: int | None,
+    weight: int | None,
+    key: str,
+    *,
+    name: str,
+    alias: str,
 ) -> VersionId:
-    """The routing rule for a ``key`` (sticky routing): the key's sha256, read as a
-    number, modulo 100, is its slot; slots below ``weight`` get ``secondary``. The same
-    key always lands on the same version for a given weight, and raising the weight only
-    moves keys from primary to secondary, never back."""
+    """The routing rule for a ``key`` (sticky routing). The sha256 of the artifact, the
+    alias, the secondary version and the key (never ``hash()``: the same in every
+    process, machine and Python version), read as a number modulo 100, is the key's
+    slot; slots below ``weight`` get ``secondary``. Raising the weight only moves keys
+    from primary to secondary (5 -> 25 -> 50 moves none back); another secondary version
+    (a new canary) draws a fresh sample of keys."""
     if secondary is None or not weight:
         return primary
-    slot = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % 100
+    material = json.dumps([name, alias, int(secondary), key], ensure_ascii=False)
+    digest = hashlib.sha256(material.encode("utf-8")).digest()
+    slot = int.from_bytes(digest[:8], "big") % 100
     return secondary if slot < weight else primary
 
 
@@ -349,9 +360,11 @@ def decide_retention(
     purge_older_than_secs: float,
     now: datetime,
     alias_users: Mapping[int, list[str]],
+    rollout_users: Mapping[int, list[str]] | None = None,
 ) -> RetentionDecision:
     """A version goes only if it is not among the newest ``keep_last_n``, is older than
-    ``purge_older_than_secs`` and no alias points at it. LATEST is never a candidate."""
+    ``purge_older_than_secs`` and no alias points at it nor running rollout names it.
+    LATEST is never a candidate."""
     ordered = sorted(versions, key=lambda pair: pair[0], reverse=True)
     try:
         threshold = now - timedelta(seconds=purge_older_than_secs)
@@ -361,8 +374,11 @@ def decide_retention(
     keep: dict[int, str] = {}
     for index, (number, updated) in enumerate(ordered):
         users = alias_users.get(number)
+        rollouts = (rollout_users or {}).get(number)
         if users:
             keep[number] = "alias " + ", ".join(sorted(users))
+        elif rollouts:  # "rollout prod": a running rollout's start or target
+            keep[number] = ", ".join(sorted(set(rollouts)))
         elif index < keep_last_n:
             keep[number] = f"among the newest {keep_last_n}"
         elif updated >= threshold:

@@ -96,6 +96,8 @@ class ArtifactMethods:
 class AliasMethods:
     """Methods of an alias; expects the Alias dataclass fields."""
 
+    name: str
+    alias: str
     version: str
     secondary_version: str | None
     version_s3uri: str
@@ -103,14 +105,23 @@ class AliasMethods:
     secondary_version_weight: int | None
 
     def route(self, key: str | None = None) -> str:
-        """The version ``key`` is routed to (sticky: the same key always gets the same
-        version for a given weight; ``fetch(key=...)`` and ``url(key=...)`` use this
-        rule, ``_model.route_by_key``). The primary version when ``key`` is None."""
-        if key is None or self.secondary_version is None:
+        """The version serving ``key`` (sticky routing: the same key gets the same
+        version in every process for a given weight and canary; ``fetch(key=...)`` and
+        ``url(key=...)`` use this rule, ``_model.route_by_key``). ``None`` draws at
+        random with the weight, as :meth:`random_artifact` does."""
+        if self.secondary_version is None:
             return self.version
+        if key is None:
+            secondary = str(self.secondary_version)
+            return _model.choose_weighted(self.version, secondary, self.secondary_version_weight)
         primary = _model.parse_version(self.version)
         chosen = _model.route_by_key(
-            primary, int(self.secondary_version), self.secondary_version_weight, key
+            primary,
+            int(self.secondary_version),
+            self.secondary_version_weight,
+            key,
+            name=self.name,
+            alias=self.alias,
         )
         return _model.version_str(chosen)
 

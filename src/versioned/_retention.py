@@ -272,8 +272,10 @@ def decide(
     aliases: Mapping[str, Sequence[object]],
     histories: Mapping[str, Sequence[AliasChange]],
     holds: Mapping[int, Hold],
+    rollouts: Mapping[int, Sequence[str]] | None = None,
 ) -> Decision:
-    """Keep-wins: a version goes only if the policy selects it and no reason keeps it."""
+    """Keep-wins: a version goes only if the policy selects it and no reason keeps it
+    (``rollouts``: the versions running rollouts name, with "rollout ALIAS" labels)."""
     ordered = sorted(versions, key=lambda candidate: candidate.version, reverse=True)
     keep: dict[int, list[str]] = {c.version: [] for c in ordered}
 
@@ -291,6 +293,9 @@ def decide(
             changes = histories.get(alias, ())
             for number in rollback_targets(changes, numbers, policy.keep_rollback_targets):
                 add(number, f"rollback target of {alias}")
+    for version, labels in (rollouts or {}).items():
+        for label in labels:
+            add(version, label)
     for version, hold in holds.items():
         add(version, f"hold by {hold.held_by}: {hold.reason}")
     _policy_reasons(ordered, policy, now, add)

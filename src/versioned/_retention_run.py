@@ -191,10 +191,11 @@ class RetentionService:
     def plan_one(
         self, session: Session, name: str, default: RetentionPolicy | None
     ) -> RetentionPlan:
-        versions, aliases, documents = _pool.parallel(
+        versions, aliases, documents, rollouts = _pool.parallel(
             lambda: self.layout.list_versions(session, name),
             lambda: self.layout.list_aliases(session, name),
             lambda: self.documents(session, [name]),
+            lambda: self.engine.rollouts.users(session, name),
         )
         document = documents[name]
         policy = document.policy or default
@@ -213,6 +214,7 @@ class RetentionService:
             aliases={a.alias: a.targets for a in aliases},
             histories=histories,
             holds=document.holds,
+            rollouts=rollouts,
         )
         keep = [KeptVersion(LATEST, ("LATEST",), r.size) for r in versions if r.version == LATEST]
         keep += [

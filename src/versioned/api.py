@@ -12,6 +12,7 @@ from .constants import (
     VERSION_ZFILL,
 )
 from .repository import Alias, Artifact, Repository
+from .rollout import RolloutProgress, RolloutStatus
 
 __all__ = [
     "DYNAMODB_TABLE_NAME",
@@ -23,6 +24,8 @@ __all__ = [
     "Artifact",
     "Repository",
     "RetryPolicy",
+    "RolloutProgress",
+    "RolloutStatus",
     "SignedURL",
     "Watcher",
     "exc",

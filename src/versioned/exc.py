@@ -61,6 +61,33 @@ class ProtectedAliasError(ConflictError):
     needs ``force=True``."""
 
 
+class RolloutInProgressError(ConflictError):
+    """The alias has a running rollout (``status`` describes it: its owner, its step): a
+    second rollout is refused, and a live owner's rollout is not resumed or aborted
+    elsewhere unless forced."""
+
+    def __init__(self, message: str, status: object = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RolloutNotFoundError(VersionedError, LookupError):
+    """The alias has no running rollout to resume or abort."""
+
+
+class RolloutAbortedError(VersionedError):
+    """A progressive rollout stopped: its health check failed or raised, it was aborted,
+    or the alias was changed by someone else. ``step`` is the 1-based step it stopped at
+    (0: before the first), ``reason`` why; ``restored`` tells whether the alias was put
+    back to the state the rollout started from."""
+
+    def __init__(self, message: str, *, step: int, reason: str, restored: bool) -> None:
+        super().__init__(message)
+        self.step = step
+        self.reason = reason
+        self.restored = restored
+
+
 class ContentionError(ConflictError):
     """Too many concurrent writers: the bounded retries were spent. Safe to retry later.
     ``operation``, ``record`` and ``attempts`` say which loop gave up, on what, after how

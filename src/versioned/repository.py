@@ -37,6 +37,7 @@ from ._watch import Watcher
 from .history import AliasChange
 from .lifecycle import PurgePlan
 from .retention import Hold, RetentionPlan, RetentionPolicy, RetentionReport
+from .rollout import RolloutProgress, RolloutStatus
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ class Alias(Protocol):
         """The S3 URI to serve for one request, drawn by the weight."""
 
     def route(self, key: str | None = None) -> str:
-        """The version ``key`` is routed to, sticky (the primary when ``key`` is None)."""
+        """The version ``key`` is routed to, sticky (a sha256 of artifact, alias, canary
+        and key); ``None`` draws at random by the weight."""
 
 
 class Repository(Protocol):
@@ -281,6 +283,51 @@ class Repository(Protocol):
         """Point ``alias`` back at the state before its newest change, or at the one
         recorded at ``to_revision``; refuses, writing nothing, when a target version no
         longer exists."""
+
+    # ------------------------------------------------------------ rollouts
+    def rollout(
+        self,
+        *,
+        name: str,
+        alias: str,
+        to_version: int | str,
+        steps: Sequence[int] = (10, 50, 100),
+        bake_secs: float = 300,
+        check: Callable[[], bool] | None = None,
+        reason: str | None = None,
+        lease_secs: float = 60.0,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+        bsm: BotoSesManager,
+    ) -> Alias:
+        """Move ``alias`` to ``to_version`` in steps, baking and checking between them;
+        RolloutAbortedError (alias restored) when the check fails."""
+
+    def rollout_status(self, *, name: str, alias: str, bsm: BotoSesManager) -> RolloutStatus | None:
+        """The alias's running rollout, or None."""
+
+    def resume_rollout(
+        self,
+        *,
+        name: str,
+        alias: str,
+        check: Callable[[], bool] | None = None,
+        force: bool = False,
+        bake_secs: float | None = None,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+        bsm: BotoSesManager,
+    ) -> Alias:
+        """Continue a rollout whose process died, from its recorded step."""
+
+    def abort_rollout(
+        self,
+        *,
+        name: str,
+        alias: str,
+        reason: str | None = None,
+        force: bool = False,
+        bsm: BotoSesManager,
+    ) -> Alias:
+        """Restore the alias's state from before the rollout and end it."""
 
     # ------------------------------------------------------------ lifecycle
     def plan_purge(

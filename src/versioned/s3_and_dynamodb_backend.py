@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _dynamodb, _fetch, _model, _s3, _transfer, constants
+from . import _dynamodb, _fetch, _model, _rollout, _s3, _transfer, constants
 from ._engine import Engine, check_root
 from ._fetch import SignedURL
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
@@ -29,6 +29,7 @@ from ._watch import Watcher
 from .exc import ValidationError
 from .history import AliasChange
 from .lifecycle import PurgePlan
+from .rollout import RolloutProgress, RolloutStatus
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -215,8 +216,9 @@ class Repository(DynamoDBRetention):
         """Soft-delete one version (LATEST when ``version`` is None): it disappears from get
         and list, its bytes stay. Refused with VersionInUseError while an alias points at
         it, VersionHeldError while it is held. A missing or already deleted version is
-        fine. Requests: 4 (2 Queries, the holds, 1 update; LATEST: no holds), + 1 per
-        newest version (LATEST's item then records that it went)."""
+        fine; a version a running rollout names is kept (VersionInUseError). Requests: 5
+        (3 Queries: the running rollouts, then 2; the holds; 1 update; LATEST: no holds),
+        + 1 per newest version (LATEST's item then records that it went)."""
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
@@ -307,14 +309,78 @@ class Repository(DynamoDBRetention):
         expected_revision: str | None = None,
         bsm: BotoSesManager | None = None,
     ) -> Alias:
-        """Point ``alias`` back at the state before its newest change, or at the state
-        recorded at ``to_revision``; recorded as a change of its own (``rollback``).
-        Refuses, writing nothing, when a version of that state no longer exists
-        (ArtifactNotFoundError) or there is no such state (ValidationError);
-        ConcurrentModificationError when ``expected_revision`` is given and the alias
-        changed since."""
+        """Point ``alias`` back at the state before its newest change, or at the one
+        recorded at ``to_revision`` (a ``rollback`` change). Writes nothing when a version
+        of that state is gone (ArtifactNotFoundError) or there is no such state
+        (ValidationError); ConcurrentModificationError on ``expected_revision``."""
         record = self._engine.rollback_alias(
             self._session(bsm), name, alias, to_revision, reason, expected_revision
+        )
+        return self._alias(record)
+
+    # ------------------------------------------------------------ rollouts
+    def rollout(
+        self,
+        name: str,
+        alias: str,
+        to_version: int | str,
+        steps: Sequence[int] = (10, 50, 100),
+        bake_secs: float = 300,
+        check: Callable[[], bool] | None = None,
+        reason: str | None = None,
+        bsm: BotoSesManager | None = None,
+        *,
+        lease_secs: float = _rollout.DEFAULT_LEASE_SECS,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+    ) -> Alias:
+        """Move ``alias`` to ``to_version`` in steps (percent of traffic; 100: primary),
+        baking ``bake_secs`` and calling ``check`` 5 times between steps; a failed check
+        restores the alias and raises RolloutAbortedError. Recorded in the table
+        (``__{name}-rollout``): see docs/rollouts.md for status, resume and abort."""
+        record = self._engine.rollouts.start(
+            self._session(bsm), name, alias, to_version, steps=steps, bake_secs=bake_secs,
+            check=check, reason=reason, lease_secs=lease_secs, on_progress=on_progress,
+        )  # fmt: skip
+        return self._alias(record)
+
+    def rollout_status(
+        self, name: str, alias: str, bsm: BotoSesManager | None = None
+    ) -> RolloutStatus | None:
+        """The alias's running rollout (plan, step, owner, times), or None."""
+        return self._engine.rollouts.status(self._session(bsm), name, alias)
+
+    def resume_rollout(
+        self,
+        name: str,
+        alias: str,
+        check: Callable[[], bool] | None = None,
+        bsm: BotoSesManager | None = None,
+        *,
+        force: bool = False,
+        bake_secs: float | None = None,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+    ) -> Alias:
+        """Continue a rollout whose process died (its lease ran out; any with ``force``)
+        from its recorded step, baking again (``bake_secs``; None: the recorded bake)."""
+        record = self._engine.rollouts.resume(
+            self._session(bsm), name, alias, check=check, force=force, bake_secs=bake_secs,
+            on_progress=on_progress,
+        )  # fmt: skip
+        return self._alias(record)
+
+    def abort_rollout(
+        self,
+        name: str,
+        alias: str,
+        reason: str | None = None,
+        bsm: BotoSesManager | None = None,
+        *,
+        force: bool = False,
+    ) -> Alias:
+        """Put the alias back as the rollout found it and end the rollout (one whose
+        process died; any with ``force``: its owner then stops at its next write)."""
+        record = self._engine.rollouts.abort(
+            self._session(bsm), name, alias, reason=reason, force=force
         )
         return self._alias(record)
 
@@ -341,12 +407,13 @@ class Repository(DynamoDBRetention):
         dry_run: bool = False,
     ) -> tuple[datetime, list[Artifact]]:
         """Soft-delete versions beyond the newest ``keep_last_n`` that are older than
-        ``purge_older_than_secs`` and not an alias's target; LATEST always stays. Ages and
-        the purge time are the server's clock (the Date of its answers). Returns
-        (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Held versions stay. Requests: 3 (Queries, the holds when a version goes), + 1
-        per version deleted (160 at a time: 1000 versions in 7 round trips; 1 more when
-        the newest goes: LATEST's item records it)."""
+        ``purge_older_than_secs`` and not an alias's target nor named by a running rollout;
+        LATEST always stays. Ages and the purge time are the server's clock (the Date of
+        its answers). Returns (purge time, deleted versions); with ``dry_run``, what
+        would be deleted. Held versions stay. Requests: 4 (Queries: the running rollouts,
+        then 2; the holds when a version goes), + 1 per version deleted (160 at a time:
+        1000 versions in 7 round trips; 1 more when the newest goes: LATEST's item
+        records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )

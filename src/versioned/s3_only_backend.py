@@ -17,11 +17,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _fetch, _model, _s3, _transfer, constants
+from . import _fetch, _model, _rollout, _s3, _transfer, constants
 from ._engine import Engine, check_root
 from ._fetch import SignedURL
 from ._layouts import AliasRecord, BootstrapOptions, VersionRecord
@@ -34,6 +34,7 @@ from ._retry import RetryPolicy
 from ._watch import Watcher
 from .history import AliasChange
 from .lifecycle import PurgePlan
+from .rollout import RolloutProgress, RolloutStatus
 from .verify import VerifyReport
 
 if TYPE_CHECKING:
@@ -183,8 +184,9 @@ class Repository(S3OnlyRetention):
     def delete_artifact_version(self, bsm: BotoSesManager, name: str, version: int | str) -> None:
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
         nor a version an alias points at (VersionInUseError). A missing version is fine.
-        A held version raises VersionHeldError.
-        Requests: 6 (3 reads together, the holds, the deletion marked, DELETE)."""
+        A held version raises VersionHeldError; a version a running rollout names is kept
+        (VersionInUseError). Requests: 7 (the running rollouts' LIST, 3 reads together,
+        the holds, the deletion marked, DELETE)."""
         self._engine.delete_version(bsm, name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
@@ -290,6 +292,72 @@ class Repository(S3OnlyRetention):
         )
         return self._alias(record)
 
+    # ------------------------------------------------------------ rollouts
+    def rollout(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        to_version: int | str,
+        steps: Sequence[int] = (10, 50, 100),
+        bake_secs: float = 300,
+        check: Callable[[], bool] | None = None,
+        reason: str | None = None,
+        *,
+        lease_secs: float = _rollout.DEFAULT_LEASE_SECS,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+    ) -> Alias:
+        """Move ``alias`` from its current version to ``to_version`` in steps: each step
+        sends its share (percent) of traffic to ``to_version``, the last (100) makes it
+        the primary. Between steps it bakes ``bake_secs``, calling ``check`` 5 times;
+        a check returning False or raising puts the alias back as it was and raises
+        RolloutAbortedError. A record beside the alias (``rollouts/{alias}.json``) shows
+        the rollout to every process (``rollout_status``), refuses a second one
+        (RolloutInProgressError) and lets another process ``resume_rollout`` or
+        ``abort_rollout`` once this one stops renewing it for ``lease_secs``."""
+        record = self._engine.rollouts.start(
+            bsm, name, alias, to_version, steps=steps, bake_secs=bake_secs, check=check,
+            reason=reason, lease_secs=lease_secs, on_progress=on_progress,
+        )  # fmt: skip
+        return self._alias(record)
+
+    def rollout_status(self, bsm: BotoSesManager, name: str, alias: str) -> RolloutStatus | None:
+        """The alias's running rollout (plan, step, owner, times), or None."""
+        return self._engine.rollouts.status(bsm, name, alias)
+
+    def resume_rollout(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        check: Callable[[], bool] | None = None,
+        *,
+        force: bool = False,
+        bake_secs: float | None = None,
+        on_progress: Callable[[RolloutProgress], None] | None = None,
+    ) -> Alias:
+        """Continue a rollout whose process died (its lease ran out; any with ``force``)
+        from its recorded step, baking again (``bake_secs``, the recorded bake when
+        None) before the next one."""
+        record = self._engine.rollouts.resume(
+            bsm, name, alias, check=check, force=force, bake_secs=bake_secs, on_progress=on_progress
+        )
+        return self._alias(record)
+
+    def abort_rollout(
+        self,
+        bsm: BotoSesManager,
+        name: str,
+        alias: str,
+        reason: str | None = None,
+        *,
+        force: bool = False,
+    ) -> Alias:
+        """Put the alias back as the rollout found it and end the rollout (one whose
+        process died; any with ``force``: its owner then stops at its next write)."""
+        record = self._engine.rollouts.abort(bsm, name, alias, reason=reason, force=force)
+        return self._alias(record)
+
     # ------------------------------------------------------------ lifecycle
     def plan_purge(
         self,
@@ -312,11 +380,12 @@ class Repository(S3OnlyRetention):
         dry_run: bool = False,
     ) -> tuple[datetime, list[Artifact]]:
         """Delete published versions that are not among the newest ``keep_last_n``, are
-        older than ``purge_older_than_secs`` and are not an alias's target; LATEST stays.
-        Ages and the purge time are the server's clock (the Date of its answers).
+        older than ``purge_older_than_secs`` and are not an alias's target nor named by a
+        running rollout; LATEST stays. Ages and the purge time are the server's clock
+        (the Date of its answers).
         Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Held versions stay. Requests: 6 (3 reads together, the holds when a version
-        goes, the deletions marked, a batch DELETE per 1000)."""
+        Held versions stay. Requests: 7 (the running rollouts' LIST, 3 reads together,
+        the holds when a version goes, the deletions marked, a batch DELETE per 1000)."""
         purge_time, records = self._engine.purge_versions(
             bsm, name, keep_last_n, purge_older_than_secs, dry_run
         )

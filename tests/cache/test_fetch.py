@@ -115,7 +115,7 @@ def test_key_routing_is_sticky_and_follows_the_weight(
             bsm=backend.bsm, name=NAME, alias="prod", key=key, cache_dir=cache_dir
         )
         seen[key] = path.read_bytes()
-        expected = _model.route_by_key(1, 2, 30, key)
+        expected = _model.route_by_key(1, 2, 30, key, name=NAME, alias="prod")
         assert seen[key] == (b"canary" if expected == 2 else b"stable")
     assert set(seen.values()) == {b"stable", b"canary"}
     for key, data in seen.items():  # the same key, the same version

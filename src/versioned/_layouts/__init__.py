@@ -22,6 +22,7 @@ from .._session import Session
 from ..history import AliasChange
 from ..verify import Problem
 from . import marker
+from .rollout_record import RolloutStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,6 +291,11 @@ class Layout(Protocol):
         ...
 
     def purge_artifact(self, session: Session, name: str) -> None: ...
+
+    @property
+    def rollouts(self) -> RolloutStore:
+        """The records of running rollouts (``s3_only_rollouts``, ``dynamodb_rollouts``)."""
+        ...
 
     def purge_all(self, session: Session) -> None: ...
 

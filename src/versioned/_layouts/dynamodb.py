@@ -52,6 +52,7 @@ from .dynamodb_publish import Publisher
 from .dynamodb_queue import TurnQueue
 from .dynamodb_retention import RetentionDocuments
 from .dynamodb_retire import Retirer
+from .dynamodb_rollouts import DynamoDBRollouts
 from .dynamodb_verify import Verifier
 from .dynamodb_versions import Versions
 
@@ -92,6 +93,7 @@ class DynamoDBLayout:
         self.retirer = Retirer(self.place, self.publisher, self.aliases, retry)
         self.verifier = Verifier(self.place, self.retirer)
         self.retention = RetentionDocuments(self.place, retry)
+        self.rollouts = DynamoDBRollouts(self.place)
         self._claimed = False
         self._claim_lock = threading.Lock()
 
@@ -223,6 +225,7 @@ class DynamoDBLayout:
 
     def purge_artifact(self, session: Session, name: str) -> None:
         self.retirer.purge_artifact(self._ready(session), name)
+        self.rollouts.purge(session, name, self.retry)
 
     def purge_all(self, session: Session) -> None:
         self.retirer.purge_all(self._ready(session))

@@ -52,5 +52,6 @@ class DynamoDBPlace:
         ``state.json``), which may share this prefix and are never touched here."""
         _, sep, tail = key[len(self.root) :].partition("/")
         return bool(sep) and (
-            tail.startswith(("versions/", "aliases/", "trash/", "history/")) or tail == "state.json"
+            tail.startswith(("versions/", "aliases/", "trash/", "history/", "rollouts/"))
+            or tail == "state.json"
         )

@@ -54,6 +54,7 @@ from .s3_only_publish import Publisher
 from .s3_only_purge import Purges
 from .s3_only_retention import RetentionDocuments
 from .s3_only_retire import Retirer
+from .s3_only_rollouts import S3Rollouts
 from .s3_only_store import StateStore
 from .s3_only_verify import Verifier
 from .s3_only_versions import Versions
@@ -87,6 +88,7 @@ class S3OnlyLayout:
         self.retirer = Retirer(self.place, self.store, self.versions, self.aliases, self.purges)
         self.verifier = Verifier(self.place, self.aliases)
         self.retention = RetentionDocuments(self.place)
+        self.rollouts = S3Rollouts(self.place)
 
     def bootstrap(self, session: Session, options: BootstrapOptions) -> None:
         """Create the bucket unless it exists. Idempotent."""

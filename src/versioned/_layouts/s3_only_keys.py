@@ -7,6 +7,7 @@
     history/{alias}/{999999-n}-{t}.json  alias history page n (immutable; s3_only_history)
     state.json                         the artifact's state, changed only by CAS
     retention.json                     the artifact's retention policy and holds
+    rollouts/{alias}.json              a running rollout of the alias (s3_only_rollouts)
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class S3OnlyPlace:
         """An alias history page (``file``: ``{999999 - n:06d}-{token}.json``)."""
         return f"{self.artifact_dir(name)}history/{alias}/{file}"
 
+    def rollouts_dir(self, name: str) -> str:
+        return f"{self.artifact_dir(name)}rollouts/"
+
+    def rollout_key(self, name: str, alias: str) -> str:
+        return f"{self.rollouts_dir(name)}{alias}.json"
+
     def state_key(self, name: str) -> str:
         return f"{self.artifact_dir(name)}{STATE_FILE}"
 
@@ -78,8 +85,8 @@ class S3OnlyPlace:
 
     def classify(self, key: str) -> tuple[str, str, str] | None:
         """(kind, artifact name, detail) of a key this layout owns: kind is "version",
-        "alias", "history" (detail: alias/file), "state", "retention" or "trash" (left by
-        an older release); None otherwise."""
+        "alias", "history" (detail: alias/file), "state", "retention", "rollout" or "trash"
+        (left by an older release); None otherwise."""
         if not key.startswith(self.root):
             return None
         name, sep, tail = key[len(self.root) :].partition("/")
@@ -106,6 +113,8 @@ class S3OnlyPlace:
         alias, sep, page = file.partition("/")
         if folder == "history" and sep and _model.is_alias_name(alias) and _is_page(page):
             return ("history", name, file)
+        if folder == "rollouts" and file.endswith(".json") and _model.is_alias_name(file[:-5]):
+            return ("rollout", name, file[:-5])
         return None
 
     def owner(self, key: str) -> str | None:

@@ -7,6 +7,7 @@
 - ``_commands_local``: sandbox, demo
 - ``_commands_cache``: fetch, watch, url, cache ls / verify / prune (consumers)
 - ``_commands_retention``: retention show / set / plan / apply, hold, release
+- ``_commands_rollout``: rollout NAME ALIAS TO_VERSION, rollout status / resume / abort
 
 Every command is a client of the public API only (``versioned.repository.Repository``).
 """
@@ -24,6 +25,7 @@ from . import _commands_repository as repository
 from . import _commands_retention as retention
 from . import _completion
 from ._commands_aliases import alias_group
+from ._commands_rollout import rollout_group
 from ._contract import mode_options
 from ._errors import EXIT_CODES_HELP, ErrorHandlingGroup
 from ._options import parse_duration, repository_options, verbose_option
@@ -83,6 +85,7 @@ def cli() -> None:
 
 for command in (
     alias_group,
+    rollout_group,
     repository.bootstrap,
     repository.show_config,
     artifacts.put,

@@ -253,6 +253,11 @@ def chosen_version(
 )
 @click.option("--alias", metavar="ALIAS", help="Download the version ALIAS points at.")
 @click.option(
+    "--key",
+    metavar="KEY",
+    help="With --alias: the version KEY (a user, a host) is routed to, canary or not.",
+)
+@click.option(
     "-o",
     "--output",
     metavar="PATH",
@@ -271,13 +276,16 @@ def get(
     version: str | None,
     version_option: str | None,
     alias: str | None,
+    key: str | None,
     output: str | None,
     force: bool,
     as_json: bool,
 ) -> None:
     """Download VERSION of NAME (LATEST by default), like `aws s3 cp`.
 
-    With --alias, the version the alias points at (its primary version, not the canary).
+    With --alias, the version the alias points at (its primary version, not the canary);
+    with --alias and --key, the version that key is routed to (sticky: the same key
+    gets the same version for as long as the alias's canary and weight stay).
     A file is written only when the bytes match the recorded sha256; one that holds them
     already is left alone; one with other bytes is replaced only with --force. On stdout
     a mismatch is reported after the bytes. Either way, exit code 5.
@@ -286,9 +294,12 @@ def get(
     Examples:
       versioned get model 2                 # ./model{suffix}
       versioned get model --alias prod -o models/
+      versioned get model --alias prod --key user-42
       versioned get model -o - | sha256sum
     """
     version = chosen_version(version, version_option, alias)
+    if key is not None and alias is None:
+        raise click.UsageError("--key routes through an alias: give --alias too")
     _reject_json_with_stdout(as_json, output)
     target = _download.destination(output, name, current_settings(ctx).suffix)
     if target is None:
@@ -298,7 +309,7 @@ def get(
     with explained(conn, name, alias):
         if alias is not None:
             alias_object = conn.repo.get_alias(name=name, alias=alias, bsm=conn.bsm)
-            version = alias_object.version
+            version = alias_object.route(key) if key is not None else alias_object.version
         artifact = conn.repo.get_artifact_version(name=name, version=version, bsm=conn.bsm)
     if target is None:
         _stream(conn, artifact)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
-from .. import s3_and_dynamodb_backend, s3_only_backend
+from .. import exc, s3_and_dynamodb_backend, s3_only_backend
 from ..repository import Alias, Artifact, Repository
 from ._sandbox import SANDBOX_REGION, moto_endpoint, sandbox_session
 
@@ -108,6 +108,7 @@ class Story:
             ("canary 50%: increase the canary's weight", lambda: self.canary(50)),
             ("complete the rollout: production -> 3", self.complete),
             ("emergency rollback: production -> 2", self.rollback),
+            *self.rollout_steps(),
             ("purge: keep_last_n=2, purge_older_than_secs=0", self.purge),
             ("read production content", self.read_production),
             ("verify the repository", self.verify),
@@ -214,6 +215,57 @@ class Story:
     def rollback(self) -> str:
         alias = self.point_production(2, V2)
         return f"rollback done: production -> {alias.version}, content verified"
+
+    # -------------------------------------------------------------- rollouts
+    def rollout_steps(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
+            ("sticky canary: 1000 users on production 2 + 3 (30%)", self.sticky),
+            ("progressive rollout: staging 2 -> 3, steps 25/50/100", self.rollout_staging),
+            ("a failing health check aborts a rollout of production", self.rollout_aborted),
+        ]
+
+    def sticky(self) -> str:
+        alias = self.repo.put_alias(
+            name=ARTIFACT, alias="production", version=2, secondary_version=3,
+            secondary_version_weight=30, bsm=self.bsm,
+        )  # fmt: skip
+        users = [f"user-{i}" for i in range(DRAWS)]
+        first = [alias.route(user) for user in users]
+        expect(first == [alias.route(user) for user in users], "a user changed version")
+        on_canary = first.count("3")
+        expect(abs(on_canary - 300) <= 75, f"{on_canary} of {DRAWS} users on the canary")
+        self.point_production(2, V2)
+        return f"{on_canary} users on version 3, each always the same; production -> 2 again"
+
+    def rollout_staging(self) -> str:
+        shares: list[int] = []
+        final = self.repo.rollout(
+            name=ARTIFACT, alias="staging", to_version=3, steps=(25, 50, 100), bake_secs=0.05,
+            check=lambda: True, reason="demo",
+            on_progress=lambda p: shares.append(p.status.share), bsm=self.bsm,
+        )  # fmt: skip
+        seen = sorted(set(shares))
+        expect(seen == [25, 50, 100], f"the rollout went through {seen}")
+        expect((final.version, final.secondary_version) == ("3", None), "staging is not at 3")
+        return "staging 2 -> 25% -> 50% -> 100% of version 3, health checked between steps"
+
+    def rollout_aborted(self) -> str:
+        checks: list[int] = []
+
+        def check() -> bool:  # healthy twice, then failing (during the first bake)
+            checks.append(1)
+            return len(checks) < 3
+
+        try:
+            self.repo.rollout(
+                name=ARTIFACT, alias="production", to_version=3, bake_secs=0.05, check=check,
+                bsm=self.bsm,
+            )  # fmt: skip
+        except exc.RolloutAbortedError as error:
+            alias = self.production()
+            expect(alias.version == "2" and alias.secondary_version is None, "not restored")
+            return f"aborted at step {error.step} ({error.reason}); production restored to 2"
+        raise CheckFailed("the rollout did not stop at the failing check")
 
     def purge(self) -> str:
         before = [a.version for a in self.repo.list_artifact_versions(name=ARTIFACT, bsm=self.bsm)]

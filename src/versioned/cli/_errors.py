@@ -78,7 +78,9 @@ def usage_problem(message: str) -> CliError:
 
 def exit_code_for(error: BaseException) -> int:
     """The documented exit code of a failure."""
-    if isinstance(error, exc.ArtifactNotFoundError | exc.AliasNotFoundError):
+    if isinstance(
+        error, exc.ArtifactNotFoundError | exc.AliasNotFoundError | exc.RolloutNotFoundError
+    ):
         return EXIT_NOT_FOUND
     if isinstance(error, exc.ConflictError):
         return EXIT_CONFLICT
