@@ -402,6 +402,8 @@ def test_demo_runs_the_quick_start_story(cli_env: CliEnv) -> None:
     text = result.stdout
     assert "canary split over 1000 draws" in text
     assert "rollback done: production -> 2" in text
+    assert "aborted at step 1" in text and "production restored to 2" in text
+    assert text.count("rolled back 3 -> 2, alias_at(now) agrees") == 2
     assert "deleted versions ['1']" in text
     assert "S3-only backend: ✓ passed" in text
     assert "S3 + DynamoDB backend: ✓ passed" in text

@@ -7,6 +7,7 @@ import dataclasses
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -222,6 +223,7 @@ class Story:
             ("sticky canary: 1000 users on production 2 + 3 (30%)", self.sticky),
             ("progressive rollout: staging 2 -> 3, steps 25/50/100", self.rollout_staging),
             ("a failing health check aborts a rollout of production", self.rollout_aborted),
+            ("alias history: a bad release of production rolled back", self.history),
         ]
 
     def sticky(self) -> str:
@@ -266,6 +268,27 @@ class Story:
             expect(alias.version == "2" and alias.secondary_version is None, "not restored")
             return f"aborted at step {error.step} ({error.reason}); production restored to 2"
         raise CheckFailed("the rollout did not stop at the failing check")
+
+    def history(self) -> str:
+        self.repo.put_alias(
+            name=ARTIFACT, alias="production", version=3, reason="release 3", bsm=self.bsm
+        )
+        back = self.repo.rollback_alias(
+            name=ARTIFACT, alias="production", reason="3 fails in production", bsm=self.bsm
+        )
+        expect(back.version == "2" and back.secondary_version is None, "not rolled back to 2")
+        changes = self.repo.list_alias_history(name=ARTIFACT, alias="production", bsm=self.bsm)
+        newest = [(c.action, str(c.version), c.reason) for c in changes[:2]]
+        expected = [("rollback", "2", "3 fails in production"), ("put", "3", "release 3")]
+        expect(newest == expected, f"history starts with {newest}")
+        now = self.repo.alias_at(
+            name=ARTIFACT, alias="production", when=datetime.now(UTC), bsm=self.bsm
+        )
+        expect(now is not None and str(now.version) == "2", "alias_at(now) is not version 2")
+        actions = ", ".join(sorted({c.action for c in changes}))
+        return (
+            f"{len(changes)} changes recorded ({actions}); rolled back 3 -> 2, alias_at(now) agrees"
+        )
 
     def purge(self) -> str:
         before = [a.version for a in self.repo.list_artifact_versions(name=ARTIFACT, bsm=self.bsm)]
