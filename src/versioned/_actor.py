@@ -1,12 +1,14 @@
 """Who makes a change, as alias history records it: ``VERSIONED_ACTOR`` if set, else the
 caller's AWS identity (its ARN, from STS GetCallerIdentity through the session's own
-endpoint and credentials, looked up at most once per session), else the OS user."""
+endpoint and credentials, looked up at most once per session; never sent to AWS when S3
+is another endpoint), else the OS user."""
 
 from __future__ import annotations
 
 import getpass
 import logging
 import os
+import urllib.parse
 from typing import TYPE_CHECKING
 
 from . import _s3
@@ -47,11 +49,21 @@ def aws_identity(session: Session) -> str | None:
 def _look_up(session: Session) -> str | None:
     try:
         client = _s3.make_client(session.bsm, "sts", retries=False)
+        if _is_aws(client.meta.endpoint_url) and not _is_aws(session.s3.meta.endpoint_url):
+            # S3 is a local or other endpoint: its credentials are not sent to AWS
+            logger.debug("no AWS identity for alias history: STS would leave the endpoint")
+            return None
         arn = client.get_caller_identity().get("Arn")
     except Exception as error:  # any failure: the OS user is recorded instead
         logger.debug("no AWS identity for alias history (%s: %s)", type(error).__name__, error)
         return None
     return arn if isinstance(arn, str) and arn else None
+
+
+def _is_aws(url: object) -> bool:
+    """Is ``url`` an AWS service endpoint (not a local or S3-compatible server)?"""
+    host = urllib.parse.urlsplit(str(url)).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
 def actor(session: Session) -> str:

@@ -110,7 +110,7 @@ def test_output_text_is_one_tab_separated_line_per_record(
             record["sha256"],
         ]
         assert fields[5] == str(record["size"])
-    assert lines[2].split("\t")[-1] == "team=ml,stage=beta"
+    assert lines[2].split("\t")[-1] == "stage=beta,team=ml"  # keys sorted
     # the group-level spelling, and the alias record
     alias = cli_run("--output", "text", "alias", "list", "model").stdout.splitlines()
     fields = alias[0].split("\t")

@@ -144,14 +144,15 @@ def json_flag_only(command: F) -> F:
 
 # ------------------------------------------------------------------ text
 def text_value(value: Any) -> str:
-    """One field in text output: "" for null, true/false, k=v,k=v for an object, a,b for
-    a list; tabs and newlines become spaces (a record is one line)."""
+    """One field in text output: "" for null, true/false, k=v,k=v for an object (keys
+    sorted: S3 keeps no order of metadata), a,b for a list; tabs and newlines become
+    spaces (a record is one line)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Mapping):
-        return ",".join(f"{key}={text_value(item)}" for key, item in value.items())
+        return ",".join(f"{key}={text_value(item)}" for key, item in sorted(value.items()))
     if isinstance(value, list | tuple):
         return ",".join(text_value(item) for item in value)
     return " ".join(str(value).replace("\t", " ").splitlines())
