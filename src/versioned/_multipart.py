@@ -189,8 +189,11 @@ def _resume_or_start(
 def _list_parts(
     s3: Any, bucket: str, key: str, upload_id: str
 ) -> dict[int, _journal.ListedPart] | None:
-    """Every part the server holds for the upload; None when the upload is gone."""
+    """Every part the server holds for the upload; None when the upload is gone. A part
+    number listed twice (SeaweedFS lists a replaced part beside its replacement) is left
+    out: which bytes it holds is unknown, so it is sent again."""
     listed: dict[int, _journal.ListedPart] = {}
+    twice: set[int] = set()
     marker = 0
     while True:
         with translate("LIST parts", bucket, key):
@@ -204,12 +207,14 @@ def _list_parts(
                 raise
         for part in response.get("Parts", []):
             number = int(part["PartNumber"])
+            if number in listed:
+                twice.add(number)
             sha256 = _journal.sha256_of_checksum(part.get("ChecksumSHA256"))
             listed[number] = _journal.ListedPart(
                 number, str(part["ETag"]), int(part["Size"]), sha256
             )
         if not response.get("IsTruncated"):
-            return listed
+            return {n: part for n, part in listed.items() if n not in twice}
         marker = int(response["NextPartNumberMarker"])
 
 
