@@ -201,11 +201,8 @@ class Engine:
     ) -> list[VersionRecord]:
         """Newest first (LATEST first); at most ``limit`` records (LATEST counts)."""
         _model.validate_artifact_name(name)
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
-        ):
-            raise ValueError(f"limit must be a positive integer or None, not {limit!r}")
-        return self.layout.list_versions(self.reading(bsm), name, limit)
+        count = check_limit(limit)
+        return self.layout.list_versions(self.reading(bsm), name, count)
 
     def latest_published_number(self, bsm: BotoSesManager, name: str) -> int:
         _model.validate_artifact_name(name)
