@@ -90,9 +90,11 @@ class Aliases:
         low = 0  # the history head's stamp, once a refusal showed it
         operation = f"pointing alias {alias!r} of {name!r}"
         where = f"{alias_pk(name)}/{alias}"
+        tried: list[int] = []  # the stamps of our entries in earlier attempts
         for attempt in self.retry.attempts(operation, where):
             actions = self._target_updates(name, target)
             actions += self._recorded(name, alias, entry, foreign, low)
+            actions += history.not_recorded(self.place.table, name, alias, tried)
             actions.append(self._alias_put(item, expected_revision, foreign))
             canceled = _dynamodb.transact_retrying(
                 session.dynamodb, self.place.table, actions, self.retry, operation, where
@@ -103,6 +105,7 @@ class Aliases:
                 return read_alias(name, item, self.place.table).record()
             _refused(name, alias, target, canceled, expected_revision)
             head = canceled.items[len(target.versions)]
+            tried.append(entry.stamp)
             foreign, entry, low = _again(head, canceled, entry, foreign)
             attempt.conflict("the alias or its history head changed since it was read")
         raise AssertionError("unreachable")
@@ -167,8 +170,10 @@ class Aliases:
         low = 0  # the history head's stamp, once a refusal showed it
         operation = f"deleting alias {alias!r} of {name!r}"
         where = f"{alias_pk(name)}/{alias}"
+        tried: list[int] = []  # the stamps of our entries in earlier attempts
         for attempt in self.retry.attempts(operation, where):
             actions = self._recorded(name, alias, entry, foreign, low)
+            actions += history.not_recorded(self.place.table, name, alias, tried)
             actions.append(self._alias_delete(name, alias, expected_revision, foreign))
             canceled = _dynamodb.transact_retrying(
                 session.dynamodb, self.place.table, actions, self.retry, operation, where
@@ -183,6 +188,7 @@ class Aliases:
                         f"alias {alias!r} of {name!r} changed since revision "
                         f"{expected_revision}; read it again and retry"
                     )
+            tried.append(entry.stamp)
             foreign, entry, low = _again(canceled.items[0], canceled, entry, foreign)
             attempt.conflict("the alias or its history head changed since it was read")
         raise AssertionError("unreachable")

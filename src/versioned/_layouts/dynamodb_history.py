@@ -115,6 +115,25 @@ def actions(table: str, name: str, alias: str, entries: list[Entry]) -> list[dic
     ]
 
 
+def not_recorded(table: str, name: str, alias: str, stamps: list[int]) -> list[dict[str, Any]]:
+    """A ConditionCheck per entry an earlier attempt of this call wrote under ``stamps``:
+    absent. A retry whose earlier attempt was applied after all (its answer lost, and
+    another writer's change since) is refused, the entry returned names our revision,
+    so it is not recorded twice (DynamoDB's request token covers a retry of the same
+    request for ten minutes; servers that ignore it, and retries after that, need this)."""
+    return [
+        {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": _dynamodb.key(history_pk(name), entry_sk(alias, stamp)),
+                "ConditionExpression": f"attribute_not_exists({PK})",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        for stamp in stamps
+    ]
+
+
 def head_stamp(stored: Stored | None) -> int | None:
     """The stamp a refused head item holds (None: no head, or not a readable one)."""
     value = (stored or {}).get(STAMP)
