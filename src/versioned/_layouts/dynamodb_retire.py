@@ -32,9 +32,9 @@ from .dynamodb_items import (
     stored_time,
 )
 from .dynamodb_keys import DynamoDBPlace
+from .dynamodb_publish import Publisher
 from .dynamodb_retention import SORT_KEY as RETENTION_SK
 from .dynamodb_retention import retention_pk
-from .dynamodb_publish import Publisher
 
 logger = logging.getLogger(__name__)
 
