@@ -138,7 +138,7 @@ def moto_process() -> Iterator[str]:
             try:
                 bsm.s3_client.list_buckets()
                 break
-            except Exception:  # noqa: BLE001  (not up yet)
+            except Exception:  # not up yet
                 time.sleep(0.1)
         yield url
     finally:
