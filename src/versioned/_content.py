@@ -11,6 +11,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from ._s3 import CHUNK
@@ -119,10 +120,19 @@ class Content:
             yield bytes(chunk)
 
     def _hash_file(self) -> tuple[str, int]:
+        """The content's sha256 and size; each chunk is hashed on a second thread while
+        the next one is read (both let go of the interpreter lock): a large file's hash
+        takes the time of hashing it, not of reading it and then hashing it."""
         digest, size = hashlib.sha256(), 0
-        for chunk in self._chunks():
-            digest.update(chunk)
-            size += len(chunk)
+        hashing: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            for chunk in self._chunks():
+                if hashing is not None:
+                    hashing.result()
+                hashing = hasher.submit(digest.update, chunk)
+                size += len(chunk)
+            if hashing is not None:
+                hashing.result()
         return digest.hexdigest(), size
 
     @property
