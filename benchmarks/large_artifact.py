@@ -80,6 +80,7 @@ def child(kind: str, op: str, url: str, source: str, target: str, publish: bool)
     """One operation of one client; its time, and the process's peak RSS afterwards."""
     bsm = make_session(url)
     result: dict[str, Any] = {"kind": kind, "op": op}
+    cpu_before = cpu_seconds()
     if kind == "boto3":
         s3 = bsm.boto_ses.client("s3", endpoint_url=url)
         start = time.perf_counter()
@@ -105,10 +106,18 @@ def child(kind: str, op: str, url: str, source: str, target: str, publish: bool)
             start = time.perf_counter()
             artifact.download(bsm=bsm, path=target)
             result["s"] = time.perf_counter() - start
+    result["cpu_s"] = cpu_seconds() - cpu_before
     if op == "download":
         result["bytes"] = os.path.getsize(target)
     result["peak_rss_mib"] = vm_hwm_mib()
     return result
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process (every thread), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_random(path: str, size: int) -> None:
@@ -133,7 +142,7 @@ def run_child(
 
 
 @contextmanager
-def moto_process() -> Iterator[str]:
+def moto_process() -> Iterator[tuple[str, int]]:
     """A moto server (S3 and DynamoDB) in a process of its own: the proxy in this process
     and the server do not share an interpreter lock."""
     port = free_port()
@@ -151,7 +160,7 @@ def moto_process() -> Iterator[str]:
                 break
             except Exception:  # not up yet
                 time.sleep(0.1)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(30)
@@ -177,7 +186,7 @@ def endpoint(server: str, latency_ms: float) -> Iterator[tuple[str, FaultProxy |
 
 
 def measure(
-    server: str, workdir: str, source: str, latency_ms: float, args: Any
+    server: str, server_pid: int, workdir: str, source: str, latency_ms: float, args: Any
 ) -> list[dict[str, Any]]:
     """Every client's operations at one latency, ``--rounds`` times A-B-C; per client and
     operation the fastest round is kept (with the highest peak RSS of all rounds)."""
@@ -188,7 +197,9 @@ def measure(
             for kind in args.clients.split(","):
                 target = os.path.join(workdir, f"download-{kind}.bin")
                 for op in args.ops.split(","):
+                    server_cpu = cpu_seconds(server_pid)
                     row = run_child(kind, op, url, source, target, args.publish)
+                    row["server_cpu_s"] = cpu_seconds(server_pid) - server_cpu
                     row["latency_ms"] = latency_ms
                     row["requests"] = len(proxy.seen()) if proxy else None
                     print(f"# {json.dumps(row)}", file=sys.stderr, flush=True)
@@ -217,7 +228,7 @@ def report(rows: list[dict[str, Any]], size: int, args: Any) -> None:
     )
     header = (
         f"{'latency':>7} {'op':<8} {'client':<8} {'s':>7} {'vs boto3':>8} "
-        f"{'MiB/s':>7} {'peak RSS MiB':>12} {'requests':>8}  checks"
+        f"{'MiB/s':>7} {'peak RSS MiB':>12} {'requests':>8} {'cpu s':>6} {'server cpu':>10}  checks"
     )
     print(header)
     print("-" * len(header))
@@ -257,12 +268,15 @@ def report(rows: list[dict[str, Any]], size: int, args: Any) -> None:
         requests = "-" if row["requests"] is None else str(row["requests"])
         print(
             f"{where} {row['s']:>7.2f} {ratio:>8.2f} {args.size_mib / row['s']:>7.1f} "
-            f"{row['peak_rss_mib']:>12.1f} {requests:>8}  {', '.join(checks)}"
+            f"{row['peak_rss_mib']:>12.1f} {requests:>8} {row.get('cpu_s', 0):>6.2f} "
+            f"{row.get('server_cpu_s', 0):>10.2f}  {', '.join(checks)}"
         )
     print(
         f"vs boto3 = time / boto3's time for the same operation and latency (target <= "
         f"{RATIO_TARGET}); peak RSS = the child's VmHWM (target <= {RSS_TARGET_MIB} MiB); "
-        "requests = requests the proxy saw"
+        "requests = requests the proxy saw; cpu s = the child's CPU time for the operation "
+        "(user + system, every thread: what a loaded machine charges), server cpu = the moto "
+        "server's meanwhile"
     )
     print("ALL TARGETS MET" if not missed else "TARGETS MISSED: " + "; ".join(missed))
 
@@ -292,12 +306,12 @@ def main() -> int:
     try:
         source = os.path.join(workdir, "source.bin")
         write_random(source, size)
-        with moto_process() as server:
+        with moto_process() as (server, server_pid):
             bsm = make_session(server)
             for kind in ("s3-only", "s3+ddb"):
                 make_repo(kind).bootstrap(bsm=bsm)
             for latency in (float(x) for x in args.latencies.split(",")):
-                rows += measure(server, workdir, source, latency, args)
+                rows += measure(server, server_pid, workdir, source, latency, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report(rows, size, args)
