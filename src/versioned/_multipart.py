@@ -259,12 +259,13 @@ class _PartSender:
         request: UploadRequest,
         plan: _Plan,
         total: int,
-        buffers: _Buffers,
         workers: int,
     ) -> None:
         self.s3, self.request, self.plan, self.total = s3, request, plan, total
         self.progress: Progress | None = None
-        self.buffers = buffers
+        parts = max(1, -(-total // plan.part_size))
+        #: one part more than the threads: the next part is read while they all send
+        self.buffers = _Buffers(min(workers + 1, parts), plan.part_size)
         #: parts submitted and not sent yet: a part waits for a free thread before it is
         #: handed over, so a failure stops the parts after it (max_workers=1: exactly)
         self.slots = threading.BoundedSemaphore(workers)
@@ -338,10 +339,9 @@ def _send_parts(
     most (a part the server holds already, with the same bytes, is not sent again), and
     check the whole hash at the end."""
     digest = hashlib.sha256()
-    parts_count = max(1, -(-content.size // plan.part_size))
-    buffers = _Buffers(min(transfer.max_workers + 1, parts_count), plan.part_size)
-    sender = _PartSender(s3, request, plan, content.size, buffers, transfer.max_workers)
+    sender = _PartSender(s3, request, plan, content.size, transfer.max_workers)
     sender.progress = progress
+    buffers = sender.buffers
     futures: list[Future[dict[str, Any]]] = []
     kept_parts = 0
     reading = _read_parts(content, buffers, plan.part_size)
@@ -363,13 +363,9 @@ def _send_parts(
             futures.append(pool.submit(sender.send, number, data))
         parts = [future.result() for future in futures]
     if plan.journal is not None and plan.listed:
-        logger.debug(
-            "resumed upload %s: %d of %d parts were stored already, %d sent",
-            plan.upload_id,
-            kept_parts,
-            len(parts),
-            len(parts) - kept_parts,
-        )
+        sent = len(parts) - kept_parts
+        summary = f"{kept_parts} of {len(parts)} parts were stored already, {sent} sent"
+        logger.debug("resumed upload %s: %s", plan.upload_id, summary)
     if digest.hexdigest() != content.sha256:
         raise IntegrityError(
             f"the content for s3://{request.bucket}/{request.key} changed while it was being "
