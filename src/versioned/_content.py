@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from ._s3 import CHUNK
@@ -118,10 +120,19 @@ class Content:
             yield bytes(chunk)
 
     def _hash_file(self) -> tuple[str, int]:
+        """The content's sha256 and size; each chunk is hashed on a second thread while
+        the next one is read (both let go of the interpreter lock): a large file's hash
+        takes the time of hashing it, not of reading it and then hashing it."""
         digest, size = hashlib.sha256(), 0
-        for chunk in self._chunks():
-            digest.update(chunk)
-            size += len(chunk)
+        hashing: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            for chunk in self._chunks():
+                if hashing is not None:
+                    hashing.result()
+                hashing = hasher.submit(digest.update, chunk)
+                size += len(chunk)
+            if hashing is not None:
+                hashing.result()
         return digest.hexdigest(), size
 
     @property
@@ -133,27 +144,60 @@ class Content:
         """The file read part by part (a path above the multipart threshold), else None."""
         return self._path
 
-    def parts(self, part_size: int) -> Iterator[bytes]:
-        """The content again, in parts of ``part_size`` bytes (the last may be shorter)."""
+    @contextlib.contextmanager
+    def filler(self) -> Iterator[Callable[[bytearray], int]]:
+        """A function that fills a buffer with the content's next bytes, from its start,
+        and returns how many it wrote: fewer than the buffer holds only at the end. The
+        parts of a multipart upload are read into buffers reused from part to part, so
+        the bytes in memory stay bounded and nothing is copied on the way."""
         if self._data is not None:
-            for offset in range(0, len(self._data), part_size):
-                yield self._data[offset : offset + part_size]
-            if not self._data:
-                yield b""
+            yield _MemoryFiller(self._data)
             return
-        pending = bytearray()
-        for chunk in self._chunks():
-            pending += chunk
-            while len(pending) >= part_size:
-                yield bytes(pending[:part_size])
-                del pending[:part_size]
-        if pending:
-            yield bytes(pending)
+        if self._path is not None:
+            with open(self._path, "rb", buffering=0) as raw:
+                yield functools.partial(_fill, raw)
+            return
+        assert self._file is not None
+        self._file.seek(self._start)
+        yield functools.partial(_fill, self._file)
 
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+
+
+class _MemoryFiller:
+    """Fills buffers from bytes held in memory, one after the other."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(data)
+        self._offset = 0
+
+    def __call__(self, buffer: bytearray) -> int:
+        piece = self._view[self._offset : self._offset + len(buffer)]
+        buffer[: len(piece)] = piece
+        self._offset += len(piece)
+        return len(piece)
+
+
+def _fill(stream: Any, buffer: bytearray) -> int:
+    """Read from ``stream`` until ``buffer`` is full or the stream ends; how many bytes."""
+    view, filled = memoryview(buffer), 0
+    readinto = getattr(stream, "readinto", None)
+    while filled < len(view):
+        if readinto is not None:
+            count = readinto(view[filled:])
+        else:
+            chunk = stream.read(len(view) - filled)
+            if not isinstance(chunk, bytes | bytearray):
+                raise TypeError("content file must be opened in binary mode")
+            view[filled : filled + len(chunk)] = chunk
+            count = len(chunk)
+        if not count:
+            break
+        filled += count
+    return filled
 
 
 def _read_binary(stream: Any, size: int) -> bytes:

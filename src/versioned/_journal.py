@@ -179,7 +179,7 @@ def sha256_of_checksum(value: str | None) -> str | None:
 
 
 def reusable(
-    number: int, data: bytes, recorded: PartRecord | None, listed: ListedPart | None
+    number: int, data: bytes | bytearray, recorded: PartRecord | None, listed: ListedPart | None
 ) -> dict[str, Any] | None:
     """The CompleteMultipartUpload entry of part ``number`` if the server holds exactly
     ``data`` (the file's bytes for it now) there, else None (send it again).

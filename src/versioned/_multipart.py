@@ -10,7 +10,9 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
+import queue
 import threading
+from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +91,7 @@ class _Plan:
     journal: _journal.Journal | None = None
     listed: dict[int, _journal.ListedPart] = dataclasses.field(default_factory=dict)
 
-    def reusable(self, number: int, data: bytes) -> dict[str, Any] | None:
+    def reusable(self, number: int, data: bytes | bytearray) -> dict[str, Any] | None:
         """The entry of a part the server holds with exactly ``data``, else None."""
         if self.journal is None or self.journal.upload is None or number not in self.listed:
             return None
@@ -226,21 +228,52 @@ def _abort(s3: Any, bucket: str, key: str, upload_id: str) -> None:
         logger.debug("aborting upload %s of s3://%s/%s failed: %s", upload_id, bucket, key, error)
 
 
+class _Buffers:
+    """The part buffers of one upload, reused from part to part: a part is read into a
+    free buffer (waiting for one when all are taken), which is given back once the part
+    is sent. At most ``count`` parts are in memory, and no part is allocated anew."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._size, self._left = size, count
+
+    def take(self) -> bytearray:
+        if self._left:  # allocated on first need: a small upload needs only a few
+            self._left -= 1
+            return bytearray(self._size)
+        return self._free.get()
+
+    def give(self, buffer: bytearray) -> None:
+        if len(buffer) == self._size:  # not the short last part's copy (its own size)
+            self._free.put(buffer)
+
+
 class _PartSender:
-    """Sends the parts of one multipart upload, at most ``max_workers`` in memory,
-    records each in the upload's journal (if any) and reports progress once per part."""
+    """Sends the parts of one multipart upload, each with its SHA-256 checksum, gives
+    each part's buffer back once it is sent, records each part in the upload's journal
+    (if any) and reports progress once per part."""
 
     def __init__(
-        self, s3: Any, request: UploadRequest, plan: _Plan, total: int, workers: int
+        self,
+        s3: Any,
+        request: UploadRequest,
+        plan: _Plan,
+        total: int,
+        workers: int,
     ) -> None:
         self.s3, self.request, self.plan, self.total = s3, request, plan, total
         self.progress: Progress | None = None
+        parts = max(1, -(-total // plan.part_size))
+        #: one part more than the threads: the next part is read while they all send
+        self.buffers = _Buffers(min(workers + 1, parts), plan.part_size)
+        #: parts submitted and not sent yet: a part waits for a free thread before it is
+        #: handed over, so a failure stops the parts after it (max_workers=1: exactly)
         self.slots = threading.BoundedSemaphore(workers)
         self._lock = threading.Lock()
         self._done = 0
 
-    def send(self, number: int, data: bytes) -> dict[str, Any]:
-        """Upload one part (then free its slot); the entry CompleteMultipartUpload wants."""
+    def send(self, number: int, data: bytearray) -> dict[str, Any]:
+        """Upload one part (then free its buffer); the entry CompleteMultipartUpload wants."""
         try:
             digest = hashlib.sha256(data).digest()
             sent = base64.b64encode(digest).decode()
@@ -266,6 +299,7 @@ class _PartSender:
             self.advance(len(data))
             return entry
         finally:
+            self.buffers.give(data)
             self.slots.release()
 
     def advance(self, size: int) -> None:
@@ -273,6 +307,23 @@ class _PartSender:
             with self._lock:
                 self._done += size
                 self.progress(self._done, self.total)
+
+
+def _read_parts(content: Content, buffers: _Buffers, part_size: int) -> Generator[bytearray]:
+    """The content again, part after part, each in a buffer taken from ``buffers`` (the
+    short last part in a buffer of its own size, its big buffer given back)."""
+    with content.filler() as fill:
+        while True:
+            buffer = buffers.take()
+            count = fill(buffer)
+            if count == part_size:
+                yield buffer
+                continue
+            last = buffer[:count]  # the only part copied: the short last one
+            buffers.give(buffer)
+            if count or content.size == 0:
+                yield last
+            return
 
 
 def _send_parts(
@@ -284,18 +335,22 @@ def _send_parts(
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
     """Read the parts in order (hashing them again), send them on ``max_workers``
-    threads with at most that many in memory (a part the server holds already, with
-    the same bytes, is not sent again), and check the whole hash at the end."""
+    threads, each part handed over once a thread is free, with one part read ahead at
+    most (a part the server holds already, with the same bytes, is not sent again), and
+    check the whole hash at the end."""
     digest = hashlib.sha256()
     sender = _PartSender(s3, request, plan, content.size, transfer.max_workers)
     sender.progress = progress
+    buffers = sender.buffers
     futures: list[Future[dict[str, Any]]] = []
     kept_parts = 0
-    with ThreadPoolExecutor(max_workers=transfer.max_workers) as pool:
-        for number, data in enumerate(content.parts(plan.part_size), start=1):
+    reading = _read_parts(content, buffers, plan.part_size)
+    with ThreadPoolExecutor(max_workers=transfer.max_workers) as pool, contextlib.closing(reading):
+        for number, data in enumerate(reading, start=1):
             digest.update(data)
             kept = plan.reusable(number, data)
             if kept is not None:
+                buffers.give(data)
                 futures.append(_done(kept))
                 kept_parts += 1
                 sender.advance(len(data))
@@ -303,17 +358,14 @@ def _send_parts(
             sender.slots.acquire()
             if any(f.done() and f.exception() for f in futures):
                 sender.slots.release()
+                buffers.give(data)
                 break
             futures.append(pool.submit(sender.send, number, data))
         parts = [future.result() for future in futures]
     if plan.journal is not None and plan.listed:
-        logger.debug(
-            "resumed upload %s: %d of %d parts were stored already, %d sent",
-            plan.upload_id,
-            kept_parts,
-            len(parts),
-            len(parts) - kept_parts,
-        )
+        sent = len(parts) - kept_parts
+        summary = f"{kept_parts} of {len(parts)} parts were stored already, {sent} sent"
+        logger.debug("resumed upload %s: %s", plan.upload_id, summary)
     if digest.hexdigest() != content.sha256:
         raise IntegrityError(
             f"the content for s3://{request.bucket}/{request.key} changed while it was being "

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.config import Config
+
 from . import _model, _s3
 
 if TYPE_CHECKING:
@@ -45,6 +47,22 @@ class ServerClock:
         return served + timedelta(seconds=time.monotonic() - at)
 
 
+def unsigned_part(request: Any, **_: Any) -> None:
+    """botocore's ``before-sign`` hook of UploadPart: a part that carries its SHA-256
+    checksum (a signed header S3 checks the body against) is signed with UNSIGNED-PAYLOAD,
+    as botocore does by itself over HTTPS, rather than hashed once more for the signature
+    (botocore does that over plain HTTP: a fourth pass over every byte of a large put).
+    A payload signing setting the session's config gives explicitly is kept."""
+    config = request.context.get("client_config")
+    if config is None or "x-amz-checksum-sha256" not in request.headers:
+        return
+    s3 = dict(config.s3 or {})
+    if "payload_signing_enabled" in s3:
+        return
+    s3["payload_signing_enabled"] = False
+    request.context["client_config"] = config.merge(Config(s3=s3))
+
+
 class Session:
     """S3 and DynamoDB clients of exactly one ``BotoSesManager``."""
 
@@ -66,6 +84,8 @@ class Session:
                 if client is None:
                     client = _s3.make_client(self.bsm, service, retries=retries)
                     client.meta.events.register("after-call", self.clock.note)
+                    if service == "s3":
+                        client.meta.events.register("before-sign.s3.UploadPart", unsigned_part)
                     self._clients[name] = client
         return client
 

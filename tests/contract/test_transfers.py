@@ -3,7 +3,10 @@ callbacks, multipart server-side copies on publish, verified alias downloads."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,3 +140,57 @@ def test_alias_downloads_are_verified(backend: Backend, raw_s3: Any, tmp_path: P
     assert not (tmp_path / "bad").exists()
     with pytest.raises(exc.IntegrityError):
         alias.get_secondary_version_content(bsm=backend.bsm)
+
+
+@pytest.mark.parametrize("source", ["bytes", "path", "stream"])
+def test_each_part_carries_the_sha256_of_exactly_its_bytes(
+    backend: Backend, make_bsm: Callable[..., BotoSesManager], tmp_path: Path, source: str
+) -> None:
+    """Parts are read into buffers reused from part to part: every UploadPart carries the
+    SHA-256 checksum of the bytes it sends, the parts are the content in order (the short
+    last one too), and the checksum header stands in for the payload hash in the
+    signature (UNSIGNED-PAYLOAD, as botocore signs a checksummed part over HTTPS)."""
+    bsm = make_bsm()
+    sent: dict[int, tuple[bytes, dict[str, str]]] = {}
+
+    def record(request: Any, **kwargs: Any) -> None:
+        if str(kwargs.get("event_name", "")).endswith(".UploadPart"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
+            headers = {
+                k.lower(): v.decode() if isinstance(v, bytes) else v
+                for k, v in request.headers.items()
+            }
+            sent[int(query["partNumber"][0])] = (bytes(request.body), headers)
+
+    bsm.boto_ses.events.register("before-send", record)
+    path = tmp_path / "big.bin"
+    path.write_bytes(DATA)
+    content: Any = {"bytes": DATA, "path": path}.get(source)
+    with path.open("rb") as opened:
+        if content is None:  # a stream that cannot seek: spooled, then read part by part
+            content = _Unseekable(opened)
+        artifact = small_parts(backend, bsm).put_artifact(bsm=bsm, name="big", content=content)
+
+    assert artifact.sha256 == sha256_hex(DATA)
+    parts = [sent[number] for number in sorted(sent)]
+    assert [len(body) for body, _ in parts] == [5 * MiB, 5 * MiB, 1 * MiB]
+    assert b"".join(body for body, _ in parts) == DATA
+    for body, headers in parts:
+        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        assert headers["x-amz-checksum-sha256"] == checksum
+        assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert artifact.get_content(bsm=bsm) == DATA
+
+
+class _Unseekable:
+    """A binary stream that can only be read forward (a pipe)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.read(size)
+        return data
+
+    def seekable(self) -> bool:
+        return False
