@@ -19,6 +19,7 @@ Result = TypeVar("Result")
 First = TypeVar("First")
 Second = TypeVar("Second")
 Third = TypeVar("Third")
+Fourth = TypeVar("Fourth")
 
 
 def fan_out(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
@@ -39,6 +40,16 @@ def parallel(
 def parallel(
     first: Callable[[], First], second: Callable[[], Second], third: Callable[[], Third], /
 ) -> tuple[First, Second, Third]: ...
+
+
+@overload
+def parallel(
+    first: Callable[[], First],
+    second: Callable[[], Second],
+    third: Callable[[], Third],
+    fourth: Callable[[], Fourth],
+    /,
+) -> tuple[First, Second, Third, Fourth]: ...
 
 
 @overload
