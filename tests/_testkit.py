@@ -467,7 +467,7 @@ def design_round_trips() -> dict[str, dict[str, int]]:
         trips[cells[0]] = {
             column: int(found[1])
             for column, cell in zip(header[1:], cells[1:], strict=True)
-            if (found := re.match(r"[^(]*? in (\d+) round trips", cell))
+            if (found := re.match(r"[^(]*? in (\d+) round trips?", cell))
         }
     return trips
 

@@ -125,3 +125,37 @@ def test_a_deletion_reads_rollouts_and_holds_with_its_first_reads(kind: str, thr
     else:
         assert rounds[0] == ["s3.GetObject"] * 2 + ["s3.ListObjects"] * 3
         assert rounds[1:] == [["s3.PutObject"], ["s3.DeleteObjects"]]
+
+
+def test_dynamodb_list_names_reads_known_names_with_the_listing(through: Any) -> None:
+    """A listing sends its LIST and the BatchGetItem of the LATEST items of the folders
+    the previous listing found together; a folder new since then costs one more."""
+    ops, proxied, proxy = through("s3_dynamodb")
+    rounds = round_trips(proxy, proxied.names, stated("list names", "s3_dynamodb", [2]))
+    assert rounds == [["dynamodb.BatchGetItem", "s3.ListObjects"]]
+    ops.put("new", b"bytes")
+    rounds = round_trips(proxy, proxied.names, [2, 1])
+    assert rounds == [["dynamodb.BatchGetItem", "s3.ListObjects"], ["dynamodb.BatchGetItem"]]
+    assert proxied.names() == ["app", "new"]
+
+
+def test_dynamodb_list_names_never_shows_a_folder_without_latest_item(
+    through: Any, raw_s3: Any, raw_dynamodb: Any
+) -> None:
+    """Whatever the previous listing found: a folder of orphan objects only, a name whose
+    items are gone, and a name whose folder is gone are not artifacts."""
+    ops, proxied, _ = through("s3_dynamodb")
+    ops.put("gone", b"bytes")
+    place = ops.place
+    raw_s3.put_object(Bucket=place.bucket, Key=f"{place.root}orphan/000001.bin", Body=b"x")
+    assert proxied.names() == ["app", "gone"]  # the first listing: every folder read after
+    assert proxied.names() == ["app", "gone"]  # known folders, read beside the LIST
+    raw_dynamodb.delete_item(
+        TableName=place.table, Key={"pk": {"S": "gone"}, "sk": {"S": "LATEST"}}
+    )
+    assert proxied.names() == ["app"]  # its objects stay; its LATEST item is gone
+    for listed in raw_s3.list_objects_v2(Bucket=place.bucket, Prefix=f"{place.root}app/")[
+        "Contents"
+    ]:
+        raw_s3.delete_object(Bucket=place.bucket, Key=listed["Key"])
+    assert proxied.names() == []  # its items stay; its folder is gone

@@ -157,7 +157,10 @@ class AliasEntry:
         return found
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # no deep copy (dataclasses.asdict): every field but ``prior`` is immutable
+        found = {name: getattr(self, name) for name in _ALIAS_FIELDS}
+        found["prior"] = [entry.to_json() for entry in self.prior]
+        return found
 
     @classmethod
     def from_json(cls, data: Any) -> AliasEntry:
@@ -187,6 +190,9 @@ class AliasEntry:
             at=moment(data.get("at"), "at"),
             prior=[AliasEntry.from_json(e) for e in data.get("prior", [])],
         )
+
+
+_ALIAS_FIELDS = tuple(field.name for field in dataclasses.fields(AliasEntry))
 
 
 @dataclasses.dataclass
