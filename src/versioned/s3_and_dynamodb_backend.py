@@ -223,10 +223,9 @@ class Repository(DynamoDBRetention):
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
-        """Every artifact name, sorted: folders of the bucket whose LATEST item records
-        bytes. Requests: 2 (in 1 round trip: a LIST per 1000 folders beside a
-        BatchGetItem per 100 names the previous listing found; one more after it for
-        folders new since)."""
+        """Every artifact name, sorted: folders whose LATEST item records bytes. Requests:
+        2 (in 1 round trip: a LIST per 1000 folders beside a BatchGetItem per 100 names
+        the previous listing found; one more after it for folders new since)."""
         return self._engine.list_names(self._session(bsm))
 
     # ------------------------------------------------------------ aliases

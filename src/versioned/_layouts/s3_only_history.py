@@ -58,6 +58,24 @@ PAGE_FORMAT = 1
 OBJECT_ATTEMPTS = 16
 
 
+# the checks of stored values (the state module, which reads entries, shares them)
+def whole(value: Any, what: str, high: int | None = None) -> int:
+    """A stored whole number in 0..high; ValueError for anything else (a bool, a float
+    such as ``1e400`` or ``Infinity``, a string, a number out of range)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} {value!r:.40} is not a whole number")
+    if value < 0 or (high is not None and value > high):
+        raise ValueError(f"{what} {value!r:.40} is out of range")
+    return value
+
+
+def text(value: Any, what: str, *, optional: bool = False) -> Any:
+    """A stored string (or None where ``optional``); ValueError for anything else."""
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise ValueError(f"{what} {value!r:.40} is not a string")
+
+
 @dataclasses.dataclass
 class HistoryEntry:
     """One recorded change. ``seq`` orders entries (a change by another client found by
@@ -85,8 +103,6 @@ class HistoryEntry:
 
     @classmethod
     def from_json(cls, data: Any) -> HistoryEntry:
-        from .s3_only_state import text, whole  # the state module reads entries too
-
         weight = data.get("secondary_version_weight")
         version, secondary = data.get("version"), data.get("secondary_version")
         if version is not None:
