@@ -46,14 +46,6 @@ DEFECTS = {
     ),
 }
 
-if EVERY_SEED_WRITE:
-    DEFECTS["s3_dynamodb", "purge_artifact"] = (
-        "issue 17: the seed's publish (or put) after our purge_artifact marked the items "
-        "deleted (paused after request 9, 10 or 11 of 12) writes a version (or LATEST) "
-        "item; the purge then deletes the objects under the prefix, the seed's among them, "
-        "and leaves its items: v3 (or LATEST) recorded with no bytes (verify reports it)"
-    )
-
 
 def cases() -> list[Any]:
     return [
@@ -68,6 +60,15 @@ def cases() -> list[Any]:
         for kind in LAYOUTS
         for operation in OPERATIONS
     ]
+
+
+def orphans(kind: str, operation: str) -> tuple[str, ...]:
+    """What verify may report after the scenario: on S3 + DynamoDB, a seed write that
+    lands during our purge_artifact, after its object deletion and before its last item
+    Query, loses its item and keeps its bytes (docs/design.md: never an item without
+    bytes; verify reports the orphan and a retention run can remove it)."""
+    purged = (kind, operation) == ("s3_dynamodb", "purge_artifact")
+    return ("object_without_item",) if purged else ()
 
 
 def seed_kwargs(place: Place) -> dict[str, Any]:
@@ -186,7 +187,8 @@ def test_the_seed_writing_between_two_of_our_requests(
             promises.note(seed_answer["version"], seed_answer["sha256"], "seed's publish")
         if ours.foreign:
             failures.append(f"{where}: raised {ours.describe()}")
-        failures += promises.check(ops, where, tolerated=("canary",))
+        allowed = orphans(kind, operation)
+        failures += promises.check(ops, where, tolerated=("canary",), allowed=allowed)
     assert len(scenarios) >= len(plan) - 1, f"only {list(scenarios.values())} were reached"
     failures += seed_disagrees(seed_server, ops, scenarios)
     assert failures == [], "\n".join(failures)

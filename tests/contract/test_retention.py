@@ -436,3 +436,16 @@ def test_abandoned_uploads_are_aborted_past_the_bound(backend: Backend, raw: Raw
     assert [u["UploadId"] for u in left] == [outside["UploadId"]]
     with pytest.raises(exc.ValidationError):
         apply(backend, upload_age_secs=-1)
+
+
+def test_purge_artifact_takes_its_policy_with_it(backend: Backend) -> None:
+    """An artifact published again after purge_artifact starts without the old one's
+    policy, on both layouts (the repository default stays)."""
+    publish_n(backend, 2)
+    set_policy(backend, keep_last=1)
+    call(backend, "set_retention", name=None, policy=RetentionPolicy(keep_last=5))
+    call(backend, "purge_artifact", name=NAME)
+    assert call(backend, "get_retention", name=NAME) is None
+    publish_n(backend, 1)
+    assert call(backend, "get_retention", name=NAME) is None
+    assert call(backend, "get_retention", name=None) == RetentionPolicy(keep_last=5)

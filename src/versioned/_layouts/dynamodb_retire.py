@@ -33,6 +33,8 @@ from .dynamodb_items import (
 )
 from .dynamodb_keys import DynamoDBPlace
 from .dynamodb_publish import Publisher
+from .dynamodb_retention import SORT_KEY as RETENTION_SK
+from .dynamodb_retention import retention_pk
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +188,7 @@ class Retirer:
 
     # ------------------------------------------------------------ purge
     def purge_artifact(self, session: Session, name: str) -> None:
-        """Delete every item, alias, alias history entry and object of ``name``.
+        """Delete every item, alias, alias history entry, retention policy and object of ``name``.
 
         Concurrency: every version item is marked deleted first (an alias transaction
         committing later fails its condition; one committed before is found by the alias
@@ -194,7 +196,7 @@ class Retirer:
         reads the items' contents, so damaged items are purged too. Raises
         ContentionError when BatchWriteItem leaves items unprocessed until the retry
         policy is spent (the rest remain: purge again), BackendError.
-        Requests: 4 Queries, N updates (16 at a time), a BatchWriteItem per 25 items,
+        Requests: 4 Queries, 1 GetItem, N updates (16 at a time), a BatchWriteItem per 25 items,
         a LIST per 1000 objects and a DeleteObjects per 1000."""
         dynamodb, table = session.dynamodb, self.place.table
         token = uuid.uuid4().hex
@@ -203,7 +205,11 @@ class Retirer:
         aliases = _dynamodb.query(dynamodb, table, alias_pk(name))
         _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in aliases], self.retry)
         recorded = _dynamodb.query(dynamodb, table, history_pk(name))
-        _dynamodb.delete_keys(dynamodb, table, [item_key(i) for i in recorded], self.retry)
+        # the history, and the artifact's retention policy (S3-only's goes with its folder)
+        kept = [item_key(i) for i in recorded]
+        if _dynamodb.get(dynamodb, table, retention_pk(name), RETENTION_SK) is not None:
+            kept.append((retention_pk(name), RETENTION_SK))
+        _dynamodb.delete_keys(dynamodb, table, kept, self.retry)
         # objects before items: a version another client (the seed's library) records
         # meanwhile loses its item too, or keeps bytes no item names (an orphan verify
         # reports); never an item whose bytes are gone
