@@ -454,6 +454,24 @@ def design_budgets() -> dict[str, dict[str, int]]:
     return budgets
 
 
+def design_round_trips() -> dict[str, dict[str, int]]:
+    """The round trips the budget table of docs/design.md states ("6 in 4 round trips"):
+    {operation: {column: round trips}}, for the cells that state them."""
+    text = (ROOT / "docs" / "design.md").read_text()
+    section = text[text.index("## Request budget per call") :]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    trips: dict[str, dict[str, int]] = {}
+    for row in rows[2:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        trips[cells[0]] = {
+            column: int(found[1])
+            for column, cell in zip(header[1:], cells[1:], strict=True)
+            if (found := re.match(r"[^(]*? in (\d+) round trips?", cell))
+        }
+    return trips
+
+
 class RequestCounter:
     """Counts the HTTP requests a boto3 session sends (hooked on ``before-send``).
 

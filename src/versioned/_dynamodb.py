@@ -29,6 +29,7 @@ from ._dynamodb_values import decode as decode
 from ._dynamodb_values import encode as encode
 from ._dynamodb_values import key as key
 from ._dynamodb_values import values as values
+from ._pool import fan_out
 from ._retry import RetryPolicy
 from ._s3 import Translation, connection_failures, lookup
 from .exc import (
@@ -202,11 +203,13 @@ def get(dynamodb: Any, table: str, pk: str, sk: str) -> Item | None:
 def batch_get(
     dynamodb: Any, table: str, keys: list[tuple[str, str]], retry: RetryPolicy
 ) -> list[Item]:
-    """Many items by key, strongly consistent (1 request per 100 keys, and one per retry
-    of unprocessed keys); absent ones are left out. Raises ContentionError when keys stay
-    unprocessed once ``retry`` is spent (nothing is ever left out silently)."""
-    found: list[Item] = []
-    for start in range(0, len(keys), 100):
+    """Many items by key, strongly consistent (1 request per 100 keys, all sent together,
+    and one per retry of unprocessed keys); absent ones are left out. Raises
+    ContentionError when keys stay unprocessed once ``retry`` is spent (nothing is ever
+    left out silently)."""
+
+    def chunk_of(start: int) -> list[Item]:
+        found: list[Item] = []
         chunk = keys[start : start + 100]
         pending: dict[str, Any] = {
             table: {"Keys": [key(pk, sk) for pk, sk in chunk], "ConsistentRead": True}
@@ -219,7 +222,10 @@ def batch_get(
             return dict(response.get("UnprocessedKeys") or {})
 
         _until_processed("BatchGetItem", table, pending, send, retry, "nothing was returned")
-    return found
+        return found
+
+    chunks = fan_out(chunk_of, range(0, len(keys), 100))
+    return [item for found in chunks for item in found]
 
 
 def _until_processed(

@@ -239,11 +239,19 @@ class Engine:
                 f"the LATEST version of {name!r} cannot be deleted; use purge_artifact"
             )
         session = self.writing(bsm)
-        named = {} if parsed == LATEST else self.rollouts.users(session, name)
-        if parsed != LATEST and int(parsed) in named:
-            raise VersionInUseError(rollout_message(name, int(parsed), named[int(parsed)]))
-        choose = self.retention.guarded(session, name, these([parsed]), strict=True)
-        result = self.layout.retire(session, name, choose, strict=True)
+        if parsed == LATEST:  # no rollout names it, and it is never held
+            result = self.layout.retire(session, name, these([parsed]), strict=True)
+        else:
+
+            def refuse_named() -> None:  # a running rollout's version stays
+                named = self.rollouts.users(session, name).get(int(parsed))
+                if named:
+                    raise VersionInUseError(rollout_message(name, int(parsed), named))
+
+            beside, choose = self.retention.guarded(
+                session, name, these([parsed]), strict=True, also=refuse_named
+            )
+            result = self.layout.retire(session, name, choose, strict=True, beside=beside)
         if result.in_use:
             raise VersionInUseError(in_use_message(name, result.in_use))
 
@@ -270,9 +278,9 @@ class Engine:
         revision = check_revision(expected_revision)
         note = self.note(bsm, action, reason)
         session = self.writing(bsm)
-        self.retention.guard_alias(session, name, alias, force)  # 0 requests with force
+        guard = self.retention.alias_guard(session, name, alias, force)  # None with force
         try:
-            return self.layout.write_alias(session, name, alias, target, revision, note)
+            return self.layout.write_alias(session, name, alias, target, revision, note, guard)
         except ArtifactNotFoundError:
             if LATEST in target.versions:
                 self.refuse_deleted_latest(session, name)
@@ -305,8 +313,8 @@ class Engine:
         revision = check_revision(expected_revision)
         note = self.note(bsm, history.DELETE, reason)
         session = self.writing(bsm)
-        self.retention.guard_alias(session, name, alias, force)  # 0 requests with force
-        return self.layout.delete_alias(session, name, alias, revision, note)
+        guard = self.retention.alias_guard(session, name, alias, force)  # None with force
+        return self.layout.delete_alias(session, name, alias, revision, note, guard)
 
     def list_alias_history(
         self, bsm: BotoSesManager, name: str, alias: str, limit: object
@@ -407,7 +415,7 @@ class Engine:
         _model.check_retention_args(keep_last_n, purge_older_than_secs)
         assert isinstance(keep_last_n, int) and isinstance(purge_older_than_secs, int | float)
         session = self.writing(bsm)
-        named = self.rollouts.users(session, name)  # read first: a rollout's versions stay
+        named: dict[int, list[str]] = {}  # a running rollout's versions stay
         chosen_at: list[datetime] = []
 
         def choose(records: list[VersionRecord], users: dict[int, list[str]]) -> list[VersionId]:
@@ -422,8 +430,14 @@ class Engine:
             )
             return list(decision.remove)
 
-        guarded = self.retention.guarded(session, name, choose, strict=False)
-        result = self.layout.retire(session, name, guarded, strict=False)
+        beside, guarded = self.retention.guarded(
+            session,
+            name,
+            choose,
+            strict=False,
+            also=lambda: named.update(self.rollouts.users(session, name)),
+        )
+        result = self.layout.retire(session, name, guarded, strict=False, beside=beside)
         retired = sorted(result.retired, key=lambda r: int(r.version), reverse=True)
         return (chosen_at[0] if chosen_at else session.clock.now()), retired
 

@@ -19,14 +19,19 @@ Result = TypeVar("Result")
 First = TypeVar("First")
 Second = TypeVar("Second")
 Third = TypeVar("Third")
+Fourth = TypeVar("Fourth")
 
 
 def fan_out(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
-    """``[function(item) for item in items]`` on up to FANOUT_WORKERS threads."""
+    """``[function(item) for item in items]`` on up to FANOUT_WORKERS threads, the first
+    item in the calling thread (one thread fewer to start: a thread costs about 0.07 ms
+    of CPU, as much as the library's own work in a small call)."""
     if len(items) <= 1:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(FANOUT_WORKERS, len(items))) as pool:
-        return list(pool.map(function, items))
+    with ThreadPoolExecutor(max_workers=min(FANOUT_WORKERS, len(items) - 1)) as pool:
+        rest = [pool.submit(function, item) for item in items[1:]]
+        first = function(items[0])  # on failure, the pool's exit waits for the rest
+        return [first] + [future.result() for future in rest]
 
 
 @overload
@@ -39,6 +44,16 @@ def parallel(
 def parallel(
     first: Callable[[], First], second: Callable[[], Second], third: Callable[[], Third], /
 ) -> tuple[First, Second, Third]: ...
+
+
+@overload
+def parallel(
+    first: Callable[[], First],
+    second: Callable[[], Second],
+    third: Callable[[], Third],
+    fourth: Callable[[], Fourth],
+    /,
+) -> tuple[First, Second, Third, Fourth]: ...
 
 
 @overload

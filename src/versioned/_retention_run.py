@@ -4,11 +4,12 @@ plan / apply of one retention run. Written once for both layouts; the rule itsel
 :func:`versioned._retention.decide`.
 
 Requests:
-- ``guard_alias`` (put_alias / delete_alias without force): the artifact's document and
+- ``alias_guard`` (put_alias / delete_alias without force): the artifact's document and
   the repository default read together: 1 BatchGetItem (S3 + DynamoDB) or 2 GETs in
-  parallel (S3-only): one round trip.
+  parallel (S3-only), beside the layout's first reads (S3-only: the state; S3 +
+  DynamoDB: before its one transaction).
 - ``guarded`` (delete_artifact_version / purge_artifact_versions): the artifact's
-  document, 1 request, read when the deletion has read what it deletes.
+  document, 1 request, read beside the deletion's first reads.
 - ``plan`` per artifact: its versions, aliases and document together, + one history read
   per alias when the policy keeps rollback targets; the default once per run.
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import _actor, _model, _pool, _retention, _retention_orphans
-from ._layouts import Chooser, DocumentConflict, VersionRecord
+from ._layouts import Beside, Chooser, DocumentConflict, VersionRecord
 from ._model import LATEST, VersionId
 from ._retention import Candidate, Document
 from ._retry import DEFAULT as DEFAULT_RETRY
@@ -144,36 +145,57 @@ class RetentionService:
             raise VersionHeldError(_held_message(name, [holds[v] for v in sorted(holds)]))
 
     # ------------------------------------------------------------ guards
-    def guard_alias(self, session: Session, name: str, alias: str, force: object) -> None:
-        """Refuse to move or delete a protected alias unless ``force``."""
+    def alias_guard(self, session: Session, name: str, alias: str, force: object) -> Beside | None:
+        """The check that refuses to move or delete a protected alias (None with
+        ``force``: nothing to read). ``force`` is checked here, before any request; the
+        layout runs the check with its first reads (Layout.write_alias's ``beside``)."""
         if not isinstance(force, bool):
             raise ArgumentTypeError(f"force must be a bool, not {type(force).__name__}")
         if force:
-            return
-        found = self.documents(session, [name, None])
-        policy = found[name].policy or found[None].policy
-        if policy is not None and alias in policy.protected_aliases:
-            raise ProtectedAliasError(
-                f"alias {alias!r} of {name!r} is protected by its retention policy; "
-                "pass force=True (the CLI: --force) to change it anyway"
-            )
+            return None
 
-    def guarded(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> Chooser:
-        """``choose`` without the held versions, read once the deletion has read what it
-        deletes; with ``strict``, a held version refuses the whole deletion."""
+        def guard() -> None:
+            found = self.documents(session, [name, None])
+            policy = found[name].policy or found[None].policy
+            if policy is not None and alias in policy.protected_aliases:
+                raise ProtectedAliasError(
+                    f"alias {alias!r} of {name!r} is protected by its retention policy; "
+                    "pass force=True (the CLI: --force) to change it anyway"
+                )
+
+        return guard
+
+    def guarded(
+        self,
+        session: Session,
+        name: str,
+        choose: Chooser,
+        *,
+        strict: bool,
+        also: Beside | None = None,
+    ) -> tuple[Beside, Chooser]:
+        """``choose`` without the held versions, and the read of the holds it needs: the
+        layout runs that read (with ``also``, the engine's other reads) beside its first
+        reads, before it chooses. With ``strict``, a held version refuses the whole
+        deletion. A hold placed after that read and before the deletion's write does not
+        stop it (docs/retention.md, "Limits"), as when it was read after the layout's
+        reads: either way the window is the one round trip before the write."""
+        holds: dict[int, Hold] = {}
+
+        def beside() -> None:
+            found, _ = _pool.parallel(
+                lambda: self.documents(session, [name])[name].holds, also or _nothing
+            )
+            holds.update(found)
 
         def chooser(records: list[VersionRecord], users: dict[int, list[str]]) -> list[VersionId]:
             chosen = choose(records, users)
-            numbers = [v for v in chosen if v != LATEST]
-            if not numbers:
-                return list(chosen)
-            holds = self.documents(session, [name])[name].holds
-            held = [int(v) for v in numbers if int(v) in holds]
+            held = [int(v) for v in chosen if v != LATEST and int(v) in holds]
             if held and strict:
                 raise VersionHeldError(_held_message(name, [holds[v] for v in held]))
             return [v for v in chosen if v == LATEST or int(v) not in held]
 
-        return chooser
+        return beside, chooser
 
     # ------------------------------------------------------------ plan and apply
     def plan(self, bsm: BotoSesManager, name: object = None) -> list[RetentionPlan]:
@@ -239,8 +261,10 @@ class RetentionService:
         if dry_run or not plan.delete:
             return RetentionReport(plan.name, dry_run, plan.delete, plan.keep, plan.bytes_freed)
         chosen: list[VersionId] = list(plan.delete)
-        choose = self.guarded(session, plan.name, lambda records, users: chosen, strict=False)
-        result = self.layout.retire(session, plan.name, choose, strict=False)
+        beside, choose = self.guarded(
+            session, plan.name, lambda records, users: chosen, strict=False
+        )
+        result = self.layout.retire(session, plan.name, choose, strict=False, beside=beside)
         deleted = sorted((int(r.version) for r in result.retired), reverse=True)
         sizes = sum(r.size or 0 for r in result.retired)
         kept = list(plan.keep) + [
@@ -299,6 +323,10 @@ class RetentionService:
             delete = delete_orphans and not dry
             orphans = _retention_orphans.orphan_objects(self.engine, session, delete)
         return _retention_orphans.attach(reports, uploads, orphans, root, dry)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _optional_name(name: object) -> str | None:

@@ -217,13 +217,15 @@ class Repository(DynamoDBRetention):
         and list, its bytes stay. Refused with VersionInUseError while an alias points at
         it, VersionHeldError while it is held. A missing or already deleted version is
         fine; a version a running rollout names is kept (VersionInUseError). Requests: 5
-        (3 Queries: the running rollouts, then 2; the holds; 1 update; LATEST: no holds),
-        + 1 per newest version (LATEST's item then records that it went)."""
+        (in 3 round trips: the versions' Query, the running rollouts' Query and the
+        holds together; the aliases' Query; 1 update; LATEST: no rollouts, no holds), + 1
+        per newest version (LATEST's item then records that it went)."""
         self._engine.delete_version(self._session(bsm), name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager | None = None) -> list[str]:
-        """Every artifact name, sorted: folders of the bucket that have items here.
-        Requests: 2 (a LIST per 1000 folders, a BatchGetItem per 100 names)."""
+        """Every artifact name, sorted: folders whose LATEST item records bytes. Requests:
+        2 (in 1 round trip: a LIST per 1000 folders beside a BatchGetItem per 100 names
+        the previous listing found; one more after it for folders new since)."""
         return self._engine.list_names(self._session(bsm))
 
     # ------------------------------------------------------------ aliases
@@ -410,10 +412,10 @@ class Repository(DynamoDBRetention):
         ``purge_older_than_secs`` and not an alias's target nor named by a running rollout;
         LATEST always stays. Ages and the purge time are the server's clock (the Date of
         its answers). Returns (purge time, deleted versions); with ``dry_run``, what
-        would be deleted. Held versions stay. Requests: 4 (Queries: the running rollouts,
-        then 2; the holds when a version goes), + 1 per version deleted (160 at a time:
-        1000 versions in 7 round trips; 1 more when the newest goes: LATEST's item
-        records it)."""
+        would be deleted. Held versions stay. Requests: 4 (the versions' Query, the
+        running rollouts' Query and the holds together; then the aliases' Query), + 1 per
+        version deleted (160 at a time: 1000 versions in 7 round trips; 1 more when the
+        newest goes: LATEST's item records it)."""
         purge_time, records = self._engine.purge_versions(
             self._session(bsm), name, keep_last_n, purge_older_than_secs, dry_run
         )

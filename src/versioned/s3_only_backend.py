@@ -185,8 +185,8 @@ class Repository(S3OnlyRetention):
         """Delete one published version. LATEST cannot be deleted (ArtifactS3BackendError),
         nor a version an alias points at (VersionInUseError). A missing version is fine.
         A held version raises VersionHeldError; a version a running rollout names is kept
-        (VersionInUseError). Requests: 7 (the running rollouts' LIST, 3 reads together,
-        the holds, the deletion marked, DELETE)."""
+        (VersionInUseError). Requests: 7 (in 3 round trips: 5 reads together, the state,
+        2 LISTs, the running rollouts' LIST and the holds; the deletion marked; DELETE)."""
         self._engine.delete_version(bsm, name, version)
 
     def list_artifact_names(self, bsm: BotoSesManager) -> list[str]:
@@ -213,9 +213,9 @@ class Repository(S3OnlyRetention):
         versions must exist (ArtifactNotFoundError). With ``expected_revision`` the write
         happens only if the alias is still at that revision (ConcurrentModificationError).
         A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
-        Requests: 6 (the retention documents together, unless ``force``: 2 fewer; the
-        state, the write registered, the alias object, the write recorded), + 1 per
-        target not yet confirmed (a HEAD)."""
+        Requests: 6 (in 4 round trips: the state and the retention documents together,
+        unless ``force``: 2 fewer; the write registered, the alias object, the write
+        recorded), + 1 per target not yet confirmed (a HEAD)."""
         record = self._engine.put_alias(
             bsm,
             name,
@@ -250,8 +250,8 @@ class Repository(S3OnlyRetention):
     ) -> None:
         """Delete an alias; a missing alias is fine unless ``expected_revision`` is given
         (then any change since that revision raises ConcurrentModificationError). A
-        protected alias needs ``force=True``. Requests: 7 (the retention documents
-        together, unless ``force``: 2 fewer; the state and the alias together, the
+        protected alias needs ``force=True``. Requests: 7 (in 4 round trips: the state,
+        the alias and the retention documents together, unless ``force``: 2 fewer; the
         deletion registered, DELETE, the deletion recorded)."""
         self._engine.delete_alias(bsm, name, alias, expected_revision, reason, force=force)
 
@@ -384,8 +384,9 @@ class Repository(S3OnlyRetention):
         running rollout; LATEST stays. Ages and the purge time are the server's clock
         (the Date of its answers).
         Returns (purge time, deleted versions); with ``dry_run``, what would be deleted.
-        Held versions stay. Requests: 7 (the running rollouts' LIST, 3 reads together,
-        the holds when a version goes, the deletions marked, a batch DELETE per 1000)."""
+        Held versions stay. Requests: 7 (in 3 round trips: 5 reads together, the state,
+        2 LISTs, the running rollouts' LIST and the holds; the deletions marked; a batch
+        DELETE per 1000)."""
         purge_time, records = self._engine.purge_versions(
             bsm, name, keep_last_n, purge_older_than_secs, dry_run
         )

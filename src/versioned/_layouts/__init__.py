@@ -122,6 +122,25 @@ class PutRequest:
 Chooser = Callable[[list[VersionRecord], dict[int, list[str]]], list[VersionId]]
 
 
+#: Reads the engine needs made with a layout's first reads of a call (an alias write's
+#: retention guard; a deletion's running rollouts and holds). A layout runs it at most
+#: once per call, in the same round trip as its own first reads, and writes nothing when
+#: it raises: its exception (a refusal) is the call's.
+Beside = Callable[[], None]
+
+
+def once(beside: Beside | None) -> Beside:
+    """``beside`` the first time it is called, nothing after (a layout's later passes
+    read only what they read themselves)."""
+    pending = [] if beside is None else [beside]
+
+    def run() -> None:
+        if pending:
+            pending.pop()()
+
+    return run
+
+
 def these(versions: list[VersionId]) -> Chooser:
     """A chooser of exactly ``versions``."""
     return lambda records, users: list(versions)
@@ -246,7 +265,13 @@ class Layout(Protocol):
     def publish(self, session: Session, name: str) -> VersionRecord: ...
 
     def retire(
-        self, session: Session, name: str, choose: Chooser, *, strict: bool
+        self,
+        session: Session,
+        name: str,
+        choose: Chooser,
+        *,
+        strict: bool,
+        beside: Beside | None = None,
     ) -> RetireResult: ...
 
     def write_alias(
@@ -257,6 +282,7 @@ class Layout(Protocol):
         target: AliasTarget,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> AliasRecord: ...
 
     def delete_alias(
@@ -266,6 +292,7 @@ class Layout(Protocol):
         alias: str,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> bool: ...
 
     def list_alias_history(

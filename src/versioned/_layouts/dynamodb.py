@@ -34,6 +34,7 @@ from ..verify import Problem
 from . import (
     AliasPoll,
     AliasRecord,
+    Beside,
     BootstrapOptions,
     ChangeNote,
     Chooser,
@@ -182,8 +183,16 @@ class DynamoDBLayout:
     def publish(self, session: Session, name: str) -> VersionRecord:
         return self.publisher.publish(self._ready(session), name)
 
-    def retire(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> RetireResult:
-        return self.retirer.retire(self._ready(session), name, choose, strict=strict)
+    def retire(
+        self,
+        session: Session,
+        name: str,
+        choose: Chooser,
+        *,
+        strict: bool,
+        beside: Beside | None = None,
+    ) -> RetireResult:
+        return self.retirer.retire(self._ready(session), name, choose, strict=strict, beside=beside)
 
     def write_alias(
         self,
@@ -193,10 +202,13 @@ class DynamoDBLayout:
         target: AliasTarget,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> AliasRecord:
-        return self.aliases.write(
-            self._ready(session), name, alias, target, expected_revision, note
-        )
+        """``beside`` (the engine's guard) before the transaction: it refuses first."""
+        ready = self._ready(session)
+        if beside is not None:
+            beside()
+        return self.aliases.write(ready, name, alias, target, expected_revision, note)
 
     def delete_alias(
         self,
@@ -205,8 +217,13 @@ class DynamoDBLayout:
         alias: str,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> bool:
-        return self.aliases.delete(self._ready(session), name, alias, expected_revision, note)
+        """``beside`` (the engine's guard) before the transaction: it refuses first."""
+        ready = self._ready(session)
+        if beside is not None:
+            beside()
+        return self.aliases.delete(ready, name, alias, expected_revision, note)
 
     def list_alias_history(
         self, session: Session, name: str, alias: str, limit: int | None

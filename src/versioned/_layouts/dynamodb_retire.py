@@ -11,7 +11,7 @@ from .. import _dynamodb, _model, _pool, _s3
 from .._model import LATEST, VersionId
 from .._retry import RetryPolicy
 from .._session import Session
-from . import Chooser, RetireResult, VersionRecord
+from . import Beside, Chooser, RetireResult, VersionRecord, once
 from .dynamodb_aliases import Aliases
 from .dynamodb_history import history_pk
 from .dynamodb_items import (
@@ -80,7 +80,15 @@ class Retirer:
         self.aliases = aliases
         self.retry = retry
 
-    def retire(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> RetireResult:
+    def retire(
+        self,
+        session: Session,
+        name: str,
+        choose: Chooser,
+        *,
+        strict: bool,
+        beside: Beside | None = None,
+    ) -> RetireResult:
         """Mark the versions ``choose`` picks deleted, except those an alias routes to.
 
         Concurrency: version items are read first, aliases second (never in parallel);
@@ -90,12 +98,14 @@ class Retirer:
         deletes (``deleted_by``). Raises ContentionError (aliases kept changing until the
         retry policy was spent), CorruptRecordError (a damaged item), BackendError.
         Requests: 2 Queries + 1 conditional update per version (160 at a time), + 1
-        update of LATEST's item when the newest version goes."""
+        update of LATEST's item when the newest version goes; ``beside`` (the engine's
+        rollouts and holds) is read with the first pass's version Query."""
         token = uuid.uuid4().hex
         retired: list[VersionRecord] = []
         remaining: list[VersionId] | None = None
+        first = once(beside)
         for attempt in self.retry.attempts(f"deleting versions of {name!r}", name):
-            reading = self._read(session, name)
+            reading = self._read(session, name, first)
             if remaining is None:
                 records = [self._record(item) for item in reading.published()]
                 remaining = list(dict.fromkeys(choose(records, reading.users)))
@@ -118,12 +128,12 @@ class Retirer:
     def _record(self, item: ArtifactItem) -> VersionRecord:
         return item.record(self.place.version_key(item.name, item.version), self.place.table)
 
-    def _read(self, session: Session, name: str) -> _Reading:
-        """The version items, then the aliases (an alias written after the items were read
-        has bumped its target's epoch, which fails our condition; one written before the
-        aliases are read is seen)."""
+    def _read(self, session: Session, name: str, beside: Beside) -> _Reading:
+        """The version items (``beside`` with them), then the aliases (an alias written
+        after the items were read has bumped its target's epoch, which fails our
+        condition; one written before the aliases are read is seen)."""
         table = self.place.table
-        stored = _dynamodb.query(session.dynamodb, table, name)
+        _, stored = _pool.parallel(beside, lambda: _dynamodb.query(session.dynamodb, table, name))
         items: dict[VersionId, ArtifactItem] = {}
         latest: LatestItem | None = None
         for raw in stored:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
-from .. import _dynamodb, _model, _s3
+from .. import _dynamodb, _model, _pool, _s3
 from .._model import LATEST, VersionId
 from .._retry import RetryPolicy
 from .._session import Session
@@ -27,6 +28,9 @@ class Versions:
     def __init__(self, place: DynamoDBPlace, retry: RetryPolicy) -> None:
         self.place = place
         self.retry = retry
+        #: the folders the last listing found (this object's own: read beside the next
+        #: listing's LIST, so that a listing of known names takes one round trip)
+        self._folders: tuple[str, ...] = ()
 
     def get(self, session: Session, name: str, version: VersionId) -> VersionRecord | None:
         """One version, None when absent or deleted. LATEST marked unverified (a writer
@@ -95,21 +99,37 @@ class Versions:
         ]
 
     def names(self, session: Session) -> list[str]:
-        """The artifacts whose LATEST item records bytes, among the folders of the bucket.
-        Requests: 1 LIST per 1000 folders + 1 BatchGetItem per 100 names (+ one per retry
-        of keys left unprocessed; ContentionError when some remain once the retry policy
-        is spent: a name is never left out silently)."""
+        """The artifacts whose LATEST item records bytes, among the folders of the bucket
+        (a folder without such an item, e.g. only orphan objects or a purge's leftovers,
+        is no artifact). The LATEST items of the folders the previous listing found are
+        read beside the LIST (one round trip); a folder new since then costs one more
+        BatchGetItem after it. Requests: 1 LIST per 1000 folders + 1 BatchGetItem per 100
+        names, sent together (+ one per retry of keys left unprocessed; ContentionError
+        when some remain once the retry policy is spent: a name is never left out
+        silently)."""
         root = self.place.root
-        listing = _s3.list_objects(session.s3, self.place.bucket, root, delimiter="/")
-        candidates = sorted(
-            name
-            for prefix in listing.prefixes
-            if _model.is_artifact_name(name := prefix[len(root) : -1])
+        known = self._folders
+        listing, found = _pool.parallel(
+            lambda: _s3.list_objects(session.s3, self.place.bucket, root, delimiter="/"),
+            lambda: self._latest_items(session, known),
         )
-        found = _dynamodb.batch_get(
-            session.dynamodb, self.place.table, [(name, LATEST) for name in candidates], self.retry
+        folders = tuple(
+            sorted(
+                name
+                for prefix in listing.prefixes
+                if _model.is_artifact_name(name := prefix[len(root) : -1])
+            )
         )
-        return names_with_bytes(found)
+        self._folders = folders  # one assignment: threads may race, either is a guess
+        new = sorted(set(folders) - set(known))
+        if new:
+            found += self._latest_items(session, new)
+        listed = set(folders)
+        return [name for name in names_with_bytes(found) if name in listed]
+
+    def _latest_items(self, session: Session, names: Iterable[str]) -> list[_dynamodb.Item]:
+        keys = [(name, LATEST) for name in names]
+        return _dynamodb.batch_get(session.dynamodb, self.place.table, keys, self.retry)
 
     def _describe(self, session: Session, item: ArtifactItem) -> VersionRecord:
         key = self.place.version_key(item.name, item.version)

@@ -38,6 +38,7 @@ from ..verify import Problem
 from . import (
     AliasPoll,
     AliasRecord,
+    Beside,
     BootstrapOptions,
     ChangeNote,
     Chooser,
@@ -140,8 +141,16 @@ class S3OnlyLayout:
     def publish(self, session: Session, name: str) -> VersionRecord:
         return self.publisher.publish(session, name)
 
-    def retire(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> RetireResult:
-        return self.retirer.retire(session, name, choose, strict=strict)
+    def retire(
+        self,
+        session: Session,
+        name: str,
+        choose: Chooser,
+        *,
+        strict: bool,
+        beside: Beside | None = None,
+    ) -> RetireResult:
+        return self.retirer.retire(session, name, choose, strict=strict, beside=beside)
 
     def write_alias(
         self,
@@ -151,8 +160,9 @@ class S3OnlyLayout:
         target: AliasTarget,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> AliasRecord:
-        return self.aliases.write(session, name, alias, target, expected_revision, note)
+        return self.aliases.write(session, name, alias, target, expected_revision, note, beside)
 
     def delete_alias(
         self,
@@ -161,8 +171,9 @@ class S3OnlyLayout:
         alias: str,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> bool:
-        return self.aliases.delete(session, name, alias, expected_revision, note)
+        return self.aliases.delete(session, name, alias, expected_revision, note, beside)
 
     def list_alias_history(
         self, session: Session, name: str, alias: str, limit: int | None

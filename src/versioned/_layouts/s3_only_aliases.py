@@ -1,13 +1,13 @@
 """The S3-only alias registration protocol.
 
-An alias write registers in ``state.json`` first (a sequence number, a token and the
-ETag its document will have; one compare-and-swap through
-:meth:`StateStore.update_state`), then writes the alias object over the one it expects,
-then records that it landed. A deletion of versions reads the registrations, so it sees
-every alias write that may route to them, landed or not (:meth:`Aliases.users`). From
-the moment a write has landed, the object decides (the seed's library, or any client, may
-change it); a create that lands after a purge, or after a later deletion of the alias, is
-taken back.
+An alias write reads the state (the engine's ``beside``, its retention guard, with it)
+and registers in ``state.json`` (a sequence number, a token and the ETag its document
+will have; a compare-and-swap through :meth:`StateStore.update_state`), then writes the
+alias object over the one it expects, then records that it landed. A deletion of
+versions reads the registrations, so it sees every alias write that may route to them,
+landed or not (:meth:`Aliases.users`). From the moment a write has landed, the object
+decides (the seed's library, or any client, may change it); a create that lands after a
+purge, or after a later deletion of the alias, is taken back.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .._retry import RetryPolicy
 from .._s3 import Precondition, same_etag
 from .._session import Session
 from ..exc import ArtifactNotFoundError, ConcurrentModificationError, CorruptRecordError
-from . import AliasPoll, AliasRecord, ChangeNote
+from . import AliasPoll, AliasRecord, Beside, ChangeNote, once
 from . import s3_only_history as history
 from .s3_only_keys import S3OnlyPlace
 from .s3_only_purge import Purges
@@ -181,13 +181,15 @@ class Aliases:
         target: AliasTarget,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> AliasRecord:
         operation = f"pointing alias {alias!r} of {name!r}"
+        first = once(beside)
         return self.store.update_state(
             session.s3,
             name,
             lambda: self._register(
-                session.s3, name, alias, (target, note), expected_revision, operation
+                session.s3, name, alias, (target, note, first), expected_revision, operation
             ),
             operation,
         )
@@ -197,16 +199,16 @@ class Aliases:
         s3: Any,
         name: str,
         alias: str,
-        change: tuple[AliasTarget, ChangeNote],
+        change: tuple[AliasTarget, ChangeNote, Beside],
         expected_revision: str | None,
         operation: str,
     ) -> Write[AliasRecord] | Retry:
         """One pass of write: the registration to store, then the object to write."""
-        loaded = self.store.load(s3, name, operation=operation)
+        target, note, beside = change
+        _, loaded = _pool.parallel(beside, lambda: self.store.load(s3, name, operation=operation))
         state = loaded.state
         if state.purging:
             return self.purges.settle(s3, name, loaded, operation)
-        target, note = change
         previous = state.aliases.get(alias)
         expected = self._expected_object(s3, name, alias, previous, expected_revision)
         self._require_targets(s3, name, alias, state, target)
@@ -415,12 +417,14 @@ class Aliases:
         alias: str,
         expected_revision: str | None,
         note: ChangeNote,
+        beside: Beside | None = None,
     ) -> bool:
         operation = f"deleting alias {alias!r} of {name!r}"
+        wanted = (expected_revision, note, once(beside))
         return self.store.update_state(
             session.s3,
             name,
-            lambda: self._unregister(session.s3, name, alias, (expected_revision, note), operation),
+            lambda: self._unregister(session.s3, name, alias, wanted, operation),
             operation,
         )
 
@@ -429,19 +433,20 @@ class Aliases:
         s3: Any,
         name: str,
         alias: str,
-        wanted: tuple[str | None, ChangeNote],
+        wanted: tuple[str | None, ChangeNote, Beside],
         operation: str,
     ) -> Done[bool] | Write[bool] | Retry:
         """One pass of delete: False when there is nothing to delete, else the deletion
         to register, then the object to delete."""
-        loaded, info = _pool.parallel(
+        expected_revision, note, beside = wanted
+        _, loaded, info = _pool.parallel(
+            beside,
             lambda: self.store.load(s3, name, operation=operation),
             lambda: _s3.head(s3, self.place.bucket, self.place.alias_key(name, alias)),
         )
         state = loaded.state
         if state.purging:
             return self.purges.settle(s3, name, loaded, operation)
-        expected_revision, note = wanted
         previous = state.aliases.get(alias)
         if expected_revision is not None:
             expected: str | None = self._expected_object(

@@ -17,7 +17,7 @@ from .._model import LATEST, VersionId
 from .._s3 import Precondition, same_etag
 from .._session import Session
 from ..exc import CorruptRecordError
-from . import Chooser, RetireResult, VersionRecord
+from . import Beside, Chooser, RetireResult, VersionRecord, once
 from . import s3_only_history as history
 from .s3_only_aliases import Aliases, object_metadata, seq
 from .s3_only_keys import S3OnlyPlace
@@ -77,13 +77,24 @@ class Retirer:
         self.purges = purges
 
     # ------------------------------------------------------------ deletion
-    def retire(self, session: Session, name: str, choose: Chooser, *, strict: bool) -> RetireResult:
+    def retire(
+        self,
+        session: Session,
+        name: str,
+        choose: Chooser,
+        *,
+        strict: bool,
+        beside: Beside | None = None,
+    ) -> RetireResult:
+        """``beside`` (the engine's rollouts and holds) is read with the first pass's
+        three reads, in one round trip."""
         operation = f"deleting versions of {name!r}"
         chosen: list[list[int]] = []  # what ``choose`` picked on the first pass
+        first = once(beside)
         return self.store.update_state(
             session.s3,
             name,
-            lambda: self._mark(session.s3, name, choose, strict, chosen, operation),
+            lambda: self._mark(session.s3, name, (choose, first), strict, chosen, operation),
             operation,
         )
 
@@ -91,7 +102,7 @@ class Retirer:
         self,
         s3: Any,
         name: str,
-        choose: Chooser,
+        choosing: tuple[Chooser, Beside],
         strict: bool,
         chosen: list[list[int]],
         operation: str,
@@ -99,7 +110,9 @@ class Retirer:
         """One pass of retire: nothing to delete, or the marks to store, then the keys to
         delete (with any left marked by a deletion that died)."""
         place = self.place
-        loaded, alias_listing, version_listing = _pool.parallel(
+        choose, beside = choosing
+        _, loaded, alias_listing, version_listing = _pool.parallel(
+            beside,
             lambda: self.store.load(s3, name, operation=operation),
             lambda: _s3.list_objects(s3, place.bucket, place.aliases_dir(name)),
             lambda: _s3.list_objects(s3, place.bucket, place.versions_dir(name)),

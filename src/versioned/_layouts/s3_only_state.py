@@ -36,7 +36,7 @@ from typing import Any
 
 from .. import _model, constants
 from ..exc import CorruptRecordError
-from .s3_only_history import HistoryEntry
+from .s3_only_history import HistoryEntry, text, whole
 
 FORMAT = 1
 MAX_OPS = 64
@@ -45,23 +45,6 @@ PURGE_LEASE_SECS = 120
 MAX_LEASE_SECS = 86_400
 
 PENDING, LIVE, DELETING = "pending", "live", "deleting"
-
-
-def whole(value: Any, what: str, high: int | None = None) -> int:
-    """A stored whole number in 0..high; ValueError for anything else (a bool, a float
-    such as ``1e400`` or ``Infinity``, a string, a number out of range)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} {value!r:.40} is not a whole number")
-    if value < 0 or (high is not None and value > high):
-        raise ValueError(f"{what} {value!r:.40} is out of range")
-    return value
-
-
-def text(value: Any, what: str, *, optional: bool = False) -> Any:
-    """A stored string (or None where ``optional``); ValueError for anything else."""
-    if isinstance(value, str) or (optional and value is None):
-        return value
-    raise ValueError(f"{what} {value!r:.40} is not a string")
 
 
 def moment(value: Any, what: str) -> str | None:
@@ -157,7 +140,10 @@ class AliasEntry:
         return found
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # no deep copy (dataclasses.asdict): every field but ``prior`` is immutable
+        found = {name: getattr(self, name) for name in _ALIAS_FIELDS}
+        found["prior"] = [entry.to_json() for entry in self.prior]
+        return found
 
     @classmethod
     def from_json(cls, data: Any) -> AliasEntry:
@@ -187,6 +173,9 @@ class AliasEntry:
             at=moment(data.get("at"), "at"),
             prior=[AliasEntry.from_json(e) for e in data.get("prior", [])],
         )
+
+
+_ALIAS_FIELDS = tuple(field.name for field in dataclasses.fields(AliasEntry))
 
 
 @dataclasses.dataclass
