@@ -332,6 +332,15 @@ class ServerFeatures:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix="emptied/", Delimiter="/")
         return any(p["Prefix"] == "emptied/folder/" for p in listed.get("CommonPrefixes", []))
 
+    @property
+    def dynamodb_isolated_transactions(self) -> bool:
+        """TransactWriteItems are isolated from each other (AWS). moto's are not: it checks
+        and applies one action at a time, without a lock, and a cancelled transaction
+        restores a copy of the table taken when it started, erasing what another
+        transaction committed meanwhile. A race cannot be probed deterministically; the
+        request-token probe tells moto (which ignores tokens too) from the others."""
+        return self.dynamodb_idempotency_tokens
+
     @functools.cached_property
     def dynamodb_idempotency_tokens(self) -> bool:
         """TransactWriteItems with a repeated ClientRequestToken is applied once (AWS,

