@@ -69,6 +69,15 @@ def journal_of(state_dir: pathlib.Path) -> dict[str, Any]:
     return data
 
 
+def flip_byte(path: pathlib.Path, offset: int) -> None:
+    """Invert every bit of the byte at ``offset`` of ``path``, in place."""
+    with path.open("r+b") as handle:
+        handle.seek(offset)
+        value = handle.read(1)[0]
+        handle.seek(offset)  # read(1) moved past it: write over the byte read
+        handle.write(bytes([value ^ 0xFF]))
+
+
 def uploads(raw_s3: Any, bucket: str) -> list[str]:
     """The ids of the multipart uploads in progress in ``bucket``."""
     return [u["UploadId"] for u in raw_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
@@ -140,9 +149,9 @@ def test_a_file_changed_before_the_resume_is_uploaded_whole_as_its_new_content(
     place = small_parts(kind)
     killed_half_way(place, endpoints, make_bsm(), big_file)
     stale = journal_of(state_dir)
-    with big_file.open("r+b") as handle:  # one byte of part 2, which the server holds
-        handle.seek(PART + 10)
-        handle.write(bytes([handle.read(1)[0] ^ 0xFF]))
+    before = big_file.read_bytes()
+    flip_byte(big_file, PART + 10)  # in part 2, which the server holds
+    assert big_file.read_bytes() != before
 
     bsm, counter = counted(make_bsm)
     artifact = Ops(place, bsm).put(NAME, big_file, resume=True)
