@@ -39,6 +39,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 TARGET_MS = 1.0
+SORT, RESTRICT = "tottime", [400]
 BUCKET = "versioned-cpu"
 TABLE = "versioned-cpu"
 
@@ -162,7 +163,7 @@ def measure(
     )
     if profiler is not None:
         text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(400)
+        pstats.Stats(profiler, stream=text).sort_stats(SORT).print_stats(*RESTRICT)
         print(text.getvalue())
     return over
 
@@ -179,6 +180,9 @@ def operations(repo: Any, bsm: Any, ddb: bool) -> dict[str, Callable[[], Any]]:
     call("put_artifact", name=name, content=b"two")
     call("publish_artifact_version", name=name)
     call("put_alias", name=name, alias="prod", version=1)
+    for other in range(2):  # a listing of three artifacts, as benchmarks/versus_seed.py's
+        call("put_artifact", name=f"{name}x{other}", content=b"other")
+        call("publish_artifact_version", name=f"{name}x{other}")
     flip = [1]
 
     def put_alias() -> Any:
@@ -189,6 +193,7 @@ def operations(repo: Any, bsm: Any, ddb: bool) -> dict[str, Callable[[], Any]]:
         "put unchanged": lambda: call("put_artifact", name=name, content=b"two"),
         "get version": lambda: call("get_artifact_version", name=name, version=1),
         "get alias": lambda: call("get_alias", name=name, alias="prod"),
+        "list names": lambda: call("list_artifact_names"),
         "put alias": put_alias,
     }
 

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -201,19 +201,25 @@ def get(dynamodb: Any, table: str, pk: str, sk: str) -> Item | None:
 
 
 def batch_get(
-    dynamodb: Any, table: str, keys: list[tuple[str, str]], retry: RetryPolicy
+    dynamodb: Any,
+    table: str,
+    keys: list[tuple[str, str]],
+    retry: RetryPolicy,
+    attributes: Sequence[str] = (),
 ) -> list[Item]:
     """Many items by key, strongly consistent (1 request per 100 keys, all sent together,
-    and one per retry of unprocessed keys); absent ones are left out. Raises
-    ContentionError when keys stay unprocessed once ``retry`` is spent (nothing is ever
-    left out silently)."""
+    and one per retry of unprocessed keys); absent ones are left out; with
+    ``attributes``, only those (less for the server to send, the client to decode).
+    Raises ContentionError when keys stay unprocessed once ``retry`` is spent (nothing is
+    ever left out silently)."""
 
     def chunk_of(start: int) -> list[Item]:
         found: list[Item] = []
         chunk = keys[start : start + 100]
-        pending: dict[str, Any] = {
-            table: {"Keys": [key(pk, sk) for pk, sk in chunk], "ConsistentRead": True}
-        }
+        request = {"Keys": [key(pk, sk) for pk, sk in chunk], "ConsistentRead": True}
+        if attributes:
+            request["ProjectionExpression"] = ", ".join(attributes)
+        pending: dict[str, Any] = {table: request}
 
         def send(request: dict[str, Any]) -> dict[str, Any]:
             with translate("BatchGetItem", table):

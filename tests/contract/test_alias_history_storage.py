@@ -3,12 +3,15 @@ exactly the seed's fields, changes by another client, and writers that died mid-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
 
 import pytest
 from _testkit import Backend
+
+from versioned._layouts.s3_only_history import HistoryEntry
 
 NAME = "stored_app"
 #: the seed's alias document, exactly (its reader does Alias(**json))
@@ -82,6 +85,8 @@ def test_s3_only_keys(backend: Backend, raw_s3: Any) -> None:
     page = read_json(backend, raw_s3, page_key)
     assert page["previous"] is None and page["alias"] == "prod"
     assert [e["reason"] for e in page["entries"]] == [f"r{i}" for i in range(20)]
+    stored = {field.name for field in dataclasses.fields(HistoryEntry)}  # each, every field
+    assert all(set(entry) == stored for entry in [*recent, *page["entries"]])
     head = raw_s3.head_object(Bucket=backend.bucket, Key=folder(backend) + "aliases/prod.json")
     assert head["Metadata"]["versioned-replaced"] == str(int(head["Metadata"]["versioned-seq"]) - 1)
     report = backend.repo.verify(bsm=backend.bsm)

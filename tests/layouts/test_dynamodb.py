@@ -239,6 +239,26 @@ class TestDynamoDBLayout(LayoutTests):
         assert check_bytes(self.session, self.bucket, missing[0]) is None
         assert inventory.live == {1, 3, LATEST}
 
+    def test_list_names_reads_only_the_key_and_sha256_of_latest_items(self) -> None:
+        """The listing's BatchGetItem asks for what it decides on (does the LATEST item
+        record bytes?), not whole items; the answer is the one whole items give."""
+        self.put(b"one")
+        self.put(b"other", name="other")
+        self.raw_write_object("nobytes", LATEST, b"x")  # a folder whose LATEST records none
+        self.raw_put_item({"pk": "nobytes", "sk": "LATEST", "is_deleted": False})
+        asked: list[dict[str, Any]] = []
+        self.session.dynamodb.meta.events.register(
+            "before-parameter-build.dynamodb.BatchGetItem",
+            lambda params, **_: asked.append(params["RequestItems"][self.table]),
+        )
+        assert self.layout.list_names(self.session) == [NAME, "other"]
+        assert self.layout.list_names(self.session) == [NAME, "other"]  # beside the LIST
+        assert asked and all(
+            request["ProjectionExpression"] == "pk, sha256" and request["ConsistentRead"]
+            for request in asked
+        )
+        assert sorted(k["pk"]["S"] for k in asked[-1]["Keys"]) == [NAME, "nobytes", "other"]
+
     def test_a_table_serving_another_repository_is_refused(self) -> None:
         self.put(b"one")
         before = self.raw_snapshot()

@@ -345,6 +345,10 @@ def read_latest(name: str, stored: Stored | None, table: str) -> LatestItem:
     return LatestItem(name, table, dict(stored or {}))
 
 
+#: all ``names_with_bytes`` reads of an item (a listing asks for only these)
+NAMES_WITH_BYTES_READS = (PK, SHA256)
+
+
 def names_with_bytes(stored: Iterable[Stored]) -> list[str]:
     """The artifacts whose LATEST item records bytes (a listing never fails on one
     damaged item: reading it names it)."""
