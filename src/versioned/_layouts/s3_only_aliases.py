@@ -202,14 +202,13 @@ class Aliases:
     ) -> Write[AliasRecord] | Retry:
         """One pass of write: the registration to store, then the object to write."""
         target, note, beside = change
-        early = targets.Early.plan(self.store.seen.get(name), target)  # before the HEADs
-        loaded, heads = self._read(s3, name, beside, early, operation)
+        loaded, early = self._read(s3, name, beside, target, operation)
         state = loaded.state
         if state.purging:
             return self.purges.settle(s3, name, loaded, operation)
         previous = state.aliases.get(alias)
         expected = self._expected_object(s3, name, alias, previous, expected_revision)
-        targets.require(s3, self.place, (name, alias), loaded, target, (early, heads))
+        targets.require(s3, self.place, (name, alias), loaded, target, early)
         now = _model.utc_now()
         entry = AliasEntry(
             seq=state.next_seq(),
@@ -244,17 +243,19 @@ class Aliases:
         return Write(loaded, state, land)
 
     def _read(
-        self, s3: Any, name: str, beside: Beside, early: targets.Early, operation: str
-    ) -> tuple[Loaded, targets.Found]:
-        """The state, with ``beside`` and the HEADs ``early`` plans, in one round trip."""
+        self, s3: Any, name: str, beside: Beside, target: AliasTarget, operation: str
+    ) -> tuple[Loaded, tuple[targets.Early, targets.Found]]:
+        """The state, with ``beside`` and the early HEADs of ``target`` (planned on what
+        this store saw before they are sent), in one round trip."""
+        early = targets.Early.plan(self.store.seen.get(name), target)
 
         def load() -> Loaded:
             return self.store.load(s3, name, operation=operation)
 
         if not early.versions:
-            return _pool.parallel(beside, load)[1], {}
+            return _pool.parallel(beside, load)[1], (early, {})
         _, loaded, heads = _pool.parallel(beside, load, lambda: early.head(s3, self.place, name))
-        return loaded, heads
+        return loaded, (early, heads)
 
     def _expected_object(
         self,

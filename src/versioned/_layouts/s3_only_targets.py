@@ -5,10 +5,10 @@ are HEADed, and adopted into the index by the registration.
 
 **The HEAD beside the state read.** A version published a moment ago is only reserved
 (``pending``) in the state, so its HEAD used to follow the state read: a round trip of its
-own. :class:`Early` sends it with the read instead, for the targets the state this
-store saw last (:class:`~.s3_only_store.Seen`) does not vouch for. A HEAD made before or
-while the state is read proves only what the state read then proves, so it counts only
-when both hold:
+own. :class:`Early` sends it with the read instead, for LATEST and the targets reserved
+in the state this store last read or stored (:class:`~.s3_only_store.Seen`; a publish
+through the same repository object stored it). A HEAD made before or while the state is
+read proves only what the state read then proves, so it counts only when both hold:
 
 1. **The state read is the very document this store saw before the HEAD was sent** (same
    ETag as ``Seen``, recorded when an earlier read or write of this object was answered).
