@@ -316,3 +316,18 @@ def test_a_purge_and_a_new_reservation_of_4_between_the_head_and_the_read(
         other.remove(copy)
         held.release()
         publishing.join(WAIT_SECS)
+
+
+def test_s3_only_put_alias_heads_latest_with_the_state(through: Any) -> None:
+    """LATEST is never vouched for by the state: its HEAD goes with the state read once
+    this repository object has seen the state (here, by its previous alias write)."""
+    ops, proxied, proxy = through("s3_only")
+    proxied.put_alias("app", "prod", version=2)
+    proxied.put("app", b"newest")
+    rounds = round_trips(
+        proxy,
+        lambda: proxied.put_alias("app", "prod"),
+        stated("put alias", "s3_only", [4, 1, 1, 1]),
+    )
+    assert rounds[0] == ["s3.GetObject"] * 3 + ["s3.HeadObject"]
+    assert ops.get_alias("app", "prod").version == "LATEST"

@@ -245,6 +245,7 @@ class StateStore:
                 return None
             stored = ArtifactState.from_bytes(document.body, self.place.uri(key))
             if not stored.applied(token):
+                self.remember(name, Loaded(stored, document.etag))  # what the retry reads
                 return None
             logger.debug("%s: our earlier write of state.json was applied", key)
             return self.remember(name, Loaded(stored, document.etag))
