@@ -215,7 +215,8 @@ class Repository(S3OnlyRetention):
         A protected alias (retention policy) needs ``force=True`` (ProtectedAliasError).
         Requests: 6 (in 4 round trips: the state and the retention documents together,
         unless ``force``: 2 fewer; the write registered, the alias object, the write
-        recorded), + 1 per target not yet confirmed (a HEAD)."""
+        recorded), + 1 per target not yet confirmed (a HEAD, with the state read for LATEST
+        and a version this object published while the state is unchanged since)."""
         record = self._engine.put_alias(
             bsm,
             name,

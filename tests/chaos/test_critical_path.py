@@ -9,6 +9,7 @@ the running rollouts and the holds with its own first reads (both layouts)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -160,3 +161,173 @@ def test_dynamodb_list_names_never_shows_a_folder_without_latest_item(
         raw_s3.delete_object(Bucket=place.bucket, Key=listed["Key"])
     # its items stay; its folder is gone (SeaweedFS still lists an emptied folder)
     assert proxied.names() == (["app"] if server_features.s3_lists_emptied_folders else [])
+
+
+# ---------------------------------------------------------------- put_alias onto a fresh version
+def fresh_version(through: Any) -> tuple[Ops, Ops, FaultProxy]:
+    """through("s3_only"), then version 4 published through the proxy: the repository
+    object behind it stored the state that reserves 4 (3 and below are confirmed)."""
+    ops, proxied, proxy = through("s3_only")
+    proxied.put("app", b"four")
+    assert proxied.publish("app").version == "4"
+    return ops, proxied, proxy
+
+
+def split_onto_4(proxied: Ops) -> Callable[[], Any]:
+    return lambda: proxied.put_alias(
+        "app", "prod", version=4, secondary_version=3, secondary_version_weight=20
+    )
+
+
+def onto_4(proxied: Ops) -> Callable[[], Any]:
+    return lambda: proxied.put_alias("app", "prod", version=4)
+
+
+def test_s3_only_put_alias_heads_a_fresh_version_with_the_state(through: Any) -> None:
+    """The HEAD of a version published a moment ago goes with the state read: 4 round
+    trips, as for a confirmed version."""
+    ops, proxied, proxy = fresh_version(through)
+    rounds = round_trips(proxy, split_onto_4(proxied), stated("put alias", "s3_only", [4, 1, 1, 1]))
+    assert rounds[0] == ["s3.GetObject"] * 3 + ["s3.HeadObject"]
+    assert rounds[1:] == [["s3.PutObject"]] * 3
+    assert ops.get_alias("app", "prod").version == "4"
+
+
+def test_s3_only_put_alias_heads_after_the_read_when_the_state_moved(through: Any) -> None:
+    """Another writer changed the state since this repository object saw it: the HEAD
+    made beside the read does not count (nothing proves no deletion ran in between), and
+    the version is HEADed again after the read: one round trip more, nothing unsafe."""
+    ops, proxied, proxy = fresh_version(through)
+    ops.put_alias("app", "other", version=2)  # the state changes behind proxied's back
+    rounds = round_trips(proxy, split_onto_4(proxied), [4, 1, 1, 1, 1])
+    assert rounds[0] == ["s3.GetObject"] * 3 + ["s3.HeadObject"]
+    assert rounds[1:] == [["s3.HeadObject"]] + [["s3.PutObject"]] * 3
+    assert ops.get_alias("app", "prod").version == "4"
+
+
+STATE_JSON = r"/app/state\.json$"
+VERSION_4 = r"/app/versions/[^/]*_0*4(\.[^/]*)?$"
+
+
+def hold_read_after_head(proxy: FaultProxy, call: Callable[[], Any]) -> tuple[Any, Any]:
+    """Start ``call`` with its state GET held and its first version HEAD answered by the
+    server but not yet delivered; returns (release, outcome) once both are held."""
+    read = proxy.add("hold", method="GET", path=STATE_JSON)
+    head = proxy.add("hold_response", method="HEAD", path=VERSION_4)
+    outcome: list[Outcome] = []
+    thread = threading.Thread(target=lambda: outcome.append(attempt(call)), daemon=True)
+    thread.start()
+    held = [read.wait(WAIT_SECS), head.wait(WAIT_SECS)]
+
+    def release() -> Outcome:
+        proxy.remove(read)
+        proxy.remove(head)
+        for one in held:
+            one.release()
+        thread.join(WAIT_SECS)
+        assert outcome, "put_alias did not finish"
+        return outcome[0]
+
+    return release, held
+
+
+def assert_not_pointing_at_4(raw: Any, ops: Ops, outcome: Outcome) -> None:
+    assert type(outcome.error).__name__ == "ArtifactNotFoundError", outcome.describe()
+    assert 4 not in raw.versions(ops.place, "app")
+    assert raw.aliases(ops.place, "app")["prod"] == ["1"]  # unchanged
+    assert raw.dangling(ops.place, "app") == []
+
+
+def test_a_deletion_between_the_early_head_and_the_read_is_seen(through: Any, raw: Any) -> None:
+    """The HEAD saw version 4; a deletion of 4 then runs to the end (marks, deletes the
+    object) before the state read is answered. The state read is not the document the
+    HEAD was vouched by, so 4 is HEADed again: gone, put_alias refuses."""
+    ops, proxied, proxy = fresh_version(through)
+    release, _ = hold_read_after_head(proxy, split_onto_4(proxied))
+    ops.delete_version("app", 4)
+    assert 4 not in raw.versions(ops.place, "app")
+    assert_not_pointing_at_4(raw, ops, release())
+
+
+def test_a_deletion_right_after_the_read_fails_the_registration(through: Any, raw: Any) -> None:
+    """The early HEAD and the state read both answered (4 exists, reserved); a deletion
+    of 4 runs to the end before the registration is sent: its If-Match fails, the next
+    pass reads the deletion's mark and put_alias refuses."""
+    ops, proxied, proxy = fresh_version(through)
+    register = proxy.add("hold", method="PUT", path=STATE_JSON)
+    outcome: list[Outcome] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(attempt(split_onto_4(proxied))), daemon=True
+    )
+    thread.start()
+    held = register.wait(WAIT_SECS)
+    proxy.remove(register)
+    ops.delete_version("app", 4)
+    held.release()
+    thread.join(WAIT_SECS)
+    assert outcome, "put_alias did not finish"
+    assert_not_pointing_at_4(raw, ops, outcome[0])
+
+
+def test_a_purge_and_a_new_artifact_between_the_head_and_the_read(through: Any, raw: Any) -> None:
+    """The HEAD saw version 4; the artifact is then purged and put and published again
+    (version 1 only: 4 is above the new state's high-water mark) before the state read
+    is answered. A high-water mark alone would vouch for the stale HEAD; the state is
+    not the document this repository object saw, so 4 is HEADed again and refused."""
+    ops, proxied, proxy = fresh_version(through)
+    release, _ = hold_read_after_head(proxy, onto_4(proxied))
+    ops.purge_artifact("app")
+    ops.put("app", b"again")
+    assert ops.publish("app").version == "1"
+    outcome = release()
+    assert type(outcome.error).__name__ == "ArtifactNotFoundError", outcome.describe()
+    assert sorted(raw.versions(ops.place, "app")) == [1]
+    assert "prod" not in raw.aliases(ops.place, "app")
+    assert raw.dangling(ops.place, "app") == []
+
+
+def test_a_purge_and_a_new_reservation_of_4_between_the_head_and_the_read(
+    through: Any, raw: Any, make_proxy: Callable[[], FaultProxy], via: Any
+) -> None:
+    """The HEAD saw version 4; the artifact is then purged and published again up to a
+    new reservation of 4 whose copy has not landed (4 is pending in the new state, its
+    key empty) before the state read is answered. A pending entry alone would vouch for
+    the stale HEAD; the state is not the document this repository object saw, so 4 is
+    HEADed again and refused."""
+    ops, proxied, proxy = fresh_version(through)
+    release, _ = hold_read_after_head(proxy, onto_4(proxied))
+    ops.purge_artifact("app")
+    ops.publish_contents("app", [b"1", b"2", b"3"])
+    other = make_proxy()
+    copy = other.add("hold", method="PUT", path=VERSION_4)
+    fourth = via(ops.place, other)
+    fourth.put("app", b"4")
+    publishing = threading.Thread(target=lambda: attempt(lambda: fourth.publish("app")))
+    publishing.start()
+    held = copy.wait(WAIT_SECS)
+    try:
+        state = json.loads(raw.data(ops.place.bucket, f"{ops.place.root}app/state.json"))
+        assert state["versions"]["4"]["status"] == "pending"  # reserved, the key empty
+        outcome = release()
+        assert type(outcome.error).__name__ == "ArtifactNotFoundError", outcome.describe()
+        assert sorted(raw.versions(ops.place, "app")) == [1, 2, 3]
+        assert "prod" not in raw.aliases(ops.place, "app")
+    finally:
+        other.remove(copy)
+        held.release()
+        publishing.join(WAIT_SECS)
+
+
+def test_s3_only_put_alias_heads_latest_with_the_state(through: Any) -> None:
+    """LATEST is never vouched for by the state: its HEAD goes with the state read once
+    this repository object has seen the state (here, by its previous alias write)."""
+    ops, proxied, proxy = through("s3_only")
+    proxied.put_alias("app", "prod", version=2)
+    proxied.put("app", b"newest")
+    rounds = round_trips(
+        proxy,
+        lambda: proxied.put_alias("app", "prod"),
+        stated("put alias", "s3_only", [4, 1, 1, 1]),
+    )
+    assert rounds[0] == ["s3.GetObject"] * 3 + ["s3.HeadObject"]
+    assert ops.get_alias("app", "prod").version == "LATEST"

@@ -9,6 +9,8 @@ A thin composition of one module per protocol (docs/design.md, "S3-only layout")
 - :mod:`.s3_only_versions`: version reads (through the index where the listing vouches).
 - :mod:`.s3_only_publish`: put (LATEST) and publish (reserve a number, then copy).
 - :mod:`.s3_only_aliases`: the alias registration protocol (register, write, land).
+- :mod:`.s3_only_targets`: an alias write's target check (HEADs beside the state read
+  when the read proves them, after it otherwise).
 - :mod:`.s3_only_retire`: deletion of versions (marks first).
 - :mod:`.s3_only_purge`: purges (a mark with an owner and a deadline first), and settling
   a purge whose owner died (undone if it deleted nothing, else finished).

@@ -16,21 +16,20 @@ import contextlib
 import json
 import logging
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from .. import _model, _pool, _s3
-from .._model import LATEST, AliasTarget, VersionId
+from .._model import AliasTarget
 from .._retry import RetryPolicy
 from .._s3 import Precondition, same_etag
 from .._session import Session
 from ..exc import ArtifactNotFoundError, ConcurrentModificationError, CorruptRecordError
 from . import AliasPoll, AliasRecord, Beside, ChangeNote, once
 from . import s3_only_history as history
+from . import s3_only_targets as targets
 from .s3_only_keys import S3OnlyPlace
 from .s3_only_purge import Purges
 from .s3_only_state import (
-    DELETING,
-    LIVE,
     AliasEntry,
     ArtifactState,
     alias_body,
@@ -42,10 +41,8 @@ from .s3_only_store import (
     Retry,
     StateStore,
     Write,
-    live_entry,
     new_token,
     quoted,
-    record,
 )
 
 #: alias object metadata: the registration sequence number and token of the write
@@ -205,13 +202,13 @@ class Aliases:
     ) -> Write[AliasRecord] | Retry:
         """One pass of write: the registration to store, then the object to write."""
         target, note, beside = change
-        _, loaded = _pool.parallel(beside, lambda: self.store.load(s3, name, operation=operation))
+        loaded, early = self._read(s3, name, beside, target, operation)
         state = loaded.state
         if state.purging:
             return self.purges.settle(s3, name, loaded, operation)
         previous = state.aliases.get(alias)
         expected = self._expected_object(s3, name, alias, previous, expected_revision)
-        self._require_targets(s3, name, alias, state, target)
+        targets.require(s3, self.place, (name, alias), loaded, target, early)
         now = _model.utc_now()
         entry = AliasEntry(
             seq=state.next_seq(),
@@ -245,6 +242,21 @@ class Aliases:
 
         return Write(loaded, state, land)
 
+    def _read(
+        self, s3: Any, name: str, beside: Beside, target: AliasTarget, operation: str
+    ) -> tuple[Loaded, tuple[targets.Early, targets.Found]]:
+        """The state, with ``beside`` and the early HEADs of ``target`` (planned on what
+        this store saw before they are sent), in one round trip."""
+        early = targets.Early.plan(self.store.seen.get(name), target)
+
+        def load() -> Loaded:
+            return self.store.load(s3, name, operation=operation)
+
+        if not early.versions:
+            return _pool.parallel(beside, load)[1], (early, {})
+        _, loaded, heads = _pool.parallel(beside, load, lambda: early.head(s3, self.place, name))
+        return loaded, (early, heads)
+
     def _expected_object(
         self,
         s3: Any,
@@ -275,28 +287,6 @@ class Aliases:
                 "read it again and retry"
             )
         return wanted
-
-    def _require_targets(
-        self, s3: Any, name: str, alias: str, state: ArtifactState, target: AliasTarget
-    ) -> None:
-        """Raise ArtifactNotFoundError unless every target version exists and is not being
-        deleted; versions the index does not vouch for are checked (and adopted)."""
-        unknown: list[VersionId] = []
-        for version in target.versions:
-            entry = state.versions.get(int(version)) if version != LATEST else None
-            if entry is not None and entry.status == DELETING:
-                _missing(name, alias, version)
-            if entry is None or entry.status != LIVE:
-                unknown.append(version)
-        keys = [self.place.version_key(name, v) for v in unknown]
-        infos = _s3.head_many(s3, self.place.bucket, keys)
-        for version, info in zip(unknown, infos, strict=True):
-            if info is None or not info.sha256:
-                _missing(name, alias, version)
-            if version != LATEST:
-                found = record(self.place, name, version, info)
-                state.versions[int(version)] = live_entry(found, info.etag, "")
-                state.hwm = max(state.hwm, int(version))
 
     def _materialize(
         self,
@@ -489,11 +479,4 @@ def _deletion(state: ArtifactState, alias: str, note: ChangeNote) -> AliasEntry:
         actor=note.actor,
         reason=note.reason,
         prior=history.carried(state.aliases.get(alias), state.history.get(alias, [])),
-    )
-
-
-def _missing(name: str, alias: str, version: VersionId) -> NoReturn:
-    raise ArtifactNotFoundError(
-        f"artifact {name!r} has no version {_model.version_str(version)}; "
-        f"alias {alias!r} was not changed"
     )

@@ -29,7 +29,7 @@ from .._s3 import Precondition
 from ..exc import CorruptRecordError
 from . import VersionRecord
 from .s3_only_keys import S3OnlyPlace
-from .s3_only_state import LIVE, ArtifactState, VersionEntry
+from .s3_only_state import LIVE, PENDING, ArtifactState, VersionEntry
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,22 @@ class Write(Generic[T]):
 
 
 Change = Callable[[], "Done[T] | Write[T] | Retry"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Seen:
+    """What a store last saw of an artifact's ``state.json`` (read, or stored by it): the
+    document's ETag and its reserved numbers (``pending``). An alias write HEADs the
+    targets reserved there beside its state read, and the ETag is the witness that makes
+    those HEADs count (:mod:`.s3_only_targets`)."""
+
+    etag: str
+    pending: frozenset[int]
+
+    @classmethod
+    def of(cls, state: ArtifactState, etag: str) -> Seen:
+        pending = frozenset(n for n, e in state.versions.items() if e.status == PENDING)
+        return cls(etag, pending)
 
 
 # ---------------------------------------------------------------- records
@@ -153,6 +169,17 @@ class StateStore:
     def __init__(self, place: S3OnlyPlace, retry: RetryPolicy) -> None:
         self.place = place
         self.retry = retry
+        #: per artifact, the state document this store last read or stored (a cache of
+        #: this object, like the DynamoDB layout's folders: a stale entry costs a request)
+        self.seen: dict[str, Seen] = {}
+
+    def remember(self, name: str, loaded: Loaded) -> Loaded:
+        """Note ``loaded`` as the state of ``name`` this store saw last; returns it."""
+        if loaded.etag is None:
+            self.seen.pop(name, None)
+        else:
+            self.seen[name] = Seen.of(loaded.state, loaded.etag)
+        return loaded
 
     def load(self, s3: Any, name: str, *, rebuild: bool = True, operation: str = "") -> Loaded:
         """The state as stored, or rebuilt from the version listing when there is none
@@ -162,7 +189,9 @@ class StateStore:
         document = _s3.get_document(s3, self.place.bucket, key)
         if document is not None:
             state = ArtifactState.from_bytes(document.body, self.place.uri(key))
-            return Loaded(state, document.etag, document.last_modified, document.served_at)
+            found = Loaded(state, document.etag, document.last_modified, document.served_at)
+            return self.remember(name, found)
+        self.seen.pop(name, None)
         if not rebuild:
             return Loaded(ArtifactState(), None)
         state = self.rebuild(s3, name)
@@ -209,16 +238,17 @@ class StateStore:
                 if_match=loaded.etag,
                 if_none_match=loaded.etag is None,
             )
-            return Loaded(state, etag)
+            return self.remember(name, Loaded(state, etag))
         except Precondition:
             document = _s3.get_document(s3, self.place.bucket, key)
             if document is None:
                 return None
             stored = ArtifactState.from_bytes(document.body, self.place.uri(key))
             if not stored.applied(token):
+                self.remember(name, Loaded(stored, document.etag))  # what the retry reads
                 return None
             logger.debug("%s: our earlier write of state.json was applied", key)
-            return Loaded(stored, document.etag)
+            return self.remember(name, Loaded(stored, document.etag))
 
     def update_state(self, s3: Any, name: str, change: Change[T], operation: str) -> T:
         """The one compare-and-swap loop on ``state.json``: run ``change`` (it reads and
