@@ -35,8 +35,10 @@ Listed = dict[int, tuple[VersionRecord, str]]
 class Plan:
     """What one pass of a deletion does: ``present``, the chosen versions whose keys
     are listed; ``in_use``, those an alias routes to (kept); ``doomed``, the rest, to be
-    marked and deleted; ``leftovers``, versions an earlier deletion marked and did not
-    finish."""
+    marked, deleted and reported; ``leftovers``, versions another deletion marked (it
+    runs, or died): their keys are deleted again, and that deletion reports them, not
+    this one (a version is reported deleted once, as on DynamoDB, where the soft delete
+    of an item already deleted is refused)."""
 
     present: dict[int, VersionRecord]
     in_use: dict[VersionId, list[str]]
@@ -45,18 +47,37 @@ class Plan:
 
     @classmethod
     def of(
-        cls, state: ArtifactState, listed: Listed, users: dict[int, list[str]], chosen: list[int]
+        cls,
+        state: ArtifactState,
+        listed: Listed,
+        users: dict[int, list[str]],
+        progress: Progress,
     ) -> Plan:
-        wanted = sorted(set(chosen), reverse=True)
+        wanted = sorted(set(progress.chosen or []), reverse=True)
+        marked = {
+            n
+            for n, e in state.versions.items()
+            if e.status == DELETING and e.token not in progress.tokens
+        }
         present = {n: listed[n][0] for n in wanted if n in listed}
         in_use: dict[VersionId, list[str]] = {
             n: sorted(users[n]) for n in wanted if n in users and n in present
         }
-        doomed = [n for n in wanted if n in present and n not in users]
+        doomed = [n for n in wanted if n in present and n not in users and n not in marked]
         leftovers = [
             n for n, e in state.versions.items() if e.status == DELETING and n not in doomed
         ]
         return cls(present, in_use, doomed, leftovers)
+
+
+@dataclasses.dataclass
+class Progress:
+    """What the earlier passes of one deletion did: the versions ``choose`` picked on the
+    first pass (None before it), and the tokens of the marks the passes stored (a mark of
+    ours, seen again, is not another deletion's)."""
+
+    chosen: list[int] | None = None
+    tokens: set[str] = dataclasses.field(default_factory=set)
 
 
 class Retirer:
@@ -89,12 +110,12 @@ class Retirer:
         """``beside`` (the engine's rollouts and holds) is read with the first pass's
         three reads, in one round trip."""
         operation = f"deleting versions of {name!r}"
-        chosen: list[list[int]] = []  # what ``choose`` picked on the first pass
+        progress = Progress()
         first = once(beside)
         return self.store.update_state(
             session.s3,
             name,
-            lambda: self._mark(session.s3, name, (choose, first), strict, chosen, operation),
+            lambda: self._mark(session.s3, name, (choose, first), strict, progress, operation),
             operation,
         )
 
@@ -104,7 +125,7 @@ class Retirer:
         name: str,
         choosing: tuple[Chooser, Beside],
         strict: bool,
-        chosen: list[list[int]],
+        progress: Progress,
         operation: str,
     ) -> Done[RetireResult] | Write[RetireResult] | Retry:
         """One pass of retire: nothing to delete, or the marks to store, then the keys to
@@ -123,13 +144,14 @@ class Retirer:
         users = self._alias_users(s3, name, state, alias_listing, operation)
         listed = self.versions.listed(s3, name, version_listing, state.versions)
         self._confirm(state, listed, f"{operation}: index of {name!r}")
-        if not chosen:
+        if progress.chosen is None:
             records = [listed[n][0] for n in sorted(listed, reverse=True)]
-            chosen.append([int(v) for v in choose(records, users) if v != LATEST])
-        plan = Plan.of(state, listed, users, chosen[0])
+            progress.chosen = [int(v) for v in choose(records, users) if v != LATEST]
+        plan = Plan.of(state, listed, users, progress)
         if (strict and plan.in_use) or not (plan.doomed or plan.leftovers):
             return Done(RetireResult([], plan.in_use))  # refused (strict), or nothing to do
         token = new_token()
+        progress.tokens.add(token)
         for number in plan.doomed:
             entry = live_entry(plan.present[number], listed[number][1], token)
             entry.status = DELETING
