@@ -13,7 +13,8 @@ failure, Ctrl-C, SIGTERM; the servers also get SIGKILL if this process dies).
     .venv/bin/python scripts/s3_compatible.py --s3 moto -- -x tests/contract
     .venv/bin/python scripts/s3_compatible.py --serve            # start, print, wait
 
-Everything after ``--`` goes to pytest (default: the whole tests/ directory).
+Everything after ``--`` goes to pytest (default: the whole tests/ directory, on one
+pytest-xdist worker per core, at most 4).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ MINISTACK_PACKAGE = "ministack==1.5.33"
 
 #: Tests that never talk to the configured endpoints (they run moto in process).
 IN_PROCESS_ONLY = ["tests/test_seed_quickstart.py"]
+#: The default run's workers (pytest-xdist), as ``make test``: they share the two servers
+#: (each test makes buckets and tables of its own names).
+XDIST = ["-n", "auto", "--maxprocesses", "4"]
 
 
 # ------------------------------------------------------------------ installation
@@ -402,7 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         install("seaweedfs", SEAWEEDFS_PACKAGE)
         install("ministack", MINISTACK_PACKAGE)
         return 0
-    pytest_args = args.pytest_args or ["-q", "tests", *(f"--ignore={p}" for p in IN_PROCESS_ONLY)]
+    pytest_args = args.pytest_args or [
+        "-q",
+        *XDIST,
+        "tests",
+        *(f"--ignore={p}" for p in IN_PROCESS_ONLY),
+    ]
     started = time.monotonic()
     try:
         with running(args.s3, args.dynamodb) as env:
