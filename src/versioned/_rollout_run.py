@@ -215,6 +215,8 @@ class Run:
             why = f"{self.label()}: step {nxt}/{total}, {self.plan[nxt - 1]}%"
             if self.body.get("reason"):
                 why += f" ({self.body['reason']})"
+            if self.step:  # it baked: still ours? (a check longer than the lease, a pause)
+                self.save()
             record = self.write(nxt, why)
             self.save(step=nxt, revision=record.revision)
             self.notify(0.0)

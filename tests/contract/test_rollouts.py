@@ -5,7 +5,9 @@ keeps from deletion. Raw storage is read with plain boto3."""
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -201,6 +203,62 @@ def test_abort_from_another_repository_object(backend: Backend) -> None:
     assert status(backend) is None
     with pytest.raises(exc.RolloutNotFoundError):
         other.abort_rollout(bsm=backend.bsm, name=NAME, alias="prod")
+
+
+def test_an_owner_taken_over_mid_bake_stops_before_moving_the_alias(backend: Backend) -> None:
+    """The owner's check outlives its lease: another process takes the rollout over
+    (forced here: the same as a lease run out) and is baking the same step when the
+    check returns. The owner must stop at its record, not move the alias a step on under
+    the new owner (which would then find the alias changed and stop too)."""
+    publish(backend, 2)
+    point(backend, 1)
+    facade: Any = type(backend.repo)  # another process's repository: its own engine
+    table = getattr(backend.repo, "dynamodb_table_name", None)
+    other = facade(
+        aws_region=backend.repo.aws_region,
+        s3_bucket=backend.bucket,
+        s3_prefix=backend.repo.s3_prefix,
+        suffix=backend.repo.suffix,
+        **({"dynamodb_table_name": table} if table else {}),
+    )
+    taker_baking, owner_done = threading.Event(), threading.Event()
+    taken: list[Any] = []
+
+    def taker_check() -> bool:
+        taker_baking.set()
+        return owner_done.wait(60)
+
+    def take_over() -> None:
+        resume = functools.partial(other.resume_rollout, bsm=backend.bsm, name=NAME)
+        try:
+            taken.append(resume(alias="prod", check=taker_check, force=True, bake_secs=BAKE))
+        except Exception as error:  # asserted below
+            taken.append(error)
+
+    taker = threading.Thread(target=take_over)
+
+    def owner_check() -> bool:
+        if not taker.is_alive() and not taken:
+            taker.start()
+            assert taker_baking.wait(60)
+        return True
+
+    try:
+        with pytest.raises(exc.RolloutAbortedError) as caught:
+            backend.repo.rollout(
+                bsm=backend.bsm, name=NAME, alias="prod", to_version=2, steps=(25, 50, 100),
+                bake_secs=BAKE, check=owner_check,
+            )  # fmt: skip
+        assert "took it over" in str(caught.value) and not caught.value.restored
+        assert alias_state(backend) == ("1", "2", 25)  # still the step the taker bakes
+    finally:
+        owner_done.set()
+        if taker.is_alive() or taken:
+            taker.join(60)
+    (final,) = taken
+    assert not isinstance(final, Exception), final
+    assert (final.version, final.secondary_version) == ("2", None)
+    assert status(backend) is None
 
 
 def test_versions_of_a_running_rollout_are_never_deleted(backend: Backend) -> None:
