@@ -66,6 +66,11 @@ def _is_aws(url: object) -> bool:
     return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
+def known(session: Session) -> bool:
+    """Is the actor known without a request (``VERSIONED_ACTOR``, or looked up already)?"""
+    return from_environment() is not None or session.caller is not None
+
+
 def actor(session: Session) -> str:
     """Who an alias change is recorded as made by."""
     return from_environment() or aws_identity(session) or os_user()

@@ -99,14 +99,20 @@ class Engine:
     def reading(self, bsm: BotoSesManager) -> Session:
         """The session, once this repository is known to be the one its prefix serves
         (RepositoryConflictError otherwise: see marker.RepositoryRecord)."""
-        session = self.session(bsm)
-        self.record.ensure(session, write=False)
-        return session
+        return self.checked(self.session(bsm), write=False)
 
     def writing(self, bsm: BotoSesManager) -> Session:
         """The session, once the prefix's record names this repository (written first)."""
-        session = self.session(bsm)
-        self.record.ensure(session, write=True)
+        return self.checked(self.session(bsm), write=True)
+
+    def checked(self, session: Session, *, write: bool) -> Session:
+        """``session`` after the repository record's check; on its first call the layout's
+        own first-use read (the table's claim) goes with it."""
+        if self.record.checked(write=write):
+            return session
+        _pool.parallel(
+            lambda: self.record.ensure(session, write=write), lambda: self.layout.peek(session)
+        )
         return session
 
     def uri(self, name: str, version: VersionId) -> str:
@@ -276,8 +282,7 @@ class Engine:
         _model.validate_alias_name(alias)
         target = _model.validate_alias_target(version, secondary_version, secondary_version_weight)
         revision = check_revision(expected_revision)
-        note = self.note(bsm, action, reason)
-        session = self.writing(bsm)
+        session, note = self.alias_change(bsm, action, reason)
         guard = self.retention.alias_guard(session, name, alias, force)  # None with force
         try:
             return self.layout.write_alias(session, name, alias, target, revision, note, guard)
@@ -311,8 +316,7 @@ class Engine:
         _model.validate_artifact_name(name)
         _model.validate_alias_name(alias)
         revision = check_revision(expected_revision)
-        note = self.note(bsm, history.DELETE, reason)
-        session = self.writing(bsm)
+        session, note = self.alias_change(bsm, history.DELETE, reason)
         guard = self.retention.alias_guard(session, name, alias, force)  # None with force
         return self.layout.delete_alias(session, name, alias, revision, note, guard)
 
@@ -342,11 +346,20 @@ class Engine:
         options = (to_revision, reason, expected_revision)
         return _history.rollback_alias(self, bsm, name, alias, options)
 
-    def note(self, bsm: BotoSesManager, action: str, reason: object) -> ChangeNote:
-        """What an alias write records besides its target; checked before any request."""
+    def alias_change(
+        self, bsm: BotoSesManager, action: str, reason: object
+    ) -> tuple[Session, ChangeNote]:
+        """The session to write with, and what the alias change records besides its
+        target (``reason`` checked before any request). The first alias change of a
+        session looks up its actor (STS) beside the repository check's first read: one
+        round trip for both."""
         if reason is not None and not isinstance(reason, str):
             raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
-        return ChangeNote(action=action, actor=_actor.actor(self.session(bsm)), reason=reason)
+        session = self.session(bsm)
+        if _actor.known(session):
+            return self.writing(bsm), ChangeNote(action, _actor.actor(session), reason)
+        written, actor = _pool.parallel(lambda: self.writing(bsm), lambda: _actor.actor(session))
+        return written, ChangeNote(action, actor, reason)
 
     # ------------------------------------------------------------ consumers
     def poll_alias(

@@ -331,3 +331,34 @@ def test_s3_only_put_alias_heads_latest_with_the_state(through: Any) -> None:
     )
     assert rounds[0] == ["s3.GetObject"] * 3 + ["s3.HeadObject"]
     assert ops.get_alias("app", "prod").version == "LATEST"
+
+
+# ------------------------------------------------------- the first alias write of a process
+@pytest.mark.parametrize("kind", ["s3_only", "s3_dynamodb"])
+def test_the_first_alias_write_looks_up_its_actor_beside_the_repository_check(
+    kind: str,
+    make_repo: Callable[..., Ops],
+    make_proxy: Callable[[], FaultProxy],
+    via: Callable[[Place, FaultProxy], Ops],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new process's first alias write (the CLI's every one): the caller's identity
+    (STS GetCallerIdentity, for alias history's actor) and the repository record's read
+    go together, then the write's own round trips. (Where S3 is not moto, the STS request
+    is answered with an error: the OS user is recorded; it still counts here.)"""
+    monkeypatch.delenv("VERSIONED_ACTOR", raising=False)
+    ops = make_repo(kind)
+    ops.publish_contents("app", [b"one", b"two"])
+    ops.put_alias("app", "prod", version=1)
+    proxy = make_proxy()
+    fresh = via(ops.place, proxy)  # a new repository object and session: nothing known
+    first = ["s3.GetObject", "s3.Post"] + (["dynamodb.GetItem"] if kind == "s3_dynamodb" else [])
+    # then the write's own round trips: S3-only one more (the HEAD of version 2: this new
+    # repository object has not seen the state: test_s3_only_put_alias_heads_after_...)
+    own = design_round_trips()["put alias"][COLUMNS[kind]]
+    then = [3, 1, 1, 1, 1] if kind == "s3_only" else [1] * own
+    assert kind == "s3_dynamodb" or own == 4
+    sizes = [len(first), *then]
+    rounds = round_trips(proxy, lambda: fresh.put_alias("app", "prod", version=2), sizes)
+    assert rounds[0] == sorted(first)
+    assert ops.get_alias("app", "prod").version == "2"

@@ -221,6 +221,12 @@ class Layout(Protocol):
 
     def bootstrap(self, session: Session, options: BootstrapOptions) -> None: ...
 
+    def peek(self, session: Session) -> None:
+        """The reads of the layout object's first-use check, sent by the engine beside
+        the repository record's read (one round trip for both); nothing is written or
+        refused here: the check itself still runs before the layout's first request."""
+        ...
+
     def version_key(self, name: str, version: VersionId) -> str: ...
 
     # reads

@@ -28,7 +28,7 @@ from .._retry import DEFAULT as DEFAULT_RETRY
 from .._retry import RetryPolicy
 from .._session import Session
 from .._transfer import TransferSettings
-from ..exc import RepositoryConflictError
+from ..exc import RepositoryConflictError, VersionedError
 from ..history import AliasChange
 from ..verify import Problem
 from . import (
@@ -65,7 +65,8 @@ class DynamoDBLayout:
     requests) is written where it is implemented, in the protocol modules. Every method
     may also raise RepositoryConflictError (the table serves another repository; nothing
     read or written), ArtifactDynamoDBBackendError / ArtifactS3BackendError (a request
-    failed), and costs one more GetItem on the layout object's first call (the claim)."""
+    failed), and costs one more GetItem on the layout object's first call (the claim; the
+    engine sends it beside the repository record's read: ``peek``)."""
 
     soft_deletes: ClassVar[bool] = True
     latest_deletable: ClassVar[bool] = True
@@ -97,6 +98,8 @@ class DynamoDBLayout:
         self.rollouts = DynamoDBRollouts(self.place)
         self._claimed = False
         self._claim_lock = threading.Lock()
+        #: the claim item as ``peek`` read it (a list: read once, by the first check)
+        self._peeked: list[Stored | None] = []
 
     def version_key(self, name: str, version: VersionId) -> str:
         return self.place.version_key(name, version)
@@ -111,16 +114,33 @@ class DynamoDBLayout:
         )
         self._claim(session)
 
+    def peek(self, session: Session) -> None:
+        """Read the table's claim for the first check (beside the repository record)."""
+        if self._claimed or self._peeked:
+            return
+        try:
+            stored = _dynamodb.get(session.dynamodb, self.table, *CLAIM_KEY)
+        except VersionedError:  # e.g. no table yet: the check itself reads and says so
+            return
+        with self._claim_lock:
+            if not self._peeked:
+                self._peeked.append(stored)
+
     def _claim(self, session: Session) -> None:
         """Record in the table which repository it serves, or refuse a different one
-        (once per layout object: 1 request on first use, 3 when the claim is new)."""
+        (once per layout object: 1 request on first use, none when ``peek`` read the
+        claim, 2 more when it is new)."""
         if self._claimed:
             return
         with self._claim_lock:
             if self._claimed:
                 return
             ours = Claim(self.bucket, self.prefix, self.suffix)
-            stored: Stored | None = _dynamodb.get(session.dynamodb, self.table, *CLAIM_KEY)
+            stored: Stored | None = (
+                self._peeked.pop()
+                if self._peeked
+                else _dynamodb.get(session.dynamodb, self.table, *CLAIM_KEY)
+            )
             if stored is None:
                 try:
                     _dynamodb.put(session.dynamodb, self.table, ours.item(), CREATE_ONLY)

@@ -182,12 +182,16 @@ class RepositoryRecord:
     def where(self) -> str:
         return f"s3://{self.bucket}/{self.root}"
 
+    def checked(self, *, write: bool) -> bool:
+        """Whether ``ensure`` has nothing left to do (no request)."""
+        return self._recorded or (self._seen and not write)
+
     def ensure(self, session: Session, *, write: bool) -> None:
         """Refuse with RepositoryConflictError when the prefix serves another repository.
         First call: 1 GET when the record exists (else a LIST, and a create-only PUT for a
         write or to adopt artifacts found); later calls: no request. A missing bucket is
         checked again on the next call (bootstrap creates it)."""
-        if self._recorded or (self._seen and not write):
+        if self.checked(write=write):
             return
         with self._lock:
             if self._recorded or (self._seen and not write):

@@ -97,6 +97,9 @@ class S3OnlyLayout:
         """Create the bucket unless it exists. Idempotent."""
         _s3.ensure_bucket(session.s3, self.bucket, options.region)
 
+    def peek(self, session: Session) -> None:
+        """Nothing: this layout has no first-use check of its own."""
+
     def version_key(self, name: str, version: VersionId) -> str:
         return self.place.version_key(name, version)
 
