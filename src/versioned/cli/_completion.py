@@ -62,13 +62,10 @@ def completion_repository(ctx: click.Context) -> tuple[Repository, Any, tuple[st
         check_endpoint(endpoint)
     from boto_session_manager import BotoSesManager
 
-    client_kwargs: dict[str, Any] = {
-        "config": Config(
-            connect_timeout=COMPLETION_TIMEOUT_SECS,
-            read_timeout=COMPLETION_TIMEOUT_SECS,
-            retries={"max_attempts": 1, "mode": "standard"},
-        )
-    }
+    from .._s3 import ONE_ATTEMPT  # the library's own one-attempt policy
+
+    timeouts = Config(connect_timeout=COMPLETION_TIMEOUT_SECS, read_timeout=COMPLETION_TIMEOUT_SECS)
+    client_kwargs: dict[str, Any] = {"config": ONE_ATTEMPT.merge(timeouts)}
     if settings.endpoint_url and settings.sources.get("endpoint_url") != "env AWS_ENDPOINT_URL":
         client_kwargs["endpoint_url"] = settings.endpoint_url
     session_kwargs: dict[str, Any] = {"default_client_kwargs": client_kwargs}
