@@ -55,6 +55,20 @@ def raw_record(backend: Backend, raw_s3: Any, raw_dynamodb: Any) -> dict[str, An
     return dict(json.loads(body))
 
 
+def another_repository(backend: Backend) -> Any:
+    """The same repository as another process opens it: a repository object (and engine)
+    of its own."""
+    facade: Any = type(backend.repo)
+    table = getattr(backend.repo, "dynamodb_table_name", None)
+    return facade(
+        aws_region=backend.repo.aws_region,
+        s3_bucket=backend.bucket,
+        s3_prefix=backend.repo.s3_prefix,
+        suffix=backend.repo.suffix,
+        **({"dynamodb_table_name": table} if table else {}),
+    )
+
+
 class Recorder:
     """An on_progress callback that writes down the alias and the record at each step."""
 
@@ -171,15 +185,7 @@ def test_a_person_changing_the_alias_stops_the_rollout(
 def test_abort_from_another_repository_object(backend: Backend) -> None:
     publish(backend, 2)
     point(backend, 1)
-    facade: Any = type(backend.repo)  # another process's repository: its own engine
-    table = getattr(backend.repo, "dynamodb_table_name", None)
-    other = facade(
-        aws_region=backend.repo.aws_region,
-        s3_bucket=backend.bucket,
-        s3_prefix=backend.repo.s3_prefix,
-        suffix=backend.repo.suffix,
-        **({"dynamodb_table_name": table} if table else {}),
-    )
+    other = another_repository(backend)
     outcomes: list[Any] = []
 
     def check() -> bool:
@@ -212,15 +218,7 @@ def test_an_owner_taken_over_mid_bake_stops_before_moving_the_alias(backend: Bac
     the new owner (which would then find the alias changed and stop too)."""
     publish(backend, 2)
     point(backend, 1)
-    facade: Any = type(backend.repo)  # another process's repository: its own engine
-    table = getattr(backend.repo, "dynamodb_table_name", None)
-    other = facade(
-        aws_region=backend.repo.aws_region,
-        s3_bucket=backend.bucket,
-        s3_prefix=backend.repo.s3_prefix,
-        suffix=backend.repo.suffix,
-        **({"dynamodb_table_name": table} if table else {}),
-    )
+    other = another_repository(backend)
     taker_baking, owner_done = threading.Event(), threading.Event()
     taken: list[Any] = []
 
