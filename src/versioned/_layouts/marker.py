@@ -194,7 +194,7 @@ class RepositoryRecord:
         if self.checked(write=write):
             return
         with self._lock:
-            if self._recorded or (self._seen and not write):
+            if self.checked(write=write):
                 return
             try:
                 recorded = self._read(session)
