@@ -4,6 +4,7 @@ dataclasses; the layouts own storage and its concurrency protocol."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -356,9 +357,10 @@ class Engine:
         if reason is not None and not isinstance(reason, str):
             raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
         session = self.session(bsm)
+        check = functools.partial(self.checked, session, write=True)
         if _actor.known(session):
-            return self.writing(bsm), ChangeNote(action, _actor.actor(session), reason)
-        written, actor = _pool.parallel(lambda: self.writing(bsm), lambda: _actor.actor(session))
+            return check(), ChangeNote(action, _actor.actor(session), reason)
+        written, actor = _pool.parallel(check, lambda: _actor.actor(session))
         return written, ChangeNote(action, actor, reason)
 
     # ------------------------------------------------------------ consumers
